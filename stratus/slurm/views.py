@@ -1,0 +1,265 @@
+"""The seam between the Slurm front end and the rest of stratus.
+
+The Slurm compatibility layer (option parsing, ``#SBATCH`` directives, output formats) never sees
+engine objects. It receives plain rows describing jobs, nodes and partitions, produces plain
+requests (a parsed ``sbatch``, a parsed ``scancel``), and asks a :class:`SlurmBackend` to act.
+The controller implements the backend over the engine; unit tests implement it in memory.
+
+Vocabulary follows Slurm here on purpose: states are Slurm's long names (``PENDING``,
+``RUNNING`` ...), reasons are Slurm's reason codes (``Resources``, ``Priority`` ...), times are
+POSIX timestamps (float seconds) and durations are in seconds unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from stratus.engine.indexset import IndexSet
+
+# -- what the client sends ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """Who runs a command, from where. Sent by the thin client with every command."""
+
+    user: str
+    uid: int
+    gid: int
+    cwd: str
+    env: Mapping[str, str]
+    host: str
+    stdin: bytes | None = None  # the client's stdin, only when the command asked for it
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command prints and how it exits. ``need_stdin`` asks the client to resend with stdin."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+    need_stdin: bool = False
+
+
+# -- what the front end asks the backend to do ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySpec:
+    """A parsed ``--array``: the task ids and the ``%N`` limit on tasks running at once."""
+
+    indices: IndexSet
+    max_running: int | None = None
+    text: str = ""  # as given, for display
+
+
+@dataclass(slots=True)
+class BatchRequest:
+    """A fully parsed ``sbatch`` submission (command line over ``#SBATCH`` lines over environment).
+
+    ``None`` means "not given": the backend applies partition and Slurm defaults.
+    """
+
+    script: str  # the batch script's full text (for ``--wrap``: the generated script)
+    script_args: list[str] = field(default_factory=list)
+    script_path: str | None = None  # absolute path of the script file, None for stdin / --wrap
+    name: str | None = None  # -J; default: script file name, "sbatch" for stdin, "wrap" for --wrap
+    partitions: list[str] = field(default_factory=list)  # -p a,b (empty: the default partition)
+    min_nodes: int | None = None  # -N min[-max]
+    max_nodes: int | None = None
+    ntasks: int | None = None  # -n
+    cpus_per_task: int | None = None  # -c
+    ntasks_per_node: int | None = None
+    mem_per_node_mb: int | None = None  # --mem (0 = all memory of the node)
+    mem_per_cpu_mb: int | None = None  # --mem-per-cpu
+    gpus_per_node: int | None = None  # --gres=gpu:N / --gpus-per-node
+    gpus: int | None = None  # -G/--gpus (total over the job)
+    time_limit_min: int | None = None  # -t; None = not given (partition default)
+    time_unlimited: bool = False  # -t UNLIMITED / INFINITE
+    array: ArraySpec | None = None
+    workdir: str = ""  # -D, absolute; default: the submit directory
+    stdout: str | None = None  # -o pattern as given (None = slurm-%j.out / slurm-%A_%a.out)
+    stderr: str | None = None  # -e pattern as given (None = same file as stdout)
+    stdin: str | None = None  # -i
+    parsable: bool = False
+    hold: bool = False
+    nice: int = 0
+    account: str | None = None
+    comment: str | None = None
+    exclusive: bool = False
+    requeue: bool | None = None
+    open_mode: str | None = None  # "append" | "truncate"
+    constraint: str | None = None  # -C
+    export: str | None = None  # --export as given (None = ALL)
+    begin_time: float | None = None
+    dependency: str | None = None
+    mail_type: str | None = None
+    mail_user: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # accepted options without behaviour yet
+
+
+@dataclass(frozen=True, slots=True)
+class JobTarget:
+    """One ``scancel``/``squeue -j`` target: a job, an array task, or array task ids of a job."""
+
+    job_id: int
+    task_ids: IndexSet | None = None  # None: the whole job (every task of an array)
+
+
+@dataclass(slots=True)
+class CancelRequest:
+    """A parsed ``scancel``: explicit targets and/or filters (all filters must match)."""
+
+    targets: list[JobTarget] = field(default_factory=list)
+    user: str | None = None
+    states: list[str] = field(default_factory=list)  # Slurm long names
+    partitions: list[str] = field(default_factory=list)
+    name: str | None = None
+    signal: str | None = None  # -s NAME/NUMBER; None = cancel
+    quiet: bool = False
+    verbose: bool = False
+
+
+# -- what the backend shows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """One line of ``squeue``: a job, an array task, or the still-pending remainder of an array."""
+
+    job_id: int  # this record's own id; for a pending array remainder: the array job id
+    name: str
+    user: str
+    uid: int
+    gid: int
+    partition: str
+    state: str  # PENDING, CONFIGURING, RUNNING, COMPLETING, COMPLETED, FAILED, CANCELLED, TIMEOUT,
+    # NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, BOOT_FAIL, DEADLINE, REQUEUED, SUSPENDED
+    reason: str  # Slurm reason code: None, Resources, Priority, PartitionNodeLimit, TimeLimit ...
+    submit_time: float
+    priority: int = 0
+    array_job_id: int | None = None  # set for array tasks and for a pending array remainder
+    array_task_id: int | None = None  # set for one materialised task
+    array_pending: IndexSet | None = None  # the pending task ids of an array remainder
+    array_max_running: int | None = None
+    group: str = ""
+    account: str | None = None
+    nice: int = 0
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    time_limit_min: int | None = None  # None = UNLIMITED
+    nodes: tuple[str, ...] = ()  # allocated nodes (empty while pending)
+    num_nodes: int = 1  # allocated, or requested while pending
+    num_cpus: int = 1
+    num_tasks: int = 1
+    cpus_per_task: int = 1
+    min_memory_mb: int | None = None  # per node
+    gpus_per_node: int = 0
+    workdir: str = ""
+    command: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdin: str = "/dev/null"
+    exit_code: int = 0
+    exit_signal: int = 0
+    restarts: int = 0
+    requeue: bool = True
+    batch_host: str | None = None
+    dependency: str | None = None
+    features: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One node as ``sinfo``/``scontrol show node`` see it."""
+
+    name: str
+    partitions: tuple[str, ...]
+    state: str  # base state: IDLE, ALLOCATED, MIXED, DOWN, COMPLETING, FUTURE
+    flags: frozenset[str] = frozenset()  # CLOUD, POWERED_DOWN, POWERING_UP, POWERING_DOWN,
+    # POWER_DOWN, NOT_RESPONDING, DRAIN, FAIL, COMPLETING, RESERVED, MAINTENANCE
+    cpus: int = 1
+    alloc_cpus: int = 0
+    memory_mb: int = 0  # RealMemory
+    alloc_memory_mb: int = 0
+    free_memory_mb: int | None = None
+    gpus: int = 0
+    gpu_type: str | None = None
+    alloc_gpus: int = 0
+    sockets: int = 1
+    cores_per_socket: int = 1
+    threads_per_core: int = 1
+    weight: int = 1
+    features: tuple[str, ...] = ()
+    reason: str | None = None
+    reason_user: str | None = None
+    reason_time: float | None = None
+    addr: str | None = None
+    hostname: str | None = None
+    boot_time: float | None = None
+    agent_start_time: float | None = None
+    last_busy_time: float | None = None
+    cpu_load: float | None = None
+    instance_type: str | None = None
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRow:
+    """One partition (a ParallelCluster queue)."""
+
+    name: str
+    nodes: tuple[str, ...]
+    default: bool = False
+    state: str = "UP"  # UP, DOWN, DRAIN, INACTIVE
+    max_time_min: int | None = None  # None = UNLIMITED
+    default_time_min: int | None = None
+    max_nodes: int | None = None
+    min_nodes: int = 0
+    priority_tier: int = 1
+    priority_job_factor: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """What ``scancel`` did: messages for ``-v`` and errors to print (Slurm wording)."""
+
+    cancelled: int = 0
+    errors: Sequence[str] = ()
+    exit_code: int = 0
+
+
+class SlurmBackend(Protocol):
+    """What the Slurm front end needs from a cluster. The controller implements it."""
+
+    cluster_name: str
+
+    def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
+        """Store the job durably and return its id; raise ``SlurmError`` if it is rejected."""
+        ...
+
+    def cancel(self, request: CancelRequest, ctx: ClientContext) -> CancelResult:
+        """Cancel (or signal) the matching jobs."""
+        ...
+
+    def jobs(self) -> Iterable[JobRow]:
+        """Every job the controller still knows (pending, running, and recently finished)."""
+        ...
+
+    def nodes(self) -> Iterable[NodeRow]:
+        """Every node of every partition, powered down ones included."""
+        ...
+
+    def partitions(self) -> Iterable[PartitionRow]:
+        """Every partition, in configuration order."""
+        ...
+
+    def now(self) -> float:
+        """The controller's clock (POSIX seconds), for elapsed times and headers."""
+        ...
