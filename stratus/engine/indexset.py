@@ -104,9 +104,7 @@ class IndexSet:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, IndexSet):
             return NotImplemented
-        return len(self) == len(other) and list(self.consecutive_ranges()) == list(
-            other.consecutive_ranges()
-        )
+        return len(self) == len(other) and list(self.consecutive_ranges()) == list(other.consecutive_ranges())
 
     def __hash__(self) -> int:  # pragma: no cover - sets are mutable, like built-in sets
         raise TypeError("IndexSet is unhashable")

@@ -1,0 +1,253 @@
+"""The engine's neutral vocabulary: what a job asks for, what a node offers, what was decided.
+
+Nothing here knows about Slurm's option syntax or ParallelCluster's YAML: the front ends map their
+inputs onto these types, so a later AWS Batch-style front door can map onto them too.
+Durations are float seconds, times are POSIX seconds passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stratus.engine.indexset import IndexSet
+from stratus.engine.states import JobState, NodeState
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDef:
+    """One node the cluster may ever have (ParallelCluster pre-declares every node)."""
+
+    name: str
+    partitions: tuple[str, ...]
+    cpus: int
+    memory_mb: int
+    gpus: int = 0
+    gpu_type: str | None = None
+    weight: int = 1
+    static: bool = False  # static nodes are kept up; dynamic ones power up on demand
+    features: tuple[str, ...] = ()
+    instance_type: str = ""
+    group: str = ""  # the (queue, compute resource) it belongs to, e.g. "queue1/t2micro"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionDef:
+    """A partition (ParallelCluster queue): an ordered set of nodes and its limits."""
+
+    name: str
+    nodes: tuple[str, ...]
+    default: bool = False
+    max_time_s: float | None = None  # None = unlimited
+    default_time_s: float | None = None  # applied to jobs without a time limit
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything the engine needs to know about the cluster's shape and policies."""
+
+    partitions: tuple[PartitionDef, ...]
+    nodes: tuple[NodeDef, ...]
+    scaledown_idle_s: float = 600.0  # ParallelCluster ScaledownIdletime (Slurm SuspendTime)
+    resume_timeout_s: float = 1800.0  # a powering-up node that has not registered by then failed
+    memory_scheduling: bool = False  # count memory as a consumable (Slurm CR_CPU_Memory)
+    min_job_age_s: float = 300.0  # finished jobs stay visible (squeue -t all) this long
+    power_down_failed_after_s: float = 0.0  # how long a failed dynamic node shows down~
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a job asks for. Shared, unchanged, by every task of an array and every run."""
+
+    name: str
+    user: str
+    uid: int = 0
+    gid: int = 0
+    partitions: tuple[str, ...] = ()  # empty: the default partition
+    min_nodes: int = 1
+    max_nodes: int | None = None  # None: as many as the tasks need
+    ntasks: int = 1
+    cpus_per_task: int = 1
+    ntasks_per_node: int | None = None
+    mem_per_node_mb: int | None = None  # 0 means "all the memory of each node"
+    mem_per_cpu_mb: int | None = None
+    gpus_per_node: int = 0
+    time_limit_s: float | None = None  # None: the partition's default (unlimited if none)
+    exclusive: bool = False
+    requeue: bool = True  # may be requeued after a node failure
+    nice: int = 0
+    begin_time: float | None = None
+    array_max_running: int | None = None  # the %N of --array
+
+
+@dataclass(slots=True)
+class Allocation:
+    """Where a job runs: nodes in order (the first is the batch host) and what it holds on each."""
+
+    nodes: tuple[str, ...]
+    cpus: tuple[int, ...]
+    memory_mb: tuple[int, ...]
+    gpus: tuple[int, ...]
+    tasks: tuple[int, ...]
+
+    @property
+    def total_cpus(self) -> int:
+        return sum(self.cpus)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A job, an array task, or an array's pending remainder (``pending_tasks`` is set).
+
+    Array semantics follow Slurm: the array job id is the id of the remainder record. When a task
+    starts it becomes a record of its own with a new job id, except the last one, which keeps the
+    array's id. So a 100,000-task array costs one record until its tasks start.
+    """
+
+    id: int
+    spec: JobSpec
+    submit_time: float
+    priority: int
+    state: JobState = JobState.PENDING
+    reason: str = "None"
+    array_id: int | None = None
+    task_id: int | None = None
+    pending_tasks: IndexSet | None = None
+    partition: str | None = None  # where it runs (or, while pending, where it would)
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    state_time: float = 0.0
+    alloc: Allocation | None = None
+    run: int = 0  # how many times it was requeued (Slurm's Restarts)
+    exit_code: int = 0
+    exit_signal: int = 0
+    final_state: JobState | None = None  # while COMPLETING: the state it ends in
+    held: bool = False
+    time_limit_s: float | None = None  # effective limit (spec or partition default)
+
+    @property
+    def is_array_remainder(self) -> bool:
+        return self.pending_tasks is not None and self.task_id is None
+
+    @property
+    def array_job_id(self) -> int | None:
+        return self.array_id
+
+
+# -- nodes -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """A node's live state. Resources held are the sums over ``jobs``."""
+
+    defn: NodeDef
+    state: NodeState = NodeState.POWERED_DOWN
+    state_time: float = 0.0
+    reason: str | None = None
+    reason_time: float | None = None
+    alloc_cpus: int = 0
+    alloc_memory_mb: int = 0
+    alloc_gpus: int = 0
+    jobs: set[int] = field(default_factory=set)
+    idle_since: float = 0.0
+    responding: bool = True
+    exclusive_job: int | None = None
+    instance_id: str | None = None
+    boot_time: float | None = None
+    last_busy_time: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.defn.name
+
+    @property
+    def free_cpus(self) -> int:
+        return self.defn.cpus - self.alloc_cpus
+
+    @property
+    def free_memory_mb(self) -> int:
+        return self.defn.memory_mb - self.alloc_memory_mb
+
+    @property
+    def free_gpus(self) -> int:
+        return self.defn.gpus - self.alloc_gpus
+
+
+@dataclass(slots=True)
+class Partition:
+    """A partition's live state."""
+
+    defn: PartitionDef
+    up: bool = True  # False: INACTIVE (compute fleet stopped)
+
+    @property
+    def name(self) -> str:
+        return self.defn.name
+
+
+# -- what the engine records and decides -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One recorded change of state: the journal of record for every entity."""
+
+    entity: str  # "job" | "node" | "partition"
+    key: str  # job id (``20``, ``20_3`` for a task), node name, partition name
+    old: str
+    new: str
+    time: float
+    cause: str  # what made it happen: submit, schedule, agent, user, timer, node_fail ...
+    reason: str = ""
+    run: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchJob:
+    """Start job ``job_id`` (run ``run``) on its allocated nodes (batch script on the first)."""
+
+    job_id: int
+    run: int
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KillJob:
+    """Stop the processes of ``job_id`` run ``run`` on ``nodes``; ``why`` is CANCELLED/TIMEOUT/..."""
+
+    job_id: int
+    run: int
+    nodes: tuple[str, ...]
+    why: str
+    signal: str = "TERM"
+
+
+@dataclass(frozen=True, slots=True)
+class PowerUp:
+    """Launch an instance for each node (they are POWERING_UP now)."""
+
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PowerDown:
+    """Terminate the instance of each node (they are POWERING_DOWN or DOWN now)."""
+
+    nodes: tuple[str, ...]
+
+
+Action = LaunchJob | KillJob | PowerUp | PowerDown
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a submission can never run here. ``code`` is neutral; front ends word it."""
+
+    code: str  # INVALID_PARTITION | CPUS_PER_NODE | MEMORY | GPUS | NODE_COUNT | TASKS
+    detail: str = ""

@@ -1,0 +1,318 @@
+"""Unit tests of the pure scheduling engine: states, placement, elasticity, arrays, backfill."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stratus.engine.engine import Engine
+from stratus.engine.indexset import IndexSet
+from stratus.engine.model import (
+    EngineConfig,
+    JobSpec,
+    KillJob,
+    LaunchJob,
+    NodeDef,
+    PartitionDef,
+    PowerDown,
+    PowerUp,
+)
+from stratus.engine.states import IllegalTransition, JobState, NodeState
+
+
+def cluster(
+    static: int = 0,
+    dynamic: int = 10,
+    cpus: int = 1,
+    mem: int = 972,
+    gpus: int = 0,
+    idle: float = 60.0,
+    **kw: object,
+) -> Engine:
+    nodes = [
+        NodeDef(f"q-st-c-{i}", ("q",), cpus, mem, gpus, weight=1, static=True) for i in range(1, static + 1)
+    ] + [NodeDef(f"q-dy-c-{i}", ("q",), cpus, mem, gpus, weight=1000) for i in range(1, dynamic + 1)]
+    cfg = EngineConfig(
+        partitions=(PartitionDef("q", tuple(n.name for n in nodes), default=True),),
+        nodes=tuple(nodes),
+        scaledown_idle_s=idle,
+        **kw,  # type: ignore[arg-type]
+    )
+    return Engine(cfg, now=0.0)
+
+
+def spec(**kw: object) -> JobSpec:
+    base: dict[str, object] = {"name": "job", "user": "alice"}
+    base.update(kw)
+    return JobSpec(**base)  # type: ignore[arg-type]
+
+
+def boot_all(e: Engine, actions: list, now: float) -> list:
+    """Register every node a PowerUp action asked for; return the actions that follows."""
+    out = []
+    for a in actions:
+        if isinstance(a, PowerUp):
+            for n in a.nodes:
+                out += e.node_up(n, now, instance_id=f"i-{n}")
+    return out
+
+
+def test_static_nodes_power_up_on_first_tick_and_run_jobs_immediately() -> None:
+    e = cluster(static=2, dynamic=0)
+    acts = e.tick(0.0)
+    assert [a for a in acts if isinstance(a, PowerUp)] == [PowerUp(("q-st-c-1", "q-st-c-2"))]
+    boot_all(e, acts, 0.5)
+    assert all(n.state == NodeState.UP for n in e.nodes.values())
+    job = e.submit(spec(), 1.0)
+    acts = e.schedule(1.0)
+    assert acts == [LaunchJob(job.id, 0, ("q-st-c-1",))]
+    assert job.state == JobState.RUNNING and job.start_time == 1.0
+
+
+def test_waiting_job_powers_up_exactly_one_dynamic_node() -> None:
+    e = cluster(dynamic=10)
+    job = e.submit(spec(), 0.0)
+    acts = e.tick(0.0)
+    assert acts == [PowerUp(("q-dy-c-1",))]
+    assert job.state == JobState.CONFIGURING
+    assert e.nodes["q-dy-c-1"].state == NodeState.POWERING_UP
+    acts = e.node_up("q-dy-c-1", 0.8, "i-1")
+    assert acts == [LaunchJob(job.id, 0, ("q-dy-c-1",))]
+    assert job.state == JobState.RUNNING and job.start_time == 0.8
+
+
+def test_array_runs_ten_at_a_time_and_stays_one_record_while_pending() -> None:
+    e = cluster(dynamic=10)
+    arr = e.submit(spec(), 0.0, array=IndexSet.from_range(0, 64))
+    acts = e.tick(0.0)
+    up = [a for a in acts if isinstance(a, PowerUp)]
+    assert len(up) == 1 and len(up[0].nodes) == 10
+    # 10 task records + the remainder, whose pending set is 10-64 (55 ids in one run)
+    assert len(e.jobs) == 11
+    assert arr.pending_tasks is not None and arr.pending_tasks.to_slurm() == "10-64"
+    assert arr.reason == "Resources"
+    tasks = sorted(e.array_tasks(arr.id), key=lambda j: j.task_id or 0)
+    assert [t.task_id for t in tasks] == list(range(10))
+    assert all(t.array_id == arr.id and t.id != arr.id for t in tasks)
+    assert all(t.state == JobState.CONFIGURING for t in tasks)
+
+
+def test_huge_array_costs_one_record() -> None:
+    e = cluster(dynamic=2)
+    arr = e.submit(spec(), 0.0, array=IndexSet.from_range(0, 99_999))
+    e.tick(0.0)
+    assert len(e.jobs) == 3
+    assert arr.pending_tasks is not None and len(arr.pending_tasks) == 99_998
+    assert len(arr.pending_tasks.runs()) == 1
+
+
+def test_last_array_task_keeps_the_array_id() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    arr = e.submit(spec(), 1.0, array=IndexSet.from_range(0, 1))
+    acts = e.schedule(1.0)
+    (first,) = [a for a in acts if isinstance(a, LaunchJob)]
+    assert first.job_id != arr.id
+    e.job_ended(first.job_id, 0, 2.0)
+    acts = e.schedule(2.0)
+    (second,) = [a for a in acts if isinstance(a, LaunchJob)]
+    assert second.job_id == arr.id and arr.task_id == 1 and arr.pending_tasks is None
+
+
+def test_array_task_limit() -> None:
+    e = cluster(dynamic=10)
+    arr = e.submit(spec(array_max_running=3), 0.0, array=IndexSet.from_range(1, 20))
+    acts = e.tick(0.0)
+    assert sum(len(a.nodes) for a in acts if isinstance(a, PowerUp)) == 3
+    assert arr.reason == "JobArrayTaskLimit"
+
+
+def test_job_end_states_and_idle_power_down_cycle() -> None:
+    e = cluster(dynamic=2, idle=30.0)
+    ok = e.submit(spec(), 0.0)
+    bad = e.submit(spec(), 0.0)
+    boot_all(e, e.tick(0.0), 1.0)
+    e.job_ended(ok.id, 0, 5.0, exit_code=0)
+    e.job_ended(bad.id, 0, 6.0, exit_code=3)
+    assert ok.state == JobState.COMPLETED
+    assert bad.state == JobState.FAILED and bad.reason == "NonZeroExitCode" and bad.exit_code == 3
+    assert e.tick(20.0) == []
+    acts = e.tick(36.0)
+    assert acts == [PowerDown(("q-dy-c-1", "q-dy-c-2"))]
+    assert e.nodes["q-dy-c-1"].state == NodeState.POWERING_DOWN
+    e.node_terminated("q-dy-c-1", 36.1)
+    assert e.nodes["q-dy-c-1"].state == NodeState.POWERED_DOWN
+    assert e.next_wakeup(36.1) == math.inf or e.next_wakeup(36.1) > 36.1
+
+
+def test_time_limit_kills_then_timeout() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    job = e.submit(spec(time_limit_s=60.0), 1.0)
+    e.schedule(1.0)
+    assert e.next_wakeup(1.0) == 61.0
+    assert e.tick(30.0) == []
+    acts = e.tick(61.0)
+    assert KillJob(job.id, 0, ("q-st-c-1",), "TIMEOUT") in acts
+    assert job.state == JobState.COMPLETING
+    e.job_ended(job.id, 0, 61.2, signal=15)
+    assert job.state == JobState.TIMEOUT and job.reason == "TimeLimit"
+
+
+def test_cancel_pending_running_and_array_ranges() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    running = e.submit(spec(), 1.0)
+    pending = e.submit(spec(), 1.0)
+    arr = e.submit(spec(), 1.0, array=IndexSet.from_range(0, 64))
+    e.schedule(1.0)
+    out = e.cancel(pending.id, None, 2.0)
+    assert out.cancelled == 1 and pending.state == JobState.CANCELLED
+    out = e.cancel(running.id, None, 2.0)
+    assert out.actions == [KillJob(running.id, 0, ("q-st-c-1",), "CANCELLED")]
+    assert running.state == JobState.COMPLETING
+    e.job_ended(running.id, 0, 2.5, signal=15)
+    assert running.state == JobState.CANCELLED
+    out = e.cancel(arr.id, IndexSet.from_range(10, 64), 3.0)
+    assert out.cancelled == 55 and arr.pending_tasks is not None
+    assert arr.pending_tasks.to_slurm() == "0-9" and arr.state == JobState.PENDING
+    out = e.cancel(arr.id, IndexSet.from_range(100, 200), 3.0)
+    assert not out.found
+    out = e.cancel(arr.id, None, 4.0)
+    assert arr.state == JobState.CANCELLED
+    assert not e.cancel(999, None, 4.0).found
+    assert e.cancel(running.id, None, 5.0).already_done
+
+
+def test_node_failure_requeues_explicitly_and_replaces_static_node() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    job = e.submit(spec(), 1.0)
+    e.schedule(1.0)
+    e.drain_changes()
+    acts = e.node_lost("q-st-c-1", 2.0, "agent lost")
+    assert acts == [PowerDown(("q-st-c-1",))]
+    journal, dirty_jobs, dirty_nodes, _ = e.drain_changes()
+    assert "q-st-c-1" in dirty_nodes
+    job_moves = [(t.old, t.new, t.run) for t in journal if t.entity == "job"]
+    assert job_moves == [(JobState.RUNNING, JobState.NODE_FAIL, 0), (JobState.RUNNING, JobState.PENDING, 0)]
+    assert job.state == JobState.PENDING and job.run == 1 and job.id in dirty_jobs
+    assert e.nodes["q-st-c-1"].state == NodeState.DOWN
+    e.node_terminated("q-st-c-1", 2.1)
+    assert e.tick(2.5) == []  # back-off before relaunching
+    acts = e.tick(3.5)
+    assert PowerUp(("q-st-c-1",)) in acts
+    acts = e.node_up("q-st-c-1", 4.0, "i-2")
+    assert acts == [LaunchJob(job.id, 1, ("q-st-c-1",))]
+    # A report from the lost run is stale and ignored.
+    assert e.job_ended(job.id, 0, 5.0, exit_code=0) == [] and job.state == JobState.RUNNING
+
+
+def test_boot_timeout_requeues_and_powers_down() -> None:
+    e = cluster(dynamic=1, resume_timeout_s=10.0)
+    job = e.submit(spec(), 0.0)
+    e.tick(0.0)
+    acts = e.tick(10.0)
+    assert PowerDown(("q-dy-c-1",)) in acts
+    assert job.state in (JobState.PENDING, JobState.CONFIGURING)
+    assert e.nodes["q-dy-c-1"].state == NodeState.DOWN
+    assert e.nodes["q-dy-c-1"].reason == "ResumeTimeout reached"
+
+
+def test_check_rejects_impossible_requests() -> None:
+    e = cluster(dynamic=10, cpus=1, mem=972)
+    assert e.check(spec(partitions=("nope",))).code == "INVALID_PARTITION"  # type: ignore[union-attr]
+    assert e.check(spec(cpus_per_task=3)).code == "CPUS_PER_NODE"  # type: ignore[union-attr]
+    assert e.check(spec(mem_per_node_mb=999_999)).code == "MEMORY"  # type: ignore[union-attr]
+    assert e.check(spec(gpus_per_node=1)).code == "GPUS"  # type: ignore[union-attr]
+    assert e.check(spec(min_nodes=12, ntasks=12)) is None  # pending with PartitionNodeLimit
+    assert e.check(spec(ntasks=3)) is None  # spreads over three 1-CPU nodes
+    job = e.submit(spec(min_nodes=12, ntasks=12), 0.0)
+    e.tick(0.0)
+    assert job.reason == "PartitionNodeLimit"
+
+
+def test_multi_node_and_task_placement() -> None:
+    e = cluster(static=3, dynamic=0, cpus=2)
+    boot_all(e, e.tick(0.0), 0.0)
+    job = e.submit(spec(ntasks=3), 1.0)
+    (launch,) = e.schedule(1.0)
+    assert isinstance(launch, LaunchJob)
+    assert job.alloc is not None and job.alloc.nodes == ("q-st-c-1", "q-st-c-2")
+    assert job.alloc.tasks == (2, 1) and job.alloc.cpus == (2, 1)
+    job2 = e.submit(spec(min_nodes=2, max_nodes=2, ntasks=2), 1.0)
+    e.schedule(1.0)
+    assert job2.alloc is not None and job2.alloc.nodes == ("q-st-c-2", "q-st-c-3")
+
+
+def test_memory_scheduling_counts_memory() -> None:
+    e = cluster(static=1, dynamic=0, cpus=4, mem=1000, memory_scheduling=True)
+    boot_all(e, e.tick(0.0), 0.0)
+    a = e.submit(spec(mem_per_node_mb=600), 1.0)
+    b = e.submit(spec(mem_per_node_mb=600), 1.0)
+    e.schedule(1.0)
+    assert a.state == JobState.RUNNING and b.state == JobState.PENDING and b.reason == "Resources"
+
+
+def test_easy_backfill_never_delays_the_head_job() -> None:
+    e = cluster(static=2, dynamic=0, cpus=1)
+    boot_all(e, e.tick(0.0), 0.0)
+    long_ = e.submit(spec(time_limit_s=100.0), 0.0)
+    e.schedule(0.0)  # long job on node 1; node 2 free
+    head = e.submit(spec(min_nodes=2, ntasks=2, time_limit_s=50.0), 1.0)  # needs both nodes
+    short = e.submit(spec(time_limit_s=90.0), 2.0)  # ends at 92 <= 100: may backfill
+    too_long = e.submit(spec(time_limit_s=200.0), 3.0)  # would delay the head: must wait
+    e.schedule(3.0)
+    assert long_.state == JobState.RUNNING
+    assert head.state == JobState.PENDING and head.reason == "Resources"
+    assert short.state == JobState.RUNNING
+    assert too_long.state == JobState.PENDING and too_long.reason == "Priority"
+
+
+def test_priority_order_is_fifo_and_nice_lowers_priority() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    blocker = e.submit(spec(), 0.0)
+    e.schedule(0.0)
+    nice = e.submit(spec(nice=100), 1.0)
+    plain = e.submit(spec(), 2.0)
+    e.job_ended(blocker.id, 0, 3.0)
+    e.schedule(3.0)
+    assert plain.state == JobState.RUNNING and nice.state == JobState.PENDING
+
+
+def test_fleet_stop_requeues_and_start_relaunches_static() -> None:
+    e = cluster(static=1, dynamic=1)
+    boot_all(e, e.tick(0.0), 0.0)
+    job = e.submit(spec(), 1.0)
+    e.schedule(1.0)
+    acts = e.stop_fleet(2.0)
+    assert PowerDown(("q-st-c-1",)) in acts
+    assert job.state == JobState.PENDING and job.run == 1
+    e.node_terminated("q-st-c-1", 2.1)
+    assert e.tick(3.0) == [] and job.reason == "PartitionInactive"
+    assert e.next_wakeup(3.0) == math.inf
+    acts = e.start_fleet(4.0)
+    assert any(isinstance(a, PowerUp) and "q-st-c-1" in a.nodes for a in acts)
+
+
+def test_illegal_transition_is_an_engine_bug() -> None:
+    e = cluster(dynamic=1)
+    job = e.submit(spec(), 0.0)
+    with pytest.raises(IllegalTransition):
+        e._job_to(job, JobState.COMPLETING, 1.0, "test")
+
+
+def test_restore_rebuilds_allocations_from_jobs() -> None:
+    e = cluster(static=1, dynamic=1, cpus=2)
+    boot_all(e, e.tick(0.0), 0.0)
+    a = e.submit(spec(), 1.0)
+    b = e.submit(spec(time_limit_s=10.0), 1.0)
+    e.schedule(1.0)
+    fresh = Engine(e.config, now=5.0)
+    fresh.restore(list(e.jobs.values()), list(e.nodes.values()), e.next_job_id)
+    node = fresh.nodes["q-st-c-1"]
+    assert node.alloc_cpus == 2 and node.jobs == {a.id, b.id}
+    assert fresh.next_job_id == e.next_job_id
+    assert fresh.next_wakeup(5.0) == 11.0
