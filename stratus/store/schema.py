@@ -1,0 +1,96 @@
+"""Tables of a cluster's state store (SQLAlchemy Core; SQLite by default).
+
+One row per job record (an array's pending remainder is one row whatever its size), one per node,
+one per submission payload (script, environment, paths: shared by every task of an array), and
+the journal: one row per recorded state transition of any entity.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("array_id", Integer),
+    Column("task_id", Integer),
+    Column("pending_tasks", Text),  # IndexSet.to_spec() of an array remainder
+    Column("payload_id", Integer, nullable=False),
+    Column("state", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("final_state", String),
+    Column("held", Integer, nullable=False, default=0),
+    Column("partition", String),
+    Column("priority", Integer, nullable=False),
+    Column("submit_time", Float, nullable=False),
+    Column("eligible_time", Float),
+    Column("start_time", Float),
+    Column("end_time", Float),
+    Column("state_time", Float, nullable=False),
+    Column("time_limit_s", Float),
+    Column("run", Integer, nullable=False, default=0),
+    Column("exit_code", Integer, nullable=False, default=0),
+    Column("exit_signal", Integer, nullable=False, default=0),
+    Column("spec", Text, nullable=False),  # JSON of engine JobSpec
+    Column("alloc", Text),  # JSON of engine Allocation
+    Column("user", String, nullable=False),
+    Column("name", String, nullable=False),
+)
+Index("jobs_state", jobs.c.state)
+Index("jobs_array", jobs.c.array_id)
+
+payloads = Table(
+    "payloads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # the submission's job id
+    Column("data", Text, nullable=False),  # JSON: script, args, env, workdir, output patterns
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("state", String, nullable=False),
+    Column("state_time", Float, nullable=False),
+    Column("reason", String),
+    Column("reason_time", Float),
+    Column("instance_id", String),
+    Column("boot_time", Float),
+    Column("idle_since", Float, nullable=False),
+    Column("last_busy_time", Float),
+    Column("instance", Text),  # JSON: what the provider needs to find the instance again
+)
+
+partitions = Table(
+    "partitions",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("up", Integer, nullable=False),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("time", Float, nullable=False),
+    Column("entity", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("old", String, nullable=False),
+    Column("new", String, nullable=False),
+    Column("cause", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("run", Integer, nullable=False),
+)
+Index("journal_key", journal.c.entity, journal.c.key)

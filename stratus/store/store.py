@@ -1,0 +1,351 @@
+"""The journal of record for one cluster.
+
+Guarantees:
+
+* Every write happens inside :meth:`Store.transaction`; a transaction is on disk (SQLite WAL,
+  ``synchronous=FULL``) when the ``with`` block exits, so a caller that acknowledges a request
+  after the block has made it durable first, even against a power loss.
+* Only the controller writes. Other processes (the CLI's ``list-clusters``/``describe-cluster``)
+  open the same file read-only; WAL lets them read while the controller writes.
+* What is stored is enough to rebuild the engine after a crash: job records, node records,
+  partition states and the next job id. Derived data (reasons of pending jobs, node allocation
+  counters) is recomputed, never trusted from disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import NullPool
+
+from stratus.engine.engine import Engine as SchedEngine
+from stratus.engine.indexset import IndexSet
+from stratus.engine.model import Allocation, Job, JobSpec, Node, NodeDef, Transition
+from stratus.engine.states import JobState, NodeState
+from stratus.store import schema
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed transaction survives an OS crash or power loss, not only a process kill.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _on_connect_readonly(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+class Store:
+    """A cluster's state store. Open with :meth:`open` (controller) or :meth:`open_readonly`."""
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self._engine = engine
+        self.path = path
+        self._conn: Connection | None = None
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False) -> Store:
+        """Open for writing (the controller; ``create`` also for the CLI before it starts one)."""
+        if not create and not path.exists():
+            raise FileNotFoundError(path)
+        eng = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+        event.listen(eng, "connect", _on_connect)
+        store = cls(eng, path)
+        if create:
+            schema.metadata.create_all(eng)
+            with store.transaction() as conn:
+                store.set_meta(conn, "schema_version", schema.SCHEMA_VERSION)
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """Open for reading while a controller may be writing."""
+        if not path.exists():
+            raise FileNotFoundError(path)
+        eng = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", poolclass=NullPool)
+        event.listen(eng, "connect", _on_connect_readonly)
+        return cls(eng, path)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()
+
+    def _connection(self) -> Connection:
+        # One long-lived connection: the controller is the only writer and runs one loop.
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction, committed (durably) when the block exits without error."""
+        conn = self._connection()
+        with conn.begin():
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A consistent read snapshot."""
+        conn = self._connection()
+        with conn.begin():
+            yield conn
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def set_meta(self, conn: Connection, key: str, value: Any) -> None:
+        stmt = sqlite_insert(schema.meta).values(key=key, value=json.dumps(value))
+        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+
+    def get_meta(self, conn: Connection, key: str, default: Any = None) -> Any:
+        row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
+        return default if row is None else json.loads(row[0])
+
+    def all_meta(self, conn: Connection) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in conn.execute(select(schema.meta.c.key, schema.meta.c.value))}
+
+    # -- writes from the engine -----------------------------------------------------------------
+
+    def save_engine_changes(
+        self,
+        conn: Connection,
+        engine: SchedEngine,
+        transitions: list[Transition],
+        dirty_jobs: Iterable[int],
+        dirty_nodes: Iterable[str],
+        dirty_partitions: Iterable[str],
+        node_instances: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write what the engine changed: journal rows, job rows, node rows, the id counter."""
+        if transitions:
+            conn.execute(
+                schema.journal.insert(),
+                [
+                    {
+                        "time": t.time,
+                        "entity": t.entity,
+                        "key": t.key,
+                        "old": str(t.old),
+                        "new": str(t.new),
+                        "cause": t.cause,
+                        "reason": t.reason,
+                        "run": t.run,
+                    }
+                    for t in transitions
+                ],
+            )
+        rows = [job_to_row(engine.jobs[i]) for i in sorted(dirty_jobs) if i in engine.jobs]
+        if rows:
+            stmt = sqlite_insert(schema.jobs)
+            cols = {
+                c.name: stmt.excluded[c.name] for c in schema.jobs.c if c.name not in ("id", "payload_id")
+            }
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols), rows)
+        nrows = []
+        for name in sorted(dirty_nodes):
+            node = engine.nodes.get(name)
+            if node is None:
+                continue
+            row = node_to_row(node)
+            if node_instances is not None and name in node_instances:
+                row["instance"] = json.dumps(node_instances[name])
+            nrows.append(row)
+        if nrows:
+            stmt = sqlite_insert(schema.nodes)
+            cols = {
+                c.name: stmt.excluded[c.name]
+                for c in schema.nodes.c
+                if c.name != "name" and (node_instances is not None or c.name != "instance")
+            }
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=cols), nrows)
+        for pname in sorted(dirty_partitions):
+            p = engine.partitions[pname]
+            stmt = sqlite_insert(schema.partitions).values(name=pname, up=int(p.up))
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"up": stmt.excluded.up}))
+        self.set_meta(conn, "next_job_id", engine.next_job_id)
+
+    def set_node_instance(self, conn: Connection, name: str, instance: dict[str, Any] | None) -> None:
+        """Record (or clear) what the provider needs to find a node's instance again."""
+        conn.execute(
+            schema.nodes.update()
+            .where(schema.nodes.c.name == name)
+            .values(instance=None if instance is None else json.dumps(instance))
+        )
+
+    def insert_payload(self, conn: Connection, payload_id: int, data: dict[str, Any]) -> None:
+        conn.execute(schema.payloads.insert().values(id=payload_id, data=json.dumps(data)))
+
+    def append_journal(self, conn: Connection, transitions: Iterable[Transition]) -> None:
+        rows = [
+            {
+                "time": t.time,
+                "entity": t.entity,
+                "key": t.key,
+                "old": str(t.old),
+                "new": str(t.new),
+                "cause": t.cause,
+                "reason": t.reason,
+                "run": t.run,
+            }
+            for t in transitions
+        ]
+        if rows:
+            conn.execute(schema.journal.insert(), rows)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def load_payload(self, conn: Connection, payload_id: int) -> dict[str, Any]:
+        row = conn.execute(select(schema.payloads.c.data).where(schema.payloads.c.id == payload_id)).first()
+        if row is None:
+            raise KeyError(payload_id)
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def payload_id_of(self, conn: Connection, job_id: int) -> int:
+        row = conn.execute(select(schema.jobs.c.payload_id).where(schema.jobs.c.id == job_id)).first()
+        if row is None:
+            raise KeyError(job_id)
+        return int(row[0])
+
+    def load_live_jobs(self, conn: Connection, finished_since: float) -> list[tuple[Job, int]]:
+        """Jobs not yet final, and final ones that ended at or after ``finished_since``."""
+        final = [s.value for s in JobState if s.final]
+        q = select(schema.jobs).where(
+            (schema.jobs.c.state.not_in(final)) | (schema.jobs.c.end_time >= finished_since)
+        )
+        return [(row_to_job(r._mapping), int(r.payload_id)) for r in conn.execute(q)]
+
+    def load_nodes(
+        self, conn: Connection, defs: dict[str, NodeDef]
+    ) -> list[tuple[Node, dict[str, Any] | None]]:
+        out: list[tuple[Node, dict[str, Any] | None]] = []
+        for r in conn.execute(select(schema.nodes)):
+            d = defs.get(r.name)
+            if d is None:
+                continue
+            node = Node(
+                defn=d,
+                state=NodeState(r.state),
+                state_time=r.state_time,
+                reason=r.reason,
+                reason_time=r.reason_time,
+                instance_id=r.instance_id,
+                boot_time=r.boot_time,
+                idle_since=r.idle_since,
+                last_busy_time=r.last_busy_time,
+            )
+            out.append((node, json.loads(r.instance) if r.instance else None))
+        return out
+
+    def load_partitions(self, conn: Connection) -> dict[str, bool]:
+        return {r.name: bool(r.up) for r in conn.execute(select(schema.partitions))}
+
+    def journal_for(self, conn: Connection, entity: str, key: str) -> list[Transition]:
+        q = (
+            select(schema.journal)
+            .where(schema.journal.c.entity == entity, schema.journal.c.key == key)
+            .order_by(schema.journal.c.seq)
+        )
+        return [
+            Transition(r.entity, r.key, r.old, r.new, r.time, r.cause, r.reason, r.run)
+            for r in conn.execute(q)
+        ]
+
+    def count_jobs(self, conn: Connection) -> int:
+        from sqlalchemy import func
+
+        return int(conn.execute(select(func.count()).select_from(schema.jobs)).scalar_one())
+
+
+# -- codecs ---------------------------------------------------------------------------------------
+
+
+def job_to_row(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "array_id": job.array_id,
+        "task_id": job.task_id,
+        "pending_tasks": job.pending_tasks.to_spec() if job.pending_tasks is not None else None,
+        "payload_id": job.array_id if job.array_id is not None else job.id,
+        "state": job.state.value,
+        "reason": job.reason,
+        "final_state": job.final_state.value if job.final_state else None,
+        "held": int(job.held),
+        "partition": job.partition,
+        "priority": job.priority,
+        "submit_time": job.submit_time,
+        "eligible_time": job.eligible_time,
+        "start_time": job.start_time,
+        "end_time": job.end_time,
+        "state_time": job.state_time,
+        "time_limit_s": job.time_limit_s,
+        "run": job.run,
+        "exit_code": job.exit_code,
+        "exit_signal": job.exit_signal,
+        "spec": json.dumps(asdict(job.spec)),
+        "alloc": json.dumps(asdict(job.alloc)) if job.alloc is not None else None,
+        "user": job.spec.user,
+        "name": job.spec.name,
+    }
+
+
+def row_to_job(r: Any) -> Job:
+    spec_d = json.loads(r["spec"])
+    spec_d["partitions"] = tuple(spec_d.get("partitions") or ())
+    spec = JobSpec(**spec_d)
+    alloc = None
+    if r["alloc"]:
+        a = json.loads(r["alloc"])
+        alloc = Allocation(**{k: tuple(v) for k, v in a.items()})
+    return Job(
+        id=r["id"],
+        spec=spec,
+        submit_time=r["submit_time"],
+        priority=r["priority"],
+        state=JobState(r["state"]),
+        reason=r["reason"],
+        array_id=r["array_id"],
+        task_id=r["task_id"],
+        pending_tasks=IndexSet.from_spec(r["pending_tasks"]) if r["pending_tasks"] is not None else None,
+        partition=r["partition"],
+        eligible_time=r["eligible_time"],
+        start_time=r["start_time"],
+        end_time=r["end_time"],
+        state_time=r["state_time"],
+        alloc=alloc,
+        run=r["run"],
+        exit_code=r["exit_code"],
+        exit_signal=r["exit_signal"],
+        final_state=JobState(r["final_state"]) if r["final_state"] else None,
+        held=bool(r["held"]),
+        time_limit_s=r["time_limit_s"],
+    )
+
+
+def node_to_row(node: Node) -> dict[str, Any]:
+    return {
+        "name": node.name,
+        "state": node.state.value,
+        "state_time": node.state_time,
+        "reason": node.reason,
+        "reason_time": node.reason_time,
+        "instance_id": node.instance_id,
+        "boot_time": node.boot_time,
+        "idle_since": node.idle_since,
+        "last_busy_time": node.last_busy_time,
+        "instance": None,
+    }
