@@ -55,7 +55,9 @@ payloads = Table(
     "payloads",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),  # the submission's job id
-    Column("data", Text, nullable=False),  # JSON: script, args, env, workdir, output patterns
+    Column("info", Text, nullable=False),  # small JSON: workdir, output patterns, options as given
+    Column("script", Text, nullable=False),
+    Column("env", Text, nullable=False),  # JSON: the environment the job will get
 )
 
 nodes = Table(

@@ -186,8 +186,15 @@ class Store:
             .values(instance=None if instance is None else json.dumps(instance))
         )
 
-    def insert_payload(self, conn: Connection, payload_id: int, data: dict[str, Any]) -> None:
-        conn.execute(schema.payloads.insert().values(id=payload_id, data=json.dumps(data)))
+    def insert_payload(
+        self, conn: Connection, payload_id: int, info: dict[str, Any], script: str, env: dict[str, str]
+    ) -> None:
+        """Store what a submission needs to run: shared by every task and run of the job."""
+        conn.execute(
+            schema.payloads.insert().values(
+                id=payload_id, info=json.dumps(info), script=script, env=json.dumps(env)
+            )
+        )
 
     def append_journal(self, conn: Connection, transitions: Iterable[Transition]) -> None:
         rows = [
@@ -208,12 +215,24 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def load_payload(self, conn: Connection, payload_id: int) -> dict[str, Any]:
-        row = conn.execute(select(schema.payloads.c.data).where(schema.payloads.c.id == payload_id)).first()
+    def load_payload(self, conn: Connection, payload_id: int) -> tuple[dict[str, Any], str, dict[str, str]]:
+        """(info, script, env) of a submission."""
+        p = schema.payloads.c
+        row = conn.execute(select(p.info, p.script, p.env).where(p.id == payload_id)).first()
         if row is None:
             raise KeyError(payload_id)
-        data: dict[str, Any] = json.loads(row[0])
-        return data
+        return json.loads(row[0]), row[1], json.loads(row[2])
+
+    def load_payload_infos(self, conn: Connection, payload_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The small ``info`` part of many submissions, by id."""
+        ids = sorted(set(payload_ids))
+        out: dict[int, dict[str, Any]] = {}
+        p = schema.payloads.c
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for row in conn.execute(select(p.id, p.info).where(p.id.in_(chunk))):
+                out[int(row[0])] = json.loads(row[1])
+        return out
 
     def payload_id_of(self, conn: Connection, job_id: int) -> int:
         row = conn.execute(select(schema.jobs.c.payload_id).where(schema.jobs.c.id == job_id)).first()

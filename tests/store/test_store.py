@@ -36,7 +36,7 @@ def test_round_trip_and_restore(tmp_path: Path) -> None:
     j = e.submit(JobSpec("one", "alice", time_limit_s=60.0), 1.0)
     arr = e.submit(JobSpec("arr", "alice"), 1.0, array=IndexSet.from_spec("0-99999"))
     with store.transaction() as conn:
-        store.insert_payload(conn, j.id, {"script": "#!/bin/sh\ntrue\n"})
+        store.insert_payload(conn, j.id, {"workdir": "/tmp"}, "#!/bin/sh\ntrue\n", {"A": "1"})
     e.schedule(1.0)
     _persist(store, e)
     store.close()
@@ -45,7 +45,9 @@ def test_round_trip_and_restore(tmp_path: Path) -> None:
     with store.reading() as conn:
         loaded = store.load_live_jobs(conn, finished_since=0.0)
         nodes = store.load_nodes(conn, {n.name: n.defn for n in e.nodes.values()})
-        assert store.load_payload(conn, j.id)["script"].startswith("#!")
+        info, script, env = store.load_payload(conn, j.id)
+        assert script.startswith("#!") and info == {"workdir": "/tmp"} and env == {"A": "1"}
+        assert store.load_payload_infos(conn, [j.id, 999]) == {j.id: {"workdir": "/tmp"}}
         assert store.get_meta(conn, "next_job_id") == e.next_job_id
         journal = store.journal_for(conn, "job", str(j.id))
     assert [t.new for t in journal] == ["PENDING", "RUNNING"]

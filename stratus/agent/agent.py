@@ -1,0 +1,343 @@
+"""The node agent: runs on every compute node and runs its job steps.
+
+Guarantees:
+
+* A job step runs as its own process group inside the agent's session, with the job's
+  environment, working directory and output files. When the batch script exits, whatever it left
+  behind in its process group is killed (Slurm does the same with cgroups).
+* The agent keeps running its jobs when the controller goes away, reconnects when it comes back,
+  and reports every exit until the controller acknowledges it (see ``protocol``).
+* It stops, killing its jobs, when told to shut down (power down), when the controller rejects
+  it (a stale instance), on SIGTERM, or when its cluster no longer exists on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from stratus.agent.protocol import MAX_LINE, decode, encode
+from stratus.paths import ClusterPaths, read_endpoint, read_token
+
+# The wrapper exports the script's own pid as SLURM_TASK_PID, which only the child can know, then
+# replaces itself with the script so that pid is the script's.
+_WRAPPER = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$0" "$@"'
+HEARTBEAT_S = 5.0
+
+
+def _signum(name: str) -> int:
+    """A signal given as ``TERM``, ``SIGUSR1`` or ``10``."""
+    if name.isdigit():
+        return int(name)
+    upper = name.upper()
+    return int(getattr(signal, upper if upper.startswith("SIG") else "SIG" + upper, signal.SIGTERM))
+
+
+def _log(msg: str) -> None:
+    sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Step:
+    """A running batch script."""
+
+    job_id: int
+    run: int
+    proc: subprocess.Popen[bytes]
+    pidfd: int
+    stderr_path: str
+    spool_dir: str
+    why_killed: str | None = None
+    kill_handle: asyncio.TimerHandle | None = None
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Agent:
+    """One node's agent. ``run()`` until shut down."""
+
+    def __init__(self, paths: ClusterPaths, node: str, instance_id: str, kill_wait: float = 30.0) -> None:
+        self.paths = paths
+        self.node = node
+        self.instance_id = instance_id
+        self.kill_wait = kill_wait
+        self.steps: dict[tuple[int, int], Step] = {}
+        self.unacked: dict[tuple[int, int], dict[str, Any]] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.stopping = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        self.loop.add_signal_handler(signal.SIGINT, self._on_sigterm)
+        backoff = 0.05
+        while not self.stopping.is_set():
+            if not self.paths.db.exists():
+                _log("cluster state is gone; stopping")
+                break
+            try:
+                await self._session()
+                backoff = 0.05
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                _log(f"controller unreachable ({exc.__class__.__name__}: {exc}); retrying")
+            self.writer = None
+            if self.stopping.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+            backoff = min(backoff * 2, 2.0)
+        await self._stop_all("SHUTDOWN")
+        return 0
+
+    def _on_sigterm(self) -> None:
+        _log("SIGTERM: stopping jobs and exiting")
+        self.stopping.set()
+
+    async def _session(self) -> None:
+        host, _, agent_port = read_endpoint(self.paths)
+        token = read_token(self.paths)
+        reader, writer = await asyncio.open_connection(host, agent_port, limit=MAX_LINE)
+        hello = {
+            "type": "hello",
+            "token": token,
+            "node": self.node,
+            "instance_id": self.instance_id,
+            "pid": os.getpid(),
+            "running": [{"job_id": s.job_id, "run": s.run, "pid": s.proc.pid} for s in self.steps.values()],
+            "finished": list(self.unacked.values()),
+        }
+        writer.write(encode(hello))
+        await writer.drain()
+        first = decode(await reader.readuntil(b"\n"))
+        if first["type"] == "reject":
+            _log(f"rejected by controller: {first.get('reason')}")
+            self.stopping.set()
+            writer.close()
+            return
+        if first["type"] != "welcome":
+            raise ValueError(f"unexpected first message {first['type']!r}")
+        _log("connected to controller")
+        self.writer = writer
+        beat = asyncio.create_task(self._heartbeat(writer))
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            while True:
+                read = asyncio.create_task(reader.readuntil(b"\n"))
+                done, _ = await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if stop in done:
+                    read.cancel()
+                    return
+                line = read.result()
+                await self._handle(decode(line))
+        finally:
+            beat.cancel()
+            stop.cancel()
+            writer.close()
+
+    async def _heartbeat(self, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            writer.write(encode({"type": "heartbeat"}))
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(encode(msg))
+
+    async def _handle(self, msg: dict[str, Any]) -> None:
+        kind = msg["type"]
+        if kind == "launch":
+            self._launch(msg)
+        elif kind == "kill":
+            self._kill((msg["job_id"], msg["run"]), msg.get("why", "CANCELLED"), msg.get("signal", "TERM"))
+        elif kind == "ack":
+            self.unacked.pop((msg["job_id"], msg["run"]), None)
+        elif kind == "shutdown":
+            _log("shutdown requested (power down)")
+            self.stopping.set()
+        else:
+            _log(f"ignoring unknown message {kind!r}")
+
+    # -- job steps ------------------------------------------------------------------------------
+
+    def _launch(self, msg: dict[str, Any]) -> None:
+        key = (int(msg["job_id"]), int(msg["run"]))
+        if key in self.steps or key in self.unacked:
+            return  # a repeated launch (controller restarted between send and ack)
+        job_id, run = key
+        spool = self.paths.spool(self.node) / f"job{job_id:05d}.{run}"
+        error = ""
+        files: list[IO[bytes]] = []
+        try:
+            spool.mkdir(parents=True, exist_ok=True)
+            script = spool / "slurm_script"
+            script.write_text(msg["script"])
+            script.chmod(0o700)
+            cwd = msg["cwd"]
+            stderr_path = msg.get("stderr") or msg["stdout"]
+            mode = "ab" if msg.get("open_mode") == "append" else "wb"
+            out = open(msg["stdout"], mode)  # noqa: SIM115 - handed to the child, closed below
+            files.append(out)
+            err = out
+            if msg.get("stderr") and msg["stderr"] != msg["stdout"]:
+                err = open(msg["stderr"], mode)  # noqa: SIM115
+                files.append(err)
+            if not os.path.isdir(cwd):
+                err.write(
+                    f"slurmstepd: error: couldn't chdir to `{cwd}': No such file or directory: "
+                    "going to /tmp instead\n".encode()
+                )
+                err.flush()
+                cwd = "/tmp"
+            stdin_path = msg.get("stdin") or "/dev/null"
+            fin = open(stdin_path, "rb")  # noqa: SIM115
+            files.append(fin)
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", _WRAPPER, str(script), *msg.get("args", [])],
+                cwd=cwd,
+                env=msg["env"],
+                stdin=fin,
+                stdout=out,
+                stderr=err,
+                process_group=0,
+                close_fds=True,
+            )
+        except OSError as exc:
+            error = f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".strip(": ")
+            _log(f"job {job_id} run {run}: launch failed: {error}")
+            for f in files:
+                f.close()
+            shutil.rmtree(spool, ignore_errors=True)
+            self._report(job_id, run, exit_code=1, sig=0, error=error, usage={})
+            return
+        for f in files:
+            f.close()
+        pidfd = os.pidfd_open(proc.pid)
+        step = Step(job_id, run, proc, pidfd, stderr_path, str(spool))
+        self.steps[key] = step
+        assert self.loop is not None
+        self.loop.add_reader(pidfd, self._reap, key)
+        self._send({"type": "started", "job_id": job_id, "run": run, "pid": proc.pid})
+        _log(f"job {job_id} run {run}: started pid {proc.pid}")
+
+    def _reap(self, key: tuple[int, int]) -> None:
+        step = self.steps.get(key)
+        if step is None:
+            return
+        try:
+            pid, status, rusage = os.wait4(step.proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status, rusage = step.proc.pid, 0, None
+        if pid == 0:
+            return
+        assert self.loop is not None
+        self.loop.remove_reader(step.pidfd)
+        os.close(step.pidfd)
+        if step.kill_handle is not None:
+            step.kill_handle.cancel()
+        code = os.waitstatus_to_exitcode(status)
+        step.proc.returncode = code
+        # Whatever the script left running in its process group ends with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(step.proc.pid, signal.SIGKILL)
+        del self.steps[key]
+        shutil.rmtree(step.spool_dir, ignore_errors=True)
+        usage = {}
+        if rusage is not None:
+            usage = {"maxrss_kb": rusage.ru_maxrss, "utime": rusage.ru_utime, "stime": rusage.ru_stime}
+        exit_code, sig = (0, -code) if code < 0 else (code, 0)
+        _log(f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}")
+        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error=step.error, usage=usage)
+
+    def _report(
+        self, job_id: int, run: int, *, exit_code: int, sig: int, error: str, usage: dict[str, Any]
+    ) -> None:
+        msg = {
+            "type": "finished",
+            "job_id": job_id,
+            "run": run,
+            "exit_code": exit_code,
+            "signal": sig,
+            "end_time": time.time(),
+            "oom": False,
+            "error": error,
+            "usage": usage,
+        }
+        self.unacked[(job_id, run)] = msg
+        self._send(msg)
+
+    def _kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
+        step = self.steps.get(key)
+        if step is None:
+            return
+        if why == "SIGNAL":
+            # scancel -s: deliver the signal to the job, nothing more.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(step.proc.pid, _signum(sig_name))
+            return
+        if step.why_killed is None and why in ("CANCELLED", "TIMEOUT"):
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            tail = " DUE TO TIME LIMIT" if why == "TIMEOUT" else ""
+            line = (
+                f"slurmstepd-{self.node}: error: *** JOB {key[0]} ON {self.node} "
+                f"CANCELLED AT {stamp}{tail} ***\n"
+            )
+            try:
+                with open(step.stderr_path, "ab") as f:
+                    f.write(line.encode())
+            except OSError:
+                pass
+        step.why_killed = step.why_killed or why
+        signum = _signum(sig_name)
+        try:
+            os.killpg(step.proc.pid, signal.SIGCONT)
+            os.killpg(step.proc.pid, signum)
+        except ProcessLookupError:
+            return
+        if step.kill_handle is None and self.loop is not None:
+            step.kill_handle = self.loop.call_later(self.kill_wait, self._force_kill, key)
+
+    def _force_kill(self, key: tuple[int, int]) -> None:
+        step = self.steps.get(key)
+        if step is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(step.proc.pid, signal.SIGKILL)
+
+    async def _stop_all(self, why: str) -> None:
+        for key in list(self.steps):
+            self._kill(key, why, "TERM")
+        deadline = time.monotonic() + min(self.kill_wait, 10.0)
+        while self.steps and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for key in list(self.steps):
+            self._force_kill(key)
+        await asyncio.sleep(0)
+        if self.writer is not None:
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(self.writer.drain(), timeout=1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="stratus-agent", description="stratus node agent")
+    parser.add_argument("--cluster-dir", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--instance-id", required=True)
+    parser.add_argument("--kill-wait", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    agent = Agent(ClusterPaths(Path(args.cluster_dir)), args.node, args.instance_id, args.kill_wait)
+    _log(f"agent for {args.node} ({args.instance_id}) pid {os.getpid()} starting")
+    return asyncio.run(agent.run())

@@ -1,0 +1,181 @@
+"""The controller's HTTP API (FastAPI): pcluster-shaped cluster routes and the Slurm command route.
+
+Listens on loopback only. Every route requires ``Authorization: Bearer <token>`` with the token
+from the cluster's 0600 ``token`` file; anything else gets 401 before any work is done.
+
+``POST /slurm/v1/{command}`` is what the thin ``sbatch``/``squeue``/... clients call: the client
+sends argv, working directory, environment and identity; the controller parses and answers with
+the command's stdout and stderr in the body (``X-Stdout-Length`` splits them) and its exit code in
+``X-Exit-Code``. ``X-Need: stdin`` asks the client to send again with its standard input.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from stratus import __version__
+from stratus.api import shapes
+from stratus.controller.lifecycle import FLEET_REQUESTS, FleetStatus
+from stratus.engine.states import NodeState
+from stratus.slurm.views import ClientContext
+
+if TYPE_CHECKING:
+    from stratus.controller.core import Controller
+
+
+class CommandRequest(BaseModel):
+    """A Slurm command as the thin client sends it."""
+
+    argv: list[str] = Field(description="arguments after the command name")
+    cwd: str
+    env: dict[str, str]
+    user: str
+    uid: int
+    gid: int
+    host: str = "localhost"
+    group: str = ""
+    stdin: str | None = Field(default=None, description="standard input, when asked for (X-Need)")
+
+
+class FleetRequest(BaseModel):
+    status: str
+
+
+def create_app(ctrl: Controller) -> FastAPI:
+    app = FastAPI(title="stratus head node", version=__version__, docs_url=None, redoc_url=None)
+    token = ctrl.token
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        auth = request.headers.get("authorization", "")
+        given = auth[7:] if auth.startswith("Bearer ") else ""
+        if not given or not secrets.compare_digest(given, token):
+            return JSONResponse({"message": "Unauthorized: a valid token is required"}, status_code=401)
+        return await call_next(request)
+
+    def check_name(name: str) -> None:
+        if name != ctrl.name:
+            raise HTTPException(
+                404,
+                detail=(
+                    f"Cluster '{name}' does not exist or belongs to an incompatible "
+                    "ParallelCluster major version."
+                ),
+            )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
+
+    @app.post("/slurm/v1/{command}")
+    async def slurm_command(command: str, body: CommandRequest) -> Response:
+        from stratus.slurm.commands import run_command
+
+        stdin = body.stdin.encode("utf-8", "surrogateescape") if body.stdin is not None else None
+        ctx = ClientContext(
+            user=body.user,
+            uid=body.uid,
+            gid=body.gid,
+            cwd=body.cwd,
+            env=body.env,
+            host=body.host,
+            stdin=stdin,
+            group=body.group,
+        )
+        result = run_command(command, body.argv, ctx, ctrl.slurm)
+        out = result.stdout.encode("utf-8", "surrogateescape")
+        err = result.stderr.encode("utf-8", "surrogateescape")
+        headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}
+        if result.need_stdin:
+            headers["X-Need"] = "stdin"
+        return Response(content=out + err, media_type="application/octet-stream", headers=headers)
+
+    @app.get("/v3/clusters/{name}")
+    async def describe_cluster(name: str) -> dict[str, Any]:
+        check_name(name)
+        return shapes.describe_cluster(ctrl.cluster, head_running=True, config_path=str(ctrl.paths.config))
+
+    @app.delete("/v3/clusters/{name}", status_code=202)
+    async def delete_cluster(name: str) -> dict[str, Any]:
+        check_name(name)
+        ctrl.begin_delete()
+        summary = shapes.cluster_summary({**ctrl.cluster, "clusterStatus": "DELETE_IN_PROGRESS"})
+        return {"cluster": summary}
+
+    @app.get("/v3/clusters/{name}/computefleet")
+    async def describe_fleet(name: str) -> dict[str, Any]:
+        check_name(name)
+        return shapes.fleet_status(ctrl.cluster)
+
+    @app.patch("/v3/clusters/{name}/computefleet")
+    async def update_fleet(name: str, body: FleetRequest) -> dict[str, Any]:
+        check_name(name)
+        allowed = [s.value for s in FLEET_REQUESTS]
+        if body.status not in allowed:
+            raise HTTPException(400, detail=f"Bad Request: status must be one of {', '.join(allowed)}")
+        current = ctrl.cluster.get("computeFleetStatus")
+        if ctrl.cluster.get("clusterStatus") not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            raise HTTPException(
+                400,
+                detail=(
+                    "Bad Request: cannot update the compute fleet while the cluster is "
+                    f"{ctrl.cluster.get('clusterStatus')}"
+                ),
+            )
+        wanted = FleetStatus(body.status)
+        if not (
+            (wanted == FleetStatus.STOP_REQUESTED and current in ("STOP_REQUESTED", "STOPPING", "STOPPED"))
+            or (
+                wanted == FleetStatus.START_REQUESTED
+                and current in ("START_REQUESTED", "STARTING", "RUNNING")
+            )
+        ):
+            ctrl.request_fleet(wanted)
+        return shapes.fleet_status(ctrl.cluster)
+
+    @app.get("/v3/clusters/{name}/instances")
+    async def instances(
+        name: str, nodeType: str | None = None, queueName: str | None = None
+    ) -> dict[str, Any]:
+        check_name(name)
+        out: list[dict[str, Any]] = []
+        head = ctrl.cluster.get("headNode", {})
+        if nodeType in (None, "HeadNode") and queueName is None:
+            out.append(
+                shapes.cluster_instance(
+                    instance_id=head.get("instanceId", ""),
+                    instance_type=head.get("instanceType", ""),
+                    launch_time=head.get("launchTime"),
+                    state="running",
+                    node_type="HeadNode",
+                )
+            )
+        if nodeType in (None, "ComputeNode"):
+            for node_name, inst in sorted(ctrl.instances.items()):
+                node = ctrl.engine.nodes[node_name]
+                queue = node.defn.partitions[0]
+                if queueName is not None and queue != queueName:
+                    continue
+                state = {
+                    NodeState.UP: "running",
+                    NodeState.POWERING_UP: "pending",
+                    NodeState.POWERING_DOWN: "shutting-down",
+                }.get(node.state, "running")
+                out.append(
+                    shapes.cluster_instance(
+                        instance_id=inst.instance_id,
+                        instance_type=inst.instance_type,
+                        launch_time=inst.launch_time,
+                        state=state,
+                        node_type="ComputeNode",
+                        queue=queue,
+                    )
+                )
+        return {"instances": out}
+
+    return app

@@ -1,0 +1,451 @@
+"""Cluster lifecycle operations behind the ``stratus`` verbs.
+
+Reads go straight to each cluster's store (read-only), so ``list-clusters`` and
+``describe-cluster`` work whether or not a head node is running. Changes to a running cluster go
+through its head node's API; the CLI itself writes only before a head node exists (creation)
+and after none can run again (deleting a cluster whose head node is down).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from stratus import __version__
+from stratus.api import shapes
+from stratus.errors import BackendError, ConflictError, NotFoundError, UserError
+from stratus.paths import ClusterPaths, clusters_root, read_endpoint, read_token
+
+CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
+CLUSTER_NAME_MAX = 60
+READY_TIMEOUT_S = 60.0
+
+
+class CliError(UserError):
+    """An error the CLI prints as pcluster does: a JSON object with ``message`` (and extras)."""
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.body: dict[str, Any] = {"message": message, **(extra or {})}
+        self.exit_code = exit_code
+
+
+def package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def check_name(name: str) -> None:
+    if not CLUSTER_NAME_RE.match(name) or len(name) > CLUSTER_NAME_MAX:
+        raise CliError(
+            f"Bad Request: '{name}' does not match '^[a-zA-Z][a-zA-Z0-9-]+$'"
+            if len(name) <= CLUSTER_NAME_MAX
+            else f"Bad Request: '{name}' is too long (at most {CLUSTER_NAME_MAX} characters)"
+        )
+
+
+def not_found(name: str) -> NotFoundError:
+    return NotFoundError(
+        f"Cluster '{name}' does not exist or belongs to an incompatible ParallelCluster major version."
+    )
+
+
+def existing(name: str) -> ClusterPaths:
+    check_name(name)
+    paths = ClusterPaths.of(name)
+    if not paths.db.exists():
+        raise not_found(name)
+    return paths
+
+
+def read_cluster(paths: ClusterPaths) -> dict[str, Any]:
+    from stratus.store.store import Store
+
+    store = Store.open_readonly(paths.db)
+    try:
+        with store.reading() as conn:
+            cluster: dict[str, Any] = store.get_meta(conn, "cluster", {})
+            return cluster
+    finally:
+        store.close()
+
+
+def head_running(paths: ClusterPaths) -> bool:
+    from stratus.controller.daemon import lock_holder
+
+    return lock_holder(paths) is not None and paths.endpoint.exists()
+
+
+def write_shims(paths: ClusterPaths) -> None:
+    from stratus.cli.thin import write_shims as _write
+
+    _write(str(paths.bin), sys.executable, package_root(), str(paths.root))
+
+
+def spawn_head_node(paths: ClusterPaths) -> subprocess.Popen[bytes]:
+    """Start the head-node daemon detached from this process (its own session)."""
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = package_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with open(paths.logs / "controller.out", "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stratus.controller", "--cluster-dir", str(paths.root)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd="/",
+        )
+
+
+def wait_ready(paths: ClusterPaths, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the head node serves (its endpoint is published), or fail if it died."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if paths.endpoint.exists() and head_running(paths):
+            return
+        if proc.poll() is not None:
+            tail = ""
+            for log in (paths.logs / "controller.out", paths.controller_log):
+                lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+                tail = lines[-1] if lines else tail
+            raise BackendError(f"the head node exited during start-up (code {proc.returncode}): {tail}")
+        time.sleep(0.02)
+    raise BackendError(f"the head node did not start within {READY_TIMEOUT_S:.0f} s")
+
+
+# -- verbs --------------------------------------------------------------------------------------
+
+
+def create_cluster(
+    name: str,
+    config_file: str,
+    *,
+    dryrun: bool = False,
+    wait: bool = False,
+    suppress_validators: list[str] | None = None,
+    failure_level: str = "ERROR",
+) -> tuple[dict[str, Any], int]:
+    from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
+    from stratus.providers.local import new_instance_id
+    from stratus.store.store import Store
+
+    check_name(name)
+    try:
+        text = Path(config_file).read_text()
+    except OSError as exc:
+        raise CliError(
+            f"Bad Request: cannot read the cluster configuration file '{config_file}': {exc.strerror}"
+        ) from exc
+    try:
+        loaded = load_cluster_config(
+            text,
+            filename=config_file,
+            suppress_validators=suppress_validators or (),
+            failure_level=failure_level,
+        )
+    except (ConfigValidationError, BadYamlError) as exc:
+        raise CliError(
+            exc.to_json()["message"], {k: v for k, v in exc.to_json().items() if k != "message"}
+        ) from exc
+    messages = [m.to_json() for m in loaded.messages]
+    paths = ClusterPaths.of(name)
+    if paths.root.exists():
+        raise ConflictError(f"Cluster '{name}' already exists.")
+    if dryrun:
+        raise CliError(
+            "Request would have succeeded, but DryRun flag is set.",
+            {"validationMessages": messages} if messages else None,
+        )
+    layout = loaded.layout
+    root = clusters_root()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = ClusterPaths(root / f".{name}.{secrets.token_hex(4)}.creating")
+    now = time.time()
+    cluster = {
+        "clusterName": name,
+        "clusterStatus": "CREATE_IN_PROGRESS",
+        "region": layout.region,
+        "version": __version__,
+        "creationTime": now,
+        "lastUpdatedTime": now,
+        "tags": [list(t) for t in layout.tags],
+        "headNode": {
+            "instanceId": new_instance_id(),
+            "instanceType": layout.head_node_instance_type,
+            "launchTime": now,
+        },
+    }
+    try:
+        staging.root.mkdir()
+        staging.logs.mkdir()
+        staging.config.write_text(text)
+        fd = os.open(staging.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        store = Store.open(staging.db, create=True)
+        try:
+            from stratus.engine.model import Transition
+
+            with store.transaction() as conn:
+                store.set_meta(conn, "cluster", cluster)
+                store.append_journal(
+                    conn,
+                    [Transition("cluster", name, "", "CREATE_IN_PROGRESS", now, "user", "create-cluster")],
+                )
+        finally:
+            store.close()
+        try:
+            os.rename(staging.root, paths.root)
+        except OSError as exc:
+            raise ConflictError(f"Cluster '{name}' already exists.") from exc
+    except BaseException:
+        shutil.rmtree(staging.root, ignore_errors=True)
+        raise
+    try:
+        write_shims(paths)
+        proc = spawn_head_node(paths)
+        wait_ready(paths, proc)
+    except BaseException:
+        # Nothing half-created stays behind: no head node serves it, so remove it entirely.
+        if not head_running(paths):
+            shutil.rmtree(paths.root, ignore_errors=True)
+        raise
+    body: dict[str, Any] = {"cluster": shapes.cluster_summary(cluster)}
+    if messages:
+        body["validationMessages"] = messages
+    if not wait:
+        return body, 0
+    final = wait_status(paths, lambda c: c.get("clusterStatus") != "CREATE_IN_PROGRESS")
+    desc = shapes.describe_cluster(final, head_running=head_running(paths), config_path=str(paths.config))
+    return desc, 0 if final.get("clusterStatus") == "CREATE_COMPLETE" else 1
+
+
+def wait_status(paths: ClusterPaths, done: Any, timeout_s: float = 3600.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        cluster = read_cluster(paths)
+        if done(cluster):
+            return cluster
+        if time.monotonic() > deadline:
+            raise BackendError("timed out waiting for the cluster")
+        time.sleep(0.1)
+
+
+def list_clusters(statuses: list[str] | None = None) -> dict[str, Any]:
+    out = []
+    root = clusters_root()
+    if root.exists():
+        for d in sorted(root.iterdir()):
+            if d.name.startswith(".") or not (d / "state.db").exists():
+                continue
+            try:
+                cluster = read_cluster(ClusterPaths(d))
+            except Exception:
+                continue
+            if not cluster:
+                continue
+            if statuses and cluster.get("clusterStatus") not in statuses:
+                continue
+            out.append(shapes.cluster_summary(cluster))
+    return {"clusters": out}
+
+
+def describe_cluster(name: str) -> dict[str, Any]:
+    paths = existing(name)
+    return shapes.describe_cluster(
+        read_cluster(paths), head_running=head_running(paths), config_path=str(paths.config)
+    )
+
+
+def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    host, port, _ = read_endpoint(paths)
+    r = httpx.request(
+        method,
+        f"http://{host}:{port}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {read_token(paths)}"},
+        timeout=60.0,
+    )
+    data = r.json()
+    if r.status_code >= 400:
+        raise CliError(data.get("message", f"HTTP {r.status_code}"))
+    return data
+
+
+def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:
+    paths = existing(name)
+    if head_running(paths):
+        try:
+            body = _api(paths, "DELETE", f"/v3/clusters/{name}")
+        except OSError:
+            body = None
+        if body is None and head_running(paths):
+            raise BackendError("the head node did not answer; try again")
+    else:
+        body = None
+    if body is None:
+        body = {
+            "cluster": shapes.cluster_summary({**read_cluster(paths), "clusterStatus": "DELETE_IN_PROGRESS"})
+        }
+        teardown_offline(paths)
+    if wait:
+        deadline = time.monotonic() + 600.0
+        while paths.root.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if paths.root.exists():
+            raise BackendError("timed out waiting for the cluster to be deleted")
+        body["cluster"]["clusterStatus"] = "DELETE_COMPLETE"
+        body["cluster"]["cloudformationStackStatus"] = "DELETE_COMPLETE"
+    return body
+
+
+def teardown_offline(paths: ClusterPaths) -> None:
+    """Delete a cluster whose head node is not running: stop every node it recorded, then its files."""
+    from stratus.controller.daemon import acquire_lock
+    from stratus.providers.base import Instance
+    from stratus.providers.local import LocalProvider
+    from stratus.store.store import Store
+
+    fd = acquire_lock(paths)
+    if fd is None:
+        raise BackendError("the head node started meanwhile; run delete-cluster again")
+    try:
+        store = Store.open_readonly(paths.db)
+        try:
+            from sqlalchemy import select
+
+            from stratus.store import schema
+
+            with store.reading() as conn:
+                rows = conn.execute(
+                    select(schema.nodes.c.instance).where(schema.nodes.c.instance.is_not(None))
+                )
+                instances = [Instance.from_json(json.loads(r[0])) for r in rows]
+        finally:
+            store.close()
+        provider = LocalProvider(paths)
+        for inst in instances:
+            provider.terminate(inst, 5.0)
+        shutil.rmtree(paths.root, ignore_errors=True)
+    finally:
+        os.close(fd)
+
+
+def describe_compute_fleet(name: str) -> dict[str, Any]:
+    return shapes.fleet_status(read_cluster(existing(name)))
+
+
+def update_compute_fleet(name: str, status: str) -> dict[str, Any]:
+    paths = existing(name)
+    if not head_running(paths):
+        raise BackendError(head_down_message(name))
+    result: dict[str, Any] = _api(paths, "PATCH", f"/v3/clusters/{name}/computefleet", {"status": status})
+    return result
+
+
+def head_down_message(name: str) -> str:
+    return (
+        f"The head node of cluster '{name}' is not running. "
+        f"Start it with: stratus start-head-node --cluster-name {name}"
+    )
+
+
+def describe_cluster_instances(name: str, node_type: str | None, queue: str | None) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from stratus.store import schema
+    from stratus.store.store import Store
+
+    paths = existing(name)
+    cluster = read_cluster(paths)
+    running = head_running(paths)
+    out = []
+    if node_type in (None, "HeadNode") and queue is None:
+        head = cluster.get("headNode", {})
+        out.append(
+            shapes.cluster_instance(
+                instance_id=head.get("instanceId", ""),
+                instance_type=head.get("instanceType", ""),
+                launch_time=head.get("launchTime"),
+                state="running" if running else "stopped",
+                node_type="HeadNode",
+            )
+        )
+    if node_type in (None, "ComputeNode"):
+        store = Store.open_readonly(paths.db)
+        try:
+            with store.reading() as conn:
+                rows = list(
+                    conn.execute(
+                        select(schema.nodes.c.name, schema.nodes.c.state, schema.nodes.c.instance)
+                        .where(schema.nodes.c.instance.is_not(None))
+                        .order_by(schema.nodes.c.name)
+                    )
+                )
+        finally:
+            store.close()
+        for node_name, state, inst_json in rows:
+            inst = json.loads(inst_json)
+            qname = node_name.split("-st-")[0].split("-dy-")[0]
+            if queue is not None and qname != queue:
+                continue
+            ec2_state = {"UP": "running", "POWERING_UP": "pending", "POWERING_DOWN": "shutting-down"}.get(
+                state, "running"
+            )
+            out.append(
+                shapes.cluster_instance(
+                    instance_id=inst["instance_id"],
+                    instance_type=inst["instance_type"],
+                    launch_time=inst["launch_time"],
+                    state=ec2_state,
+                    node_type="ComputeNode",
+                    queue=qname,
+                )
+            )
+    return {"instances": out}
+
+
+def start_head_node(name: str) -> dict[str, Any]:
+    paths = existing(name)
+    if not head_running(paths):
+        write_shims(paths)
+        proc = spawn_head_node(paths)
+        wait_ready(paths, proc)
+    return describe_cluster(name)
+
+
+def ssh(name: str, command: list[str], dryrun: bool = False) -> int:
+    """Open a login shell (or run ``command``) where the Slurm commands talk to the cluster."""
+    paths = existing(name)
+    if not head_running(paths):
+        raise BackendError(head_down_message(name))
+    write_shims(paths)
+    env = dict(os.environ)
+    env["PATH"] = str(paths.bin) + os.pathsep + env.get("PATH", "")
+    env["STRATUS_CLUSTER"] = name
+    env["STRATUS_CLUSTER_DIR"] = str(paths.root)
+    shell = env.get("SHELL") or "/bin/sh"
+    if command:
+        # As ssh does: the words are joined and run by the login shell.
+        argv = [shell, "-c", " ".join(command)]
+    else:
+        env["PS1"] = f"[{name}]$ "
+        argv = [shell, "-i"]
+    if dryrun:
+        print(" ".join(argv))
+        return 0
+    sys.stdout.flush()
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached

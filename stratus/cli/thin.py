@@ -1,0 +1,220 @@
+"""The thin Slurm clients (``sbatch``, ``squeue``, ``sinfo``, ``scancel`` ...).
+
+A Slurm command must answer in a few milliseconds, and Python's start-up alone is about 10 ms
+with ``-I -S``. So these clients import only built-in C modules (``posix``, ``_socket``,
+``_json``, ``pwd``): no ``os``, ``socket``, ``json`` or ``http.client``, which together would cost
+more than the rest of the command. They send argv, working directory, environment and identity
+to the head node, which does all parsing and formatting (see ``stratus.api.app``), and print what
+it answers. The request is a minimal HTTP/1.1 POST; the answer's body is stdout then stderr.
+
+Generated per cluster into ``<cluster>/bin`` by ``stratus`` (see :func:`write_shims`), with the
+cluster directory baked in.
+"""
+
+import sys
+
+COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "sacct", "srun", "salloc", "sprio", "sshare")
+
+# What Slurm prints when slurmctld cannot be reached, per command (then exit 1).
+_CONNECT_FAILURE = "Unable to contact slurm controller (connect failure)"
+_UNREACHABLE = {
+    "sbatch": f"sbatch: error: Batch job submission failed: {_CONNECT_FAILURE}",
+    "squeue": "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+    "sinfo": "slurm_load_partitions: Unable to contact slurm controller (connect failure)",
+    "scancel": "scancel: error: Kill job error: Unable to contact slurm controller (connect failure)",
+}
+
+
+def _read(path: str) -> bytes:
+    import posix
+
+    fd = posix.open(path, posix.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = posix.read(fd, 65536)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        posix.close(fd)
+
+
+def _q(s: str) -> str:
+    import _json
+
+    return _json.encode_basestring_ascii(s)  # type: ignore[no-any-return,attr-defined]
+
+
+def _body(argv: list[str], stdin: bytes | None) -> bytes:
+    import posix
+
+    def dec(b: bytes) -> str:
+        return b.decode("utf-8", "surrogateescape")
+
+    env = posix.environ
+    uid = posix.getuid()
+    gid = posix.getgid()
+    user = dec(env.get(b"USER", b""))
+    try:
+        import pwd
+
+        user = pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        user = user or str(uid)
+    try:
+        import grp
+
+        group = grp.getgrgid(gid).gr_name
+    except (KeyError, ImportError):
+        group = str(gid)
+    parts = [
+        '{"argv":[',
+        ",".join(_q(a) for a in argv),
+        '],"cwd":',
+        _q(posix.getcwd()),
+        ',"env":{',
+        ",".join(_q(dec(k)) + ":" + _q(dec(v)) for k, v in env.items()),
+        '},"user":',
+        _q(user),
+        ',"uid":',
+        str(uid),
+        ',"gid":',
+        str(gid),
+        ',"group":',
+        _q(group),
+        ',"host":',
+        _q(posix.uname().nodename),
+    ]
+    if stdin is not None:
+        parts += [',"stdin":', _q(dec(stdin))]
+    parts.append("}")
+    return "".join(parts).encode("ascii")
+
+
+def _post(host: str, port: int, token: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    import _socket
+
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        s.connect((host, port))
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode("ascii")
+        s.sendall(head + body)
+        chunks = []
+        while True:
+            b = s.recv(262144)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        s.close()
+    raw = b"".join(chunks)
+    header_end = raw.find(b"\r\n\r\n")
+    if header_end < 0:
+        raise OSError("truncated response")
+    lines = raw[:header_end].decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    payload = raw[header_end + 4 :]
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        payload = _dechunk(payload)
+    return status, headers, payload
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = []
+    i = 0
+    while True:
+        j = data.find(b"\r\n", i)
+        size = int(data[i:j].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[j + 2 : j + 2 + size])
+        i = j + 2 + size + 2
+
+
+def _write(fd: int, data: bytes) -> None:
+    import posix
+
+    while data:
+        n = posix.write(fd, data)
+        data = data[n:]
+
+
+def run(cluster_dir: str, argv: list[str]) -> int:
+    """Run Slurm command ``argv[0]`` against the cluster in ``cluster_dir``; return its exit code."""
+    import posix
+
+    cmd = argv[0].rsplit("/", 1)[-1]
+    name = cluster_dir.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        host, api_port, _ = _read(cluster_dir + "/endpoint").decode().split()
+        token = _read(cluster_dir + "/token").decode().strip()
+        body = _body(argv[1:], None)
+        status, headers, payload = _post(host, int(api_port), token, "/slurm/v1/" + cmd, body)
+        if headers.get("x-need") == "stdin":
+            data = []
+            while True:
+                b = posix.read(0, 65536)
+                if not b:
+                    break
+                data.append(b)
+            status, headers, payload = _post(
+                host, int(api_port), token, "/slurm/v1/" + cmd, _body(argv[1:], b"".join(data))
+            )
+    except (OSError, ValueError):
+        msg = _UNREACHABLE.get(cmd, f"{cmd}: error: Unable to contact slurm controller (connect failure)")
+        hint = f"stratus: the head node of cluster '{name}' is not running; start it with: " + (
+            f"stratus start-head-node -n {name}"
+        )
+        _write(2, f"{msg}\n{hint}\n".encode())
+        return 1
+    if status != 200:
+        _write(2, f"{cmd}: error: head node answered HTTP {status}: ".encode() + payload[:500] + b"\n")
+        return 1
+    n = int(headers.get("x-stdout-length", len(payload)))
+    _write(1, payload[:n])
+    _write(2, payload[n:])
+    return int(headers.get("x-exit-code", "0"))
+
+
+def main(cluster_dir: str) -> None:
+    sys.exit(run(cluster_dir, sys.argv))
+
+
+def shim_text(python: str, package_root: str, cluster_dir: str) -> str:
+    """The executable text of one client (the same for every command; argv[0] names it)."""
+    return (
+        f"#!{python} -IS\n"
+        "import sys\n"
+        f"sys.path.insert(0, {package_root!r})\n"
+        "from stratus.cli.thin import main\n"
+        f"main({cluster_dir!r})\n"
+    )
+
+
+def write_shims(bin_dir: str, python: str, package_root: str, cluster_dir: str) -> None:
+    """(Re)write ``bin_dir/<command>`` for every command, atomically, only where they differ."""
+    import os
+
+    os.makedirs(bin_dir, exist_ok=True)
+    text = shim_text(python, package_root, cluster_dir)
+    for cmd in COMMANDS:
+        path = os.path.join(bin_dir, cmd)
+        try:
+            with open(path) as f:
+                if f.read() == text:
+                    continue
+        except OSError:
+            pass
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)

@@ -1,0 +1,51 @@
+"""From a validated cluster configuration to the engine's neutral description of the cluster."""
+
+from __future__ import annotations
+
+from stratus.config import ClusterLayout
+from stratus.engine.model import EngineConfig, NodeDef, PartitionDef
+
+
+def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> EngineConfig:
+    """Every node the configuration declares (static and dynamic), grouped into partitions.
+
+    Static nodes come before dynamic ones in each partition, and their lower weight
+    (StaticNodePriority 1 vs DynamicNodePriority 1000 by default) makes the scheduler use them
+    first, as Slurm does with ParallelCluster's node weights.
+    """
+    nodes: list[NodeDef] = []
+    partitions: list[PartitionDef] = []
+    for queue in layout.queues:
+        members: list[str] = []
+        for cr in queue.compute_resources:
+            group = f"{queue.name}/{cr.name}"
+            for static, names, weight, features in (
+                (True, cr.static_nodes, cr.static_weight, cr.static_features),
+                (False, cr.dynamic_nodes, cr.dynamic_weight, cr.dynamic_features),
+            ):
+                for name in names:
+                    nodes.append(
+                        NodeDef(
+                            name=name,
+                            partitions=(queue.name,),
+                            cpus=cr.vcpus,
+                            memory_mb=cr.memory_mb,
+                            gpus=cr.gpus,
+                            gpu_type=cr.gpu_type,
+                            weight=weight,
+                            static=static,
+                            features=features,
+                            instance_type=cr.instance_types[0],
+                            group=group,
+                        )
+                    )
+                    members.append(name)
+        partitions.append(PartitionDef(queue.name, tuple(members), default=queue.default))
+    return EngineConfig(
+        partitions=tuple(partitions),
+        nodes=tuple(nodes),
+        scaledown_idle_s=layout.scaledown_idletime_s,
+        resume_timeout_s=layout.resume_timeout_s,
+        memory_scheduling=layout.memory_based_scheduling,
+        min_job_age_s=min_job_age_s,
+    )

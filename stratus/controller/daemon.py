@@ -1,0 +1,130 @@
+"""The head-node daemon process: ``python -m stratus.controller --cluster-dir DIR``.
+
+Started detached by ``stratus create-cluster`` and ``stratus start-head-node``. At most one runs
+per cluster: it holds an exclusive ``flock`` on ``controller.lock`` for its whole life (the kernel
+releases it if the process is killed). It publishes its ports in ``endpoint`` only once it is
+ready to serve, and removes that file when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from stratus.paths import ClusterPaths
+
+log = logging.getLogger("stratus.controller")
+
+EXIT_ALREADY_RUNNING = 3
+
+
+def acquire_lock(paths: ClusterPaths) -> int | None:
+    """Take the cluster's controller lock; None if another controller holds it."""
+    fd = os.open(paths.lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def lock_holder(paths: ClusterPaths) -> int | None:
+    """The pid of the running controller, or None if no controller holds the lock."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            data = os.read(fd, 64).decode().strip()
+            return int(data) if data.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _previous_ports(paths: ClusterPaths) -> tuple[int, int]:
+    try:
+        _, api, agent = paths.endpoint.read_text().split()
+        return int(api), int(agent)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+async def _serve(paths: ClusterPaths) -> bool:
+    """Run the controller until stopped; True if the cluster was deleted."""
+    from stratus.api.app import create_app
+    from stratus.config import load_cluster_config
+    from stratus.controller.core import Controller
+    from stratus.providers.local import LocalProvider
+    from stratus.store.store import Store
+
+    loaded = load_cluster_config(paths.config.read_text(), filename=str(paths.config))
+    store = Store.open(paths.db)
+    kill_wait = float(os.environ.get("STRATUS_KILL_WAIT", "30"))
+    provider = LocalProvider(paths, kill_wait_s=kill_wait)
+    ctrl = Controller(paths, loaded, store, provider)
+    ctrl.restore()
+    app = create_app(ctrl)
+    api_port, agent_port = _previous_ports(paths)
+    try:
+        await ctrl.start_servers(app, api_port, agent_port)
+    except OSError:
+        # The old ports are taken by someone else now: agents re-read the endpoint file anyway.
+        await ctrl.start_servers(app, 0, 0)
+    tmp = paths.endpoint.with_suffix(".tmp")
+    tmp.write_text(f"127.0.0.1 {ctrl.api_port} {ctrl.agent_port}\n")
+    tmp.replace(paths.endpoint)
+    log.info(
+        "head node of %s serving on 127.0.0.1:%d (agents :%d)", paths.name, ctrl.api_port, ctrl.agent_port
+    )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, ctrl.stop)
+    loop.add_signal_handler(signal.SIGINT, ctrl.stop)
+    try:
+        await ctrl.run()
+    finally:
+        paths.endpoint.unlink(missing_ok=True)
+        await ctrl.shutdown_servers()
+        store.close()
+    return ctrl.deleting
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stratus-controller", description="stratus head-node daemon")
+    parser.add_argument("--cluster-dir", required=True)
+    args = parser.parse_args(argv)
+    paths = ClusterPaths(Path(args.cluster_dir).resolve())
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=paths.controller_log,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    fd = acquire_lock(paths)
+    if fd is None:
+        print(f"stratus: the head node of cluster {paths.name!r} is already running", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    try:
+        deleted = asyncio.run(_serve(paths))
+    except Exception:
+        log.exception("head node failed")
+        raise
+    if deleted:
+        log.info("cluster %s deleted", paths.name)
+        shutil.rmtree(paths.root, ignore_errors=True)
+    os.close(fd)
+    return 0

@@ -1,0 +1,494 @@
+"""The controller's side of the Slurm seam: submissions, cancellations and the rows Slurm prints.
+
+This is where Slurm's vocabulary meets the engine's: a parsed ``sbatch`` becomes an engine
+``JobSpec`` plus a stored payload (script, environment, paths), engine records become ``JobRow``s
+and ``NodeRow``s, and a job about to start becomes a launch message with the ``SLURM_*``
+environment a real Slurm job sees.
+"""
+
+from __future__ import annotations
+
+import grp
+import math
+import os
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from stratus.engine.engine import CancelOutcome
+from stratus.engine.model import Action, Job, JobSpec, KillJob, Rejection
+from stratus.engine.states import JobState, NodeState
+from stratus.slurm import errors as serr
+from stratus.slurm.env import JobEnvInput, batch_job_env
+from stratus.slurm.errors import SlurmError
+from stratus.slurm.patterns import PatternContext, output_paths
+from stratus.slurm.views import (
+    BatchRequest,
+    CancelRequest,
+    CancelResult,
+    ClientContext,
+    JobRow,
+    NodeRow,
+    PartitionRow,
+)
+
+if TYPE_CHECKING:
+    from stratus.controller.core import Controller
+
+NO_VAL = 4294967294  # Slurm prints this task id in the paths of an array's pending remainder
+_PAYLOAD_CACHE = 256
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def export_env(export: str | None, env: dict[str, str]) -> dict[str, str]:
+    """The environment a job starts from, per ``--export`` (Slurm's default is ALL)."""
+    if export is None or export.upper() == "ALL":
+        return dict(env)
+    items = [x for x in export.split(",") if x]
+    base: dict[str, str] = {}
+    if items and items[0].upper() == "ALL":
+        base = dict(env)
+        items = items[1:]
+    elif items and items[0].upper() == "NONE":
+        items = items[1:]
+    else:
+        # A plain list: those variables plus Slurm's own, as Slurm documents.
+        base = {k: v for k, v in env.items() if k.startswith("SLURM_")}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if eq:
+            base[name] = value
+        elif name in env:
+            base[name] = env[name]
+    return base
+
+
+class ControllerSlurmBackend:
+    """Implements :class:`stratus.slurm.views.SlurmBackend` over a live controller."""
+
+    def __init__(self, ctrl: Controller) -> None:
+        self.ctrl = ctrl
+        self.cluster_name = ctrl.name
+        self._infos: dict[int, dict[str, Any]] = {}
+        self._payloads: OrderedDict[int, tuple[dict[str, Any], str, dict[str, str]]] = OrderedDict()
+
+    def now(self) -> float:
+        return self.ctrl.clock()
+
+    # -- submission -----------------------------------------------------------------------------
+
+    def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
+        spec = self._spec(request, ctx)
+        engine = self.ctrl.engine
+        if self.ctrl.deleting:
+            raise serr.submit_failed("Slurm controller is shutting down")
+        rejection = engine.check(spec)
+        if rejection is not None:
+            raise self._rejected(rejection)
+        workdir = request.workdir or ctx.cwd
+        info = {
+            "workdir": workdir,
+            "stdout": request.stdout,
+            "stderr": request.stderr,
+            "stdin": request.stdin,
+            "args": request.script_args,
+            "script_path": request.script_path,
+            "submit_dir": ctx.cwd,
+            "submit_host": ctx.host,
+            "group": ctx.group or _group_name(ctx.gid),
+            "open_mode": request.open_mode,
+            "export": request.export,
+            "account": request.account,
+            "comment": request.comment,
+            "ntasks": request.ntasks,
+            "cpus_per_task": request.cpus_per_task,
+            "ntasks_per_node": request.ntasks_per_node,
+            "mem_per_node_mb": request.mem_per_node_mb,
+            "mem_per_cpu_mb": request.mem_per_cpu_mb,
+            "features": request.constraint,
+        }
+        if request.array is not None:
+            ids = request.array.indices
+            info["array"] = {
+                "count": len(ids),
+                "min": ids.min(),
+                "max": ids.max(),
+                "text": request.array.text,
+            }
+        env = export_env(request.export, dict(ctx.env))
+        job = engine.submit(
+            spec,
+            self.ctrl.clock(),
+            array=request.array.indices if request.array is not None else None,
+            hold=request.hold,
+        )
+        self.ctrl.commit(extra=lambda c: self.ctrl.store.insert_payload(c, job.id, info, request.script, env))
+        self._infos[job.id] = info
+        return job.id
+
+    def _spec(self, r: BatchRequest, ctx: ClientContext) -> JobSpec:
+        min_nodes = r.min_nodes or 1
+        max_nodes = r.max_nodes if r.max_nodes is not None else r.min_nodes
+        cpt = r.cpus_per_task or 1
+        if r.ntasks is not None:
+            ntasks = r.ntasks
+        elif r.ntasks_per_node is not None:
+            ntasks = min_nodes * r.ntasks_per_node
+        else:
+            ntasks = min_nodes
+        if ntasks < min_nodes:
+            # Slurm lowers the node count to the task count (one task per node at least).
+            min_nodes = ntasks
+            max_nodes = ntasks
+        limit: float | None = None
+        if r.time_limit_min is not None and not r.time_unlimited and r.time_limit_min > 0:
+            limit = r.time_limit_min * 60.0
+        gpn = r.gpus_per_node or 0
+        if not gpn and r.gpus:
+            gpn = math.ceil(r.gpus / min_nodes)
+        return JobSpec(
+            name=r.name or "sbatch",
+            user=ctx.user,
+            uid=ctx.uid,
+            gid=ctx.gid,
+            partitions=tuple(r.partitions),
+            min_nodes=min_nodes,
+            max_nodes=max_nodes,
+            ntasks=ntasks,
+            cpus_per_task=cpt,
+            ntasks_per_node=r.ntasks_per_node,
+            mem_per_node_mb=r.mem_per_node_mb,
+            mem_per_cpu_mb=r.mem_per_cpu_mb,
+            gpus_per_node=gpn,
+            time_limit_s=limit,
+            exclusive=r.exclusive,
+            requeue=True if r.requeue is None else r.requeue,
+            nice=r.nice,
+            begin_time=r.begin_time,
+            array_max_running=r.array.max_running if r.array is not None else None,
+        )
+
+    @staticmethod
+    def _rejected(r: Rejection) -> SlurmError:
+        if r.code == "INVALID_PARTITION":
+            return serr.invalid_partition(r.detail)
+        if r.code == "CPUS_PER_NODE":
+            return serr.cpus_unsatisfiable()
+        if r.code == "MEMORY":
+            return serr.memory_unsatisfiable()
+        if r.code == "NODE_COUNT":
+            return serr.node_count_invalid()
+        return serr.node_config_unavailable()
+
+    # -- cancellation ---------------------------------------------------------------------------
+
+    def cancel(self, request: CancelRequest, ctx: ClientContext) -> CancelResult:
+        engine = self.ctrl.engine
+        now = self.ctrl.clock()
+        errors: list[str] = []
+        actions: list[Action] = []
+        count = 0
+
+        def allowed(job: Job | None) -> bool:
+            return job is None or ctx.uid == 0 or job.spec.uid == ctx.uid
+
+        def matches(job: Job) -> bool:
+            if request.user is not None and job.spec.user != request.user:
+                return False
+            if request.states and job.state.value not in request.states:
+                return False
+            if request.partitions and job.partition not in request.partitions:
+                return False
+            return request.name is None or job.spec.name == request.name
+
+        def signal(job: Job) -> None:
+            if job.state == JobState.RUNNING and job.alloc is not None and request.signal is not None:
+                actions.append(KillJob(job.id, job.run, job.alloc.nodes, "SIGNAL", request.signal))
+
+        if request.targets:
+            for target in request.targets:
+                label = str(target.job_id)
+                if target.task_ids is not None:
+                    label += (
+                        f"_{target.task_ids.to_slurm()}"
+                        if len(target.task_ids) == 1
+                        else (f"_[{target.task_ids.to_slurm()}]")
+                    )
+                job = engine.jobs.get(target.job_id)
+                if not allowed(job):
+                    errors.append(serr.kill_job_error(label, serr.ACCESS_DENIED))
+                    continue
+                if request.signal is not None:
+                    found = [
+                        j
+                        for j in self._records_of(target.job_id)
+                        if target.task_ids is None or j.task_id in target.task_ids
+                    ]
+                    for j in found:
+                        signal(j)
+                    if not found:
+                        errors.append(serr.kill_job_error(label))
+                    continue
+                out: CancelOutcome = engine.cancel(target.job_id, target.task_ids, now)
+                actions += out.actions
+                count += out.cancelled
+                if not out.found:
+                    errors.append(serr.kill_job_error(label))
+                elif out.already_done and out.cancelled == 0:
+                    errors.append(serr.kill_job_error(label, serr.ALREADY_DONE))
+        else:
+            for job in list(engine.jobs.values()):
+                if job.state.final or not matches(job) or not allowed(job):
+                    continue
+                if request.signal is not None:
+                    signal(job)
+                    continue
+                out = (
+                    engine.cancel(job.id, None, now)
+                    if not job.is_array_remainder
+                    else engine.cancel(job.id, job.pending_tasks.copy() if job.pending_tasks else None, now)
+                )
+                actions += out.actions
+                count += out.cancelled
+        self.ctrl.commit(actions)
+        if request.quiet:
+            errors = []
+        return CancelResult(cancelled=count, errors=errors, exit_code=1 if errors else 0)
+
+    def _records_of(self, job_id: int) -> list[Job]:
+        engine = self.ctrl.engine
+        out = list(engine.array_tasks(job_id))
+        job = engine.jobs.get(job_id)
+        if job is not None:
+            out.append(job)
+        return out
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def info(self, payload_id: int) -> dict[str, Any]:
+        info = self._infos.get(payload_id)
+        if info is None:
+            with self.ctrl.store.reading() as conn:
+                self._infos.update(self.ctrl.store.load_payload_infos(conn, [payload_id]))
+            info = self._infos.get(payload_id, {})
+        return info
+
+    def preload_infos(self) -> None:
+        """Load the small payload part of every live job in one query (after a restart)."""
+        ids = {j.array_id if j.array_id is not None else j.id for j in self.ctrl.engine.jobs.values()}
+        missing = [i for i in ids if i not in self._infos]
+        if missing:
+            with self.ctrl.store.reading() as conn:
+                self._infos.update(self.ctrl.store.load_payload_infos(conn, missing))
+
+    def jobs(self) -> list[JobRow]:
+        self.preload_infos()
+        return [self._job_row(j) for j in self.ctrl.engine.jobs.values()]
+
+    def _paths(self, job: Job, info: dict[str, Any], node: str) -> tuple[str, str]:
+        task = job.task_id
+        if job.is_array_remainder:
+            task = NO_VAL
+        pctx = PatternContext(
+            job_id=job.id,
+            job_name=job.spec.name,
+            user=job.spec.user,
+            workdir=info.get("workdir", "/"),
+            node=node,
+            array_job_id=job.array_id,
+            array_task_id=task,
+        )
+        out, err = output_paths(info.get("stdout"), info.get("stderr"), pctx)
+        workdir = info.get("workdir", "/")
+        return os.path.join(workdir, out), os.path.join(workdir, err)
+
+    def _job_row(self, job: Job) -> JobRow:
+        spec = job.spec
+        info = self.info(job.array_id if job.array_id is not None else job.id)
+        alloc = job.alloc
+        node = alloc.nodes[0] if alloc is not None else ""
+        stdout, stderr = self._paths(job, info, node)
+        stdin = info.get("stdin") or "/dev/null"
+        return JobRow(
+            job_id=job.id,
+            name=spec.name,
+            user=spec.user,
+            uid=spec.uid,
+            gid=spec.gid,
+            partition=job.partition or ",".join(spec.partitions),
+            state=job.state.value,
+            reason=job.reason,
+            submit_time=job.submit_time,
+            priority=job.priority,
+            array_job_id=job.array_id,
+            array_task_id=job.task_id,
+            array_pending=job.pending_tasks if job.is_array_remainder else None,
+            array_max_running=spec.array_max_running,
+            group=info.get("group", str(spec.gid)),
+            account=info.get("account"),
+            nice=spec.nice,
+            eligible_time=job.eligible_time,
+            start_time=job.start_time,
+            end_time=job.end_time,
+            time_limit_min=None if job.time_limit_s is None else int(job.time_limit_s // 60),
+            nodes=alloc.nodes if alloc is not None else (),
+            num_nodes=len(alloc.nodes) if alloc is not None else spec.min_nodes,
+            num_cpus=alloc.total_cpus if alloc is not None else spec.ntasks * spec.cpus_per_task,
+            num_tasks=spec.ntasks,
+            cpus_per_task=spec.cpus_per_task,
+            min_memory_mb=spec.mem_per_node_mb,
+            gpus_per_node=spec.gpus_per_node,
+            workdir=info.get("workdir", ""),
+            command=info.get("script_path"),
+            stdout=stdout,
+            stderr=stderr,
+            stdin=stdin if os.path.isabs(stdin) else os.path.join(info.get("workdir", "/"), stdin),
+            exit_code=job.exit_code,
+            exit_signal=job.exit_signal,
+            restarts=job.run,
+            requeue=spec.requeue,
+            batch_host=node or None,
+            features=info.get("features"),
+            comment=info.get("comment"),
+        )
+
+    def nodes(self) -> list[NodeRow]:
+        out = []
+        for node in self.ctrl.engine.nodes.values():
+            d = node.defn
+            has_instance = node.name in self.ctrl.instances
+            if node.state == NodeState.DOWN:
+                base = "DOWN"
+            elif node.alloc_cpus == 0 and not node.jobs:
+                base = "IDLE"
+            elif node.alloc_cpus >= d.cpus:
+                base = "ALLOCATED"
+            else:
+                base = "MIXED"
+            flags = {"CLOUD"}
+            if node.state == NodeState.POWERED_DOWN or (node.state == NodeState.DOWN and not has_instance):
+                flags.add("POWERED_DOWN")
+            elif node.state == NodeState.POWERING_UP:
+                flags.add("POWERING_UP")
+            elif node.state == NodeState.POWERING_DOWN:
+                flags.add("POWERING_DOWN")
+            if (node.state == NodeState.UP and not node.responding) or (
+                node.state == NodeState.DOWN and has_instance
+            ):
+                flags.add("NOT_RESPONDING")
+            inst = self.ctrl.instances.get(node.name)
+            out.append(
+                NodeRow(
+                    name=node.name,
+                    partitions=d.partitions,
+                    state=base,
+                    flags=frozenset(flags),
+                    cpus=d.cpus,
+                    alloc_cpus=node.alloc_cpus,
+                    memory_mb=d.memory_mb,
+                    alloc_memory_mb=node.alloc_memory_mb,
+                    gpus=d.gpus,
+                    gpu_type=d.gpu_type,
+                    alloc_gpus=node.alloc_gpus,
+                    cores_per_socket=d.cpus,
+                    weight=d.weight,
+                    features=d.features,
+                    reason=node.reason if node.state == NodeState.DOWN else None,
+                    reason_user="root" if node.state == NodeState.DOWN else None,
+                    reason_time=node.reason_time if node.state == NodeState.DOWN else None,
+                    addr="127.0.0.1" if inst is not None else node.name,
+                    hostname=node.name,
+                    boot_time=node.boot_time,
+                    agent_start_time=node.boot_time,
+                    last_busy_time=node.last_busy_time,
+                    instance_type=d.instance_type,
+                    instance_id=inst.instance_id if inst is not None else None,
+                )
+            )
+        return out
+
+    def partitions(self) -> list[PartitionRow]:
+        return [
+            PartitionRow(
+                name=p.name,
+                nodes=p.defn.nodes,
+                default=p.name == self.ctrl.engine.default_partition,
+                state="UP" if p.up else "INACTIVE",
+                max_time_min=None if p.defn.max_time_s is None else int(p.defn.max_time_s // 60),
+                default_time_min=None if p.defn.default_time_s is None else int(p.defn.default_time_s // 60),
+            )
+            for p in self.ctrl.engine.partitions.values()
+        ]
+
+    # -- launching ------------------------------------------------------------------------------
+
+    def _payload(self, payload_id: int) -> tuple[dict[str, Any], str, dict[str, str]]:
+        cached = self._payloads.get(payload_id)
+        if cached is not None:
+            self._payloads.move_to_end(payload_id)
+            return cached
+        with self.ctrl.store.reading() as conn:
+            loaded = self.ctrl.store.load_payload(conn, payload_id)
+        self._payloads[payload_id] = loaded
+        if len(self._payloads) > _PAYLOAD_CACHE:
+            self._payloads.popitem(last=False)
+        return loaded
+
+    def launch_message(self, job: Job) -> dict[str, Any]:
+        """What the batch host's agent needs to start ``job``'s batch script."""
+        assert job.alloc is not None
+        info, script, env = self._payload(job.array_id if job.array_id is not None else job.id)
+        node = job.alloc.nodes[0]
+        stdout, stderr = self._paths(job, info, node)
+        workdir = info.get("workdir", "/")
+        arr = info.get("array")
+        env_input = JobEnvInput(
+            job_id=job.id,
+            name=job.spec.name,
+            partition=job.partition or "",
+            nodes=job.alloc.nodes,
+            cpus_per_node=job.alloc.cpus,
+            user=job.spec.user,
+            uid=job.spec.uid,
+            gid=job.spec.gid,
+            submit_dir=info.get("submit_dir", workdir),
+            submit_host=info.get("submit_host", "localhost"),
+            cluster_name=self.cluster_name,
+            ntasks=info.get("ntasks"),
+            cpus_per_task=info.get("cpus_per_task"),
+            ntasks_per_node=info.get("ntasks_per_node"),
+            mem_per_node_mb=info.get("mem_per_node_mb"),
+            mem_per_cpu_mb=info.get("mem_per_cpu_mb"),
+            array_job_id=job.array_id,
+            array_task_id=job.task_id,
+            array_task_count=arr["count"] if arr else None,
+            array_task_min=arr["min"] if arr else None,
+            array_task_max=arr["max"] if arr else None,
+            account=info.get("account"),
+            open_mode=info.get("open_mode"),
+            export=info.get("export"),
+            prio_process=job.spec.nice,
+            controller_port=self.ctrl.api_port,
+        )
+        full_env = dict(env)
+        full_env.update(batch_job_env(env_input))
+        stdin = info.get("stdin") or "/dev/null"
+        return {
+            "type": "launch",
+            "job_id": job.id,
+            "run": job.run,
+            "node": node,
+            "script": script,
+            "args": info.get("args") or [],
+            "env": full_env,
+            "cwd": workdir,
+            "stdout": stdout,
+            "stderr": stderr,
+            "stdin": stdin if os.path.isabs(stdin) else os.path.join(workdir, stdin),
+            "open_mode": info.get("open_mode"),
+        }
