@@ -1,0 +1,271 @@
+"""What a valid cluster config means: queues, compute resources, node names and their sizes.
+
+The layout is the one place where ParallelCluster's rules for turning a config into a Slurm
+cluster are applied, so the controller, the fleet, the Slurm front end and the simulator agree on
+them. The rules follow ParallelCluster's head-node cookbook (``pcluster_slurm_config_generator.py``
+and ``config_renderer.py`` / ``config_utils.py`` in aws-parallelcluster-cookbook):
+
+* Nodes are named ``{queue}-st-{cr}-{i}`` for i in 1..MinCount (static, always up) and
+  ``{queue}-dy-{cr}-{i}`` for i in 1..MaxCount-MinCount (dynamic, powered up on demand).
+* CPUs: the smallest vCPU count among the compute resource's instance types; with
+  ``DisableSimultaneousMultithreading`` it is divided by the smallest threads-per-core.
+* RealMemory: ``SchedulableMemory`` when set, otherwise ``floor(0.95 * EC2 memory in MiB)`` of
+  the instance type with the least memory (the cookbook's ``realmemory_to_ec2memory_ratio``
+  default of 0.95, ``get_real_memory``).
+* GPUs: the smallest NVIDIA GPU count among the instance types, with that type's GPU name.
+* Slurm Weight: ``StaticNodePriority`` (default 1) and ``DynamicNodePriority`` (default 1000).
+* Features: ``static`` or ``dynamic``, the instance type (only when the compute resource has a
+  single one), the compute-resource name, then ``efa`` when ``Efa.Enabled`` and ``gpu`` when the
+  node has GPUs.
+* The first queue is the default partition.
+
+Every class here is a frozen dataclass: a layout is a value, safe to share and compare.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from stratus.config.catalog import InstanceType, get_instance_type
+from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
+
+#: ParallelCluster's defaults (pcluster ``constants.py`` and ``cluster_config.py``).
+DEFAULT_MIN_COUNT = 0
+DEFAULT_MAX_COUNT = 10
+DEFAULT_SCALEDOWN_IDLETIME_MIN = 10.0
+DEFAULT_BOOTSTRAP_TIMEOUT_S = 1800.0
+DEFAULT_STATIC_NODE_PRIORITY = 1
+DEFAULT_DYNAMIC_NODE_PRIORITY = 1000
+DEFAULT_CAPACITY_TYPE = "ONDEMAND"
+#: The cookbook's ``realmemory_to_ec2memory_ratio`` (attributes/slurm_attributes.rb).
+REALMEMORY_TO_EC2MEMORY_RATIO = 0.95
+
+
+@dataclass(frozen=True)
+class SharedStorageLayout:
+    """A shared file system: ``mount_dir`` is absolute (pcluster accepts ``shared`` for ``/shared``)."""
+
+    name: str
+    storage_type: str
+    mount_dir: str
+
+
+@dataclass(frozen=True)
+class ComputeResourceLayout:
+    """One compute resource of a queue: a group of identical Slurm nodes.
+
+    ``vcpus``, ``memory_mb`` and ``gpus`` are what each node declares to Slurm (``CPUs``,
+    ``RealMemory`` in MiB, ``Gres=gpu:<gpu_type>:<gpus>``), derived as the module docstring says.
+    ``price_per_hour`` is the on-demand price of the cheapest of ``instance_types``: with
+    several types EC2 Fleet's default ``lowest-price`` strategy launches the cheapest one.
+    ``static_features`` and ``dynamic_features`` are the Slurm ``Feature=`` lists of the static
+    and the dynamic nodes, which differ only in their first element.
+    """
+
+    queue: str
+    name: str
+    instance_types: tuple[str, ...]
+    vcpus: int
+    memory_mb: int
+    gpus: int
+    gpu_type: str | None
+    price_per_hour: float
+    min_count: int
+    max_count: int
+    static_nodes: tuple[str, ...]
+    dynamic_nodes: tuple[str, ...]
+    static_weight: int
+    dynamic_weight: int
+    static_features: tuple[str, ...]
+    dynamic_features: tuple[str, ...]
+    efa: bool = False
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """Static nodes first, then dynamic nodes, each in index order."""
+        return self.static_nodes + self.dynamic_nodes
+
+    def is_static(self, node_name: str) -> bool:
+        """Whether ``node_name`` is one of this compute resource's static nodes."""
+        return node_name in self.static_nodes
+
+    def features(self, node_name: str) -> tuple[str, ...]:
+        """The Slurm features of one of this compute resource's nodes."""
+        return self.static_features if self.is_static(node_name) else self.dynamic_features
+
+
+@dataclass(frozen=True)
+class QueueLayout:
+    """A queue: one Slurm partition. ``default`` is true for the first queue of the config."""
+
+    name: str
+    default: bool
+    capacity_type: str
+    compute_resources: tuple[ComputeResourceLayout, ...]
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        """Every node of the partition, compute resource by compute resource."""
+        return tuple(name for cr in self.compute_resources for name in cr.node_names)
+
+    def compute_resource(self, name: str) -> ComputeResourceLayout | None:
+        """The compute resource called ``name``, if the queue has one."""
+        return next((cr for cr in self.compute_resources if cr.name == name), None)
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """The cluster a config describes.
+
+    ``scaledown_idletime_s`` is ``ScaledownIdletime`` minutes times 60 (``math.inf`` for -1:
+    dynamic nodes never power down); ``resume_timeout_s`` is
+    ``DevSettings.Timeouts.ComputeNodeBootstrapTimeout`` (default 1800), Slurm's ResumeTimeout.
+    ``tags`` are the cluster-level ``Tags`` in config order.
+    """
+
+    region: str | None
+    scheduler: str
+    head_node_instance_type: str
+    scaledown_idletime_s: float
+    memory_based_scheduling: bool
+    resume_timeout_s: float
+    queues: tuple[QueueLayout, ...]
+    tags: tuple[tuple[str, str], ...]
+    shared_storage: tuple[SharedStorageLayout, ...]
+
+    @property
+    def default_queue(self) -> QueueLayout:
+        """The default partition (the first queue)."""
+        return self.queues[0]
+
+    def queue(self, name: str) -> QueueLayout | None:
+        """The queue called ``name``, if there is one."""
+        return next((queue for queue in self.queues if queue.name == name), None)
+
+    def compute_resources(self) -> Iterator[ComputeResourceLayout]:
+        """Every compute resource, queue by queue."""
+        for queue in self.queues:
+            yield from queue.compute_resources
+
+    def node_names(self) -> tuple[str, ...]:
+        """Every node of the cluster, queue by queue."""
+        return tuple(name for queue in self.queues for name in queue.node_names)
+
+    def compute_resource_of(self, node_name: str) -> ComputeResourceLayout | None:
+        """The compute resource a node belongs to, or ``None`` for a name not in the layout."""
+        for cr in self.compute_resources():
+            if node_name in cr.static_nodes or node_name in cr.dynamic_nodes:
+                return cr
+        return None
+
+
+class LayoutError(ValueError):
+    """The config cannot be laid out: it was not validated first (a programming error)."""
+
+
+def build_layout(config: ClusterConfig) -> ClusterLayout:
+    """Lay out a validated config.
+
+    Raises ``LayoutError`` if the config was not validated first: an unknown instance type or a
+    scheduler other than slurm cannot be laid out.
+    """
+    scheduling = config.scheduling
+    if scheduling.scheduler != "slurm" or not scheduling.slurm_queues:
+        raise LayoutError(f"cannot lay out a cluster for scheduler {scheduling.scheduler!r}")
+    settings = scheduling.slurm_settings
+    idletime_min = DEFAULT_SCALEDOWN_IDLETIME_MIN
+    if settings is not None and settings.scaledown_idletime is not None:
+        idletime_min = settings.scaledown_idletime
+    timeouts = config.dev_settings.timeouts if config.dev_settings else None
+    resume_timeout = DEFAULT_BOOTSTRAP_TIMEOUT_S
+    if timeouts is not None and timeouts.compute_node_bootstrap_timeout is not None:
+        resume_timeout = float(timeouts.compute_node_bootstrap_timeout)
+    return ClusterLayout(
+        region=config.region,
+        scheduler=scheduling.scheduler,
+        head_node_instance_type=config.head_node.instance_type,
+        scaledown_idletime_s=math.inf if idletime_min == -1 else idletime_min * 60.0,
+        memory_based_scheduling=bool(settings and settings.enable_memory_based_scheduling),
+        resume_timeout_s=resume_timeout,
+        queues=tuple(
+            _queue(queue, default=index == 0) for index, queue in enumerate(scheduling.slurm_queues)
+        ),
+        tags=tuple((tag.key, tag.value) for tag in config.tags or ()),
+        shared_storage=tuple(_storage(storage) for storage in config.shared_storage or ()),
+    )
+
+
+def _queue(queue: SlurmQueue, *, default: bool) -> QueueLayout:
+    return QueueLayout(
+        name=queue.name,
+        default=default,
+        capacity_type=queue.capacity_type or DEFAULT_CAPACITY_TYPE,
+        compute_resources=tuple(_compute_resource(queue.name, cr) for cr in queue.compute_resources),
+    )
+
+
+def _lookup(name: str) -> InstanceType:
+    found = get_instance_type(name)
+    if found is None:
+        raise LayoutError(f"unknown instance type {name!r}")
+    return found
+
+
+def _compute_resource(queue: str, cr: SlurmComputeResource) -> ComputeResourceLayout:
+    names = cr.instance_type_names
+    if not names:
+        raise LayoutError(f"compute resource {cr.name!r} has no instance type")
+    types = [_lookup(name) for name in names]
+    vcpus = min(t.vcpus for t in types)
+    if cr.disable_simultaneous_multithreading:
+        vcpus //= min(t.threads_per_core for t in types)
+    if cr.schedulable_memory is not None:
+        memory = cr.schedulable_memory
+    else:
+        memory = math.floor(min(t.memory_mib for t in types) * REALMEMORY_TO_EC2MEMORY_RATIO)
+    # As the cookbook: the GPU type is that of the type with the fewest GPUs (first on ties).
+    fewest_gpus = min(types, key=lambda t: t.gpus)
+    gpus = fewest_gpus.gpus
+    gpu_type = fewest_gpus.gpu_type if gpus else None
+    min_count = cr.min_count if cr.min_count is not None else DEFAULT_MIN_COUNT
+    max_count = cr.max_count if cr.max_count is not None else DEFAULT_MAX_COUNT
+    efa = bool(cr.efa and cr.efa.enabled)
+    # With several instance types the one a node gets is not known in advance, so the cookbook
+    # names no instance type among the features.
+    shared_features: list[str] = [names[0], cr.name] if len(names) == 1 else [cr.name]
+    if efa:
+        shared_features.append("efa")
+    if gpus > 0:
+        shared_features.append("gpu")
+    return ComputeResourceLayout(
+        queue=queue,
+        name=cr.name,
+        instance_types=names,
+        vcpus=max(vcpus, 1),
+        memory_mb=memory,
+        gpus=gpus,
+        gpu_type=gpu_type,
+        price_per_hour=min(t.price_per_hour for t in types),
+        min_count=min_count,
+        max_count=max_count,
+        static_nodes=tuple(f"{queue}-st-{cr.name}-{i}" for i in range(1, min_count + 1)),
+        dynamic_nodes=tuple(f"{queue}-dy-{cr.name}-{i}" for i in range(1, max_count - min_count + 1)),
+        static_weight=(
+            cr.static_node_priority if cr.static_node_priority is not None else DEFAULT_STATIC_NODE_PRIORITY
+        ),
+        dynamic_weight=(
+            cr.dynamic_node_priority
+            if cr.dynamic_node_priority is not None
+            else DEFAULT_DYNAMIC_NODE_PRIORITY
+        ),
+        static_features=("static", *shared_features),
+        dynamic_features=("dynamic", *shared_features),
+        efa=efa,
+    )
+
+
+def _storage(storage: SharedStorage) -> SharedStorageLayout:
+    mount_dir = storage.mount_dir if storage.mount_dir.startswith("/") else "/" + storage.mount_dir
+    return SharedStorageLayout(name=storage.name, storage_type=storage.storage_type, mount_dir=mount_dir)

@@ -1,0 +1,804 @@
+"""Semantic validation of a cluster config that passed the schema, in ParallelCluster's terms.
+
+Each check carries the name of the ParallelCluster validator it mirrors (``NameValidator``,
+``DuplicateNameValidator``, ``MaxCountValidator`` ...) and that validator's wording, so
+``--suppress-validators type:<name>`` and scripts that grep pcluster's messages keep working. The
+checks ParallelCluster makes against AWS (subnets, key pairs, AMIs, quotas) have no local meaning
+and are not made; instead every key that has no effect on the local provider is reported once, as
+an INFO from ``LocalProviderValidator``.
+
+Some findings are *blocking*: the cluster cannot be laid out without them being fixed (an
+unknown instance type has no size; duplicate or malformed names collide in node names; awsbatch
+is not supported yet). Blocking findings are errors whatever the failure level and cannot be
+suppressed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from itertools import combinations
+from typing import Any
+
+from stratus.config.catalog import InstanceType, get_instance_type, suggest_instance_types
+from stratus.config.errors import Level
+from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
+from stratus.config.yamlsource import ConfigPath, SourceMap, format_path
+
+CLUSTER_NAME_REGEX = r"^([a-zA-Z][a-zA-Z0-9-]{0,%d})$"
+CLUSTER_NAME_MAX_LENGTH = 60
+# Slurm accounting names database tables after the cluster; MySQL limits table names to 64 chars.
+CLUSTER_NAME_MAX_LENGTH_SLURM_ACCOUNTING = 40
+NAME_MAX_LENGTH = 25
+SHARED_STORAGE_NAME_MAX_LENGTH = 30
+NAME_REGEX = r"^[a-z][a-z0-9\-]*$"
+TAG_VALUE_REGEX = r"^([\w\+\-\=\.\_\:\@/]{0,256})$"
+MAX_NUMBER_OF_QUEUES = 50
+MAX_COMPUTE_RESOURCES_PER_QUEUE = 50
+MAX_COMPUTE_RESOURCES_PER_CLUSTER = 50
+MAX_EBS_COUNT = 5
+MAX_NEW_STORAGE_COUNT = {"efs": 1, "fsx": 1, "raid": 1}
+MAX_EXISTING_STORAGE_COUNT = {"efs": 20, "fsx": 20, "raid": 0}
+MIN_MEMORY_ABSOLUTE_DIFFERENCE = 4096
+MIN_MEMORY_PERCENTAGE_DIFFERENCE = 0.20
+RESERVED_MOUNT_DIRS = frozenset(
+    {
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/opt/parallelcluster",
+        "/opt/parallelcluster/shared",
+        "/opt/parallelcluster/shared_login_nodes",
+        "/opt/slurm",
+        "/opt/intel",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/var",
+    }
+)
+
+#: Config keys that change what stratus builds. Every other key present in a config is accepted
+#: and reported as an INFO that it has no effect on the local provider. ``[]`` stands for any
+#: list index. ``Region`` is only reported back (``describe-cluster``), so it is reported too.
+HONOURED_KEYS: tuple[str, ...] = (
+    "Region",
+    "HeadNode.InstanceType",
+    "Scheduling.Scheduler",
+    "Scheduling.SlurmSettings.ScaledownIdletime",
+    "Scheduling.SlurmSettings.EnableMemoryBasedScheduling",
+    "Scheduling.SlurmQueues[].Name",
+    "Scheduling.SlurmQueues[].CapacityType",
+    "Scheduling.SlurmQueues[].ComputeResources[].Name",
+    "Scheduling.SlurmQueues[].ComputeResources[].InstanceType",
+    "Scheduling.SlurmQueues[].ComputeResources[].Instances[].InstanceType",
+    "Scheduling.SlurmQueues[].ComputeResources[].MinCount",
+    "Scheduling.SlurmQueues[].ComputeResources[].MaxCount",
+    "Scheduling.SlurmQueues[].ComputeResources[].SchedulableMemory",
+    "Scheduling.SlurmQueues[].ComputeResources[].StaticNodePriority",
+    "Scheduling.SlurmQueues[].ComputeResources[].DynamicNodePriority",
+    "Scheduling.SlurmQueues[].ComputeResources[].DisableSimultaneousMultithreading",
+    "Scheduling.SlurmQueues[].ComputeResources[].Efa.Enabled",
+    "SharedStorage[].Name",
+    "SharedStorage[].StorageType",
+    "SharedStorage[].MountDir",
+    "Tags",
+    "DevSettings.Timeouts.ComputeNodeBootstrapTimeout",
+)
+
+Pattern = tuple[str, ...]
+
+
+def _parse_pattern(key: str) -> Pattern:
+    parts: list[str] = []
+    for piece in key.split("."):
+        name, brackets, _ = piece.partition("[]")
+        parts.append(name)
+        if brackets:
+            parts.append("[]")
+    return tuple(parts)
+
+
+_HONOURED: frozenset[Pattern] = frozenset(_parse_pattern(key) for key in HONOURED_KEYS)
+_HONOURED_PREFIXES: frozenset[Pattern] = frozenset(p[:n] for p in _HONOURED for n in range(1, len(p)))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A validation result before suppression and failure-level filtering."""
+
+    level: Level
+    type: str
+    message: str
+    line: int | None
+    blocking: bool
+
+
+class _Findings:
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.items: list[Finding] = []
+
+    def add(
+        self,
+        level: Level,
+        validator: str,
+        text: str,
+        path: ConfigPath | None = None,
+        *,
+        blocking: bool = False,
+    ) -> None:
+        line = self.source.line(path) if path else None
+        if path:
+            where = format_path(path) + (f" (line {line})" if line is not None else "")
+            text = f"{where}: {text}"
+        self.items.append(Finding(level, validator, text, line, blocking))
+
+
+def validate_config(
+    config: ClusterConfig, raw: dict[str, Any], source: SourceMap, *, cluster_name: str | None = None
+) -> list[Finding]:
+    """All semantic findings for a schema-valid config, in the order of the file.
+
+    ``cluster_name``, when given, is checked too: pcluster validates the name of the cluster
+    being created together with its configuration.
+    """
+    findings = _Findings(source)
+    if cluster_name is not None:
+        _cluster_name(cluster_name, config, findings)
+    _local_provider(raw, findings)
+    if config.scheduling.scheduler != "slurm":
+        findings.add(
+            "ERROR",
+            "SchedulerValidator",
+            f"{config.scheduling.scheduler} scheduler is not supported by stratus yet. Supported schedulers "
+            "are: slurm. Use Scheduler: slurm with SlurmQueues.",
+            ("Scheduling", "Scheduler"),
+            blocking=True,
+        )
+        return _ordered(findings.items)
+    head = _head_node(config, findings)
+    _queues(config, head, findings)
+    _shared_storage(config, findings)
+    _login_nodes(config, findings)
+    return _ordered(findings.items)
+
+
+def _ordered(items: list[Finding]) -> list[Finding]:
+    # File order; stable, so findings on one line keep the order they were made in, and the few
+    # findings not tied to a line (the cluster name) come first.
+    return sorted(items, key=lambda f: f.line if f.line is not None else 0)
+
+
+def _cluster_name(name: str, config: ClusterConfig, findings: _Findings) -> None:
+    settings = config.scheduling.slurm_settings
+    accounting = settings is not None and settings.database is not None
+    limit = CLUSTER_NAME_MAX_LENGTH_SLURM_ACCOUNTING if accounting else CLUSTER_NAME_MAX_LENGTH
+    if not re.match(CLUSTER_NAME_REGEX % (limit - 1), name):
+        qualifier = "when using Slurm accounting it can't be longer" if accounting else "can't be longer"
+        findings.add(
+            "ERROR",
+            "ClusterNameValidator",
+            "Error: The cluster name can contain only alphanumeric characters (case-sensitive) and "
+            f"hyphens. It must start with an alphabetic character and {qualifier} than {limit} characters.",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Keys without effect on the local provider
+
+
+def _local_provider(raw: dict[str, Any], findings: _Findings) -> None:
+    if "Region" in raw:
+        findings.add(
+            "INFO",
+            "LocalProviderValidator",
+            "is only reported back as the cluster's region; it has no other effect on the local provider.",
+            ("Region",),
+        )
+    for path, value in _ignored(raw, ()):
+        detail = ""
+        if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value)):
+            keys = sorted(set(_leaf_keys(value, ())))
+            shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+            detail = f" (sets {shown})" if keys else ""
+        findings.add("INFO", "LocalProviderValidator", f"has no effect on the local provider{detail}.", path)
+
+
+def _pattern(path: ConfigPath) -> Pattern:
+    return tuple("[]" if isinstance(part, int) else str(part) for part in path)
+
+
+def _ignored(value: Any, path: ConfigPath) -> Iterator[tuple[ConfigPath, Any]]:
+    """Maximal subtrees of ``value`` containing no honoured key, each with its path."""
+    children: Iterable[tuple[str | int, Any]]
+    if isinstance(value, dict):
+        children = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        return
+    for key, child in children:
+        child_path = (*path, key)
+        pattern = _pattern(child_path)
+        if pattern in _HONOURED:
+            continue
+        if pattern in _HONOURED_PREFIXES:
+            yield from _ignored(child, child_path)
+            continue
+        # Name the key itself when the subtree is a chain of single keys (Image: {Os: x} is
+        # reported as Image.Os), the subtree otherwise.
+        while isinstance(child, dict) and len(child) == 1:
+            ((only_key, child),) = child.items()
+            child_path = (*child_path, only_key)
+        yield child_path, child
+
+
+def _leaf_keys(value: Any, prefix: tuple[str, ...]) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(child, dict | list) and child:
+                yield from _leaf_keys(child, (*prefix, str(key)))
+            else:
+                yield ".".join((*prefix, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                yield from _leaf_keys(item, prefix)
+            elif prefix:
+                yield ".".join(prefix)
+
+
+# --------------------------------------------------------------------------------------------
+# Instance types
+
+
+def _unknown_instance_type(name: str, path: ConfigPath, findings: _Findings) -> None:
+    findings.add("ERROR", "InstanceTypeValidator", _unknown_text(name), path, blocking=True)
+
+
+def _unknown_text(name: str) -> str:
+    text = f"unknown instance type '{name}'."
+    suggestions = suggest_instance_types(name, n=3)
+    if suggestions:
+        # Only suggestions about as close as the best one: 't2.micr' suggests t2.micro alone,
+        # not every other family's micro size as well.
+        wanted = name.strip().lower()
+        best = SequenceMatcher(None, wanted, suggestions[0]).ratio()
+        close = [s for s in suggestions if SequenceMatcher(None, wanted, s).ratio() >= best - 0.05]
+        quoted = [f"'{s}'" for s in close]
+        text += " Did you mean " + (
+            quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        )
+        text += "?"
+    else:
+        text += " stratus knows the EC2 families listed in its instance-type catalog."
+    return text
+
+
+def _head_node(config: ClusterConfig, findings: _Findings) -> InstanceType | None:
+    head = get_instance_type(config.head_node.instance_type)
+    if head is None:
+        _unknown_instance_type(config.head_node.instance_type, ("HeadNode", "InstanceType"), findings)
+    return head
+
+
+# --------------------------------------------------------------------------------------------
+# Queues and compute resources
+
+
+def _name(name: str, path: ConfigPath, findings: _Findings, *, blocking: bool = True) -> None:
+    if not re.match(NAME_REGEX, name):
+        findings.add(
+            "ERROR",
+            "NameValidator",
+            f"Invalid name '{name}'. Name must begin with a letter and only contain lowercase letters, "
+            "digits and hyphens.",
+            path,
+            blocking=blocking,
+        )
+    if len(name) > NAME_MAX_LENGTH:
+        findings.add(
+            "ERROR",
+            "NameValidator",
+            f"Invalid name '{name}'. Name can be at most {NAME_MAX_LENGTH} chars long.",
+            path,
+            blocking=blocking,
+        )
+    if name == "default":
+        findings.add(
+            "ERROR", "NameValidator", f"It is forbidden to use '{name}' as a name.", path, blocking=blocking
+        )
+
+
+def _duplicates(
+    names: Sequence[str], paths: Sequence[ConfigPath], resource: str, findings: _Findings, *, blocking: bool
+) -> None:
+    first: dict[str, ConfigPath] = {}
+    for name, path in zip(names, paths, strict=True):
+        if name in first:
+            earlier = findings.source.line(first[name])
+            also = f" (also used at line {earlier})" if earlier is not None else ""
+            findings.add(
+                "ERROR",
+                "DuplicateNameValidator",
+                f"{resource} name {name} must be unique{also}.",
+                path,
+                blocking=blocking,
+            )
+        else:
+            first[name] = path
+
+
+def _max_count(count: int, limit: int, resource: str, path: ConfigPath, findings: _Findings) -> None:
+    if count > limit:
+        findings.add(
+            "ERROR",
+            "MaxCountValidator",
+            f"Invalid number of {resource} ({count}) specified. Currently only supports up to {limit} "
+            f"{resource}.",
+            path,
+        )
+
+
+def _queues(config: ClusterConfig, head: InstanceType | None, findings: _Findings) -> None:
+    queues = config.scheduling.slurm_queues or []
+    base: ConfigPath = ("Scheduling", "SlurmQueues")
+    _max_count(len(queues), MAX_NUMBER_OF_QUEUES, "SlurmQueues", base, findings)
+    _max_count(
+        sum(len(q.compute_resources) for q in queues),
+        MAX_COMPUTE_RESOURCES_PER_CLUSTER,
+        "ComputeResources per Cluster",
+        base,
+        findings,
+    )
+    _duplicates(
+        [q.name for q in queues],
+        [(*base, i, "Name") for i in range(len(queues))],
+        "Queue",
+        findings,
+        blocking=True,
+    )
+    settings = config.scheduling.slurm_settings
+    memory_scheduling = bool(settings and settings.enable_memory_based_scheduling)
+    for qi, queue in enumerate(queues):
+        qpath: ConfigPath = (*base, qi)
+        _name(queue.name, (*qpath, "Name"), findings)
+        crs = queue.compute_resources
+        _duplicates(
+            [cr.name for cr in crs],
+            [(*qpath, "ComputeResources", ci, "Name") for ci in range(len(crs))],
+            "Compute resource",
+            findings,
+            blocking=True,
+        )
+        _max_count(
+            len(crs),
+            MAX_COMPUTE_RESOURCES_PER_QUEUE,
+            "ComputeResources per Queue",
+            (*qpath, "ComputeResources"),
+            findings,
+        )
+        _node_priorities(queue, qpath, findings)
+        multi_az = bool(queue.networking and len(queue.networking.subnet_ids) > 1)
+        for ci, cr in enumerate(crs):
+            crpath: ConfigPath = (*qpath, "ComputeResources", ci)
+            _name(cr.name, (*crpath, "Name"), findings)
+            _size(queue, cr, crpath, findings)
+            types = _compute_resource_types(cr, crpath, findings)
+            if types is None:
+                continue
+            _efa(queue, cr, types, crpath, multi_az, findings)
+            if cr.instances:
+                _flexible(queue, cr, types, crpath, memory_scheduling, findings)
+            _schedulable_memory(cr, types, crpath, findings)
+            if head is not None:
+                for t in types:
+                    if t.architecture != head.architecture:
+                        findings.add(
+                            "ERROR",
+                            "InstanceArchitectureCompatibilityValidator",
+                            f"The specified compute instance type ({t.name}) supports the architectures "
+                            f"['{t.architecture}'], none of which are compatible with the architecture "
+                            f"supported by the head node instance type ({head.architecture}).",
+                            _type_path(cr, crpath, t.name),
+                        )
+
+
+def _type_path(cr: SlurmComputeResource, crpath: ConfigPath, name: str) -> ConfigPath:
+    if cr.instances:
+        index = next(i for i, item in enumerate(cr.instances) if item.instance_type == name)
+        return (*crpath, "Instances", index, "InstanceType")
+    return (*crpath, "InstanceType")
+
+
+def _compute_resource_types(
+    cr: SlurmComputeResource, crpath: ConfigPath, findings: _Findings
+) -> list[InstanceType] | None:
+    names = cr.instance_type_names
+    if not names:
+        findings.add(
+            "ERROR",
+            "InstanceTypeValidator",
+            "the instance type of a compute resource given only by CapacityReservationTarget cannot be "
+            "resolved on the local provider; set InstanceType or Instances.",
+            crpath,
+            blocking=True,
+        )
+        return None
+    types: list[InstanceType] = []
+    for name in names:
+        found = get_instance_type(name)
+        if found is None:
+            _unknown_instance_type(name, _type_path(cr, crpath, name), findings)
+        else:
+            types.append(found)
+    return types if len(types) == len(names) else None
+
+
+def _size(queue: SlurmQueue, cr: SlurmComputeResource, crpath: ConfigPath, findings: _Findings) -> None:
+    min_count = cr.min_count if cr.min_count is not None else 0
+    max_count = cr.max_count if cr.max_count is not None else 10
+    path = (*crpath, "MaxCount") if cr.max_count is not None else (*crpath, "MinCount")
+    if max_count < min_count:
+        findings.add(
+            "ERROR",
+            "ComputeResourceSizeValidator",
+            f"Max count must be greater than or equal to min count (MinCount {min_count}, MaxCount "
+            f"{max_count}).",
+            path,
+            blocking=True,
+        )
+    if queue.capacity_type == "CAPACITY_BLOCK":
+        if max_count != min_count:
+            findings.add(
+                "ERROR",
+                "ComputeResourceSizeValidator",
+                "Max count must be set to the same value of min count when using Capacity Block reservation.",
+                path,
+            )
+        if min_count == 0:
+            findings.add(
+                "ERROR",
+                "ComputeResourceSizeValidator",
+                "Min count must be a value > 0 when using Capacity Block reservation.",
+                path,
+            )
+
+
+def _node_priorities(queue: SlurmQueue, qpath: ConfigPath, findings: _Findings) -> None:
+    static: dict[str, int] = {}
+    dynamic: dict[str, int] = {}
+    for cr in queue.compute_resources:
+        min_count = cr.min_count if cr.min_count is not None else 0
+        max_count = cr.max_count if cr.max_count is not None else 10
+        if min_count > 0:
+            static[cr.name] = cr.static_node_priority if cr.static_node_priority is not None else 1
+        if max_count > min_count:
+            dynamic[cr.name] = cr.dynamic_node_priority if cr.dynamic_node_priority is not None else 1000
+    max_static = max(static.values(), default=0)
+    min_dynamic = min(dynamic.values(), default=2**32)
+    bad_static = {name: value for name, value in static.items() if value >= min_dynamic}
+    bad_dynamic = {name: value for name, value in dynamic.items() if value <= max_static}
+    if bad_static or bad_dynamic:
+        findings.add(
+            "WARNING",
+            "SlurmNodePrioritiesWarningValidator",
+            f"Some compute resources in queue {queue.name} have static nodes with higher or equal priority "
+            "than other dynamic nodes in the same queue. The following static node priorities are higher "
+            f"than or equal to the minimum dynamic priority ({min_dynamic}): {bad_static}. The following "
+            "dynamic node priorities are lower than or equal to the maximum static priority "
+            f"({max_static}): {bad_dynamic}.",
+            (*qpath, "ComputeResources"),
+        )
+
+
+def _efa(
+    queue: SlurmQueue,
+    cr: SlurmComputeResource,
+    types: list[InstanceType],
+    crpath: ConfigPath,
+    multi_az: bool,
+    findings: _Findings,
+) -> None:
+    enabled = bool(cr.efa and cr.efa.enabled)
+    gdr = bool(cr.efa and cr.efa.gdr_support)
+    efa_path = (*crpath, "Efa") if cr.efa is not None else crpath
+    if multi_az and enabled:
+        findings.add(
+            "ERROR",
+            "EfaMultiAzValidator",
+            f"You have enabled the Elastic Fabric Adapter (EFA) for the '{cr.name}' Compute Resource on the "
+            f"'{queue.name}' queue. EFA is not supported across Availability zones. Either disable EFA to "
+            "use multiple subnets on the queue or specify only one subnet to enable EFA on the compute "
+            "resources.",
+            efa_path,
+        )
+    if cr.instances:
+        without = sorted(t.name for t in types if not t.efa)
+        with_efa = sorted(t.name for t in types if t.efa)
+        if enabled and without:
+            findings.add(
+                "ERROR",
+                "InstancesEFAValidator",
+                f"Instance type(s) ({','.join(without)}) do not support EFA and cannot be launched when EFA "
+                f"is enabled in Compute Resource: {cr.name}.",
+                efa_path,
+            )
+        elif not enabled and with_efa and not multi_az:
+            findings.add(
+                "WARNING",
+                "InstancesEFAValidator",
+                f"The EC2 instance type(s) selected ({','.join(with_efa)}) for the Compute Resource "
+                f"{cr.name} support enhanced networking capabilities using Elastic Fabric Adapter (EFA). "
+                "EFA enables you to run applications requiring high levels of inter-node communications at "
+                "scale on AWS at no additional charge. You can update the cluster's configuration to "
+                "enable EFA (https://docs.aws.amazon.com/parallelcluster/latest/ug/efa-v3.html).",
+                (*crpath, "Instances"),
+            )
+    else:
+        only = types[0]
+        if enabled and not only.efa:
+            findings.add(
+                "ERROR", "EfaValidator", f"Instance type '{only.name}' does not support EFA.", efa_path
+            )
+        if only.efa and not enabled and not multi_az:
+            findings.add(
+                "WARNING",
+                "EfaValidator",
+                f"The EC2 instance selected ({only.name}) supports enhanced networking capabilities using "
+                "Elastic Fabric Adapter (EFA). EFA enables you to run applications requiring high levels "
+                "of inter-node communications at scale on AWS at no additional charge. You can update the "
+                "cluster's configuration to enable EFA "
+                "(https://docs.aws.amazon.com/parallelcluster/latest/ug/efa-v3.html)",
+                (*crpath, "InstanceType"),
+            )
+    if gdr and not enabled:
+        findings.add(
+            "ERROR", "EfaValidator", "The EFA GDR Support can be used only if EFA is enabled.", efa_path
+        )
+
+
+def _heterogeneous(values: dict[str, int]) -> dict[str, int] | None:
+    # pcluster reports the first pair of instance types that differ, in config order.
+    previous: tuple[str, int] | None = None
+    for name, value in values.items():
+        if previous is not None and previous[1] != value:
+            return {previous[0]: previous[1], name: value}
+        previous = (name, value)
+    return None
+
+
+def _flexible(
+    queue: SlurmQueue,
+    cr: SlurmComputeResource,
+    types: list[InstanceType],
+    crpath: ConfigPath,
+    memory_scheduling: bool,
+    findings: _Findings,
+) -> None:
+    path = (*crpath, "Instances")
+    if cr.disable_simultaneous_multithreading:
+        cores = _heterogeneous({t.name: t.cores for t in types})
+        if cores:
+            findings.add(
+                "ERROR",
+                "InstancesCPUValidator",
+                f"Instance types listed under Compute Resource {cr.name} must have the same number of CPU "
+                f"cores when Simultaneous Multithreading is disabled ({cores}).",
+                path,
+            )
+    else:
+        vcpus = _heterogeneous({t.name: t.vcpus for t in types})
+        if vcpus:
+            findings.add(
+                "ERROR",
+                "InstancesCPUValidator",
+                f"Instance types listed under Compute Resource {cr.name} must have the same number of vCPUs "
+                f"({vcpus}).",
+                path,
+            )
+    gpus = _heterogeneous({t.name: t.gpus for t in types})
+    if gpus:
+        findings.add(
+            "ERROR",
+            "InstancesAcceleratorsValidator",
+            f"Instance types listed under Compute Resource {cr.name} must have the same number of GPUs "
+            f"({gpus}).",
+            path,
+        )
+    strategy = queue.allocation_strategy
+    capacity = queue.capacity_type or "ONDEMAND"
+    if capacity == "ONDEMAND" and strategy is not None and strategy != "lowest-price":
+        findings.add(
+            "ERROR",
+            "InstancesAllocationStrategyValidator",
+            f"Compute Resource {cr.name} is using an OnDemand CapacityType but the Allocation Strategy "
+            f"specified is {strategy}. OnDemand CapacityType can only use 'lowest-price' allocation "
+            "strategy.",
+            (*crpath[:-2], "AllocationStrategy"),
+        )
+    if capacity == "CAPACITY_BLOCK" and strategy is not None:
+        findings.add(
+            "ERROR",
+            "InstancesAllocationStrategyValidator",
+            f"Compute Resource {cr.name} is using a CAPACITY_BLOCK CapacityType but the Allocation Strategy "
+            f"specified is {strategy}. When using CAPACITY_BLOCK CapacityType, allocation strategy should "
+            "not be set.",
+            (*crpath[:-2], "AllocationStrategy"),
+        )
+    if memory_scheduling and len(types) > 1:
+        low = min(t.memory_mib for t in types)
+        high = max(t.memory_mib for t in types)
+        if (
+            high - low > MIN_MEMORY_ABSOLUTE_DIFFERENCE
+            and (high - low) / low > MIN_MEMORY_PERCENTAGE_DIFFERENCE
+        ):
+            findings.add(
+                "WARNING",
+                "InstancesMemorySchedulingWarningValidator",
+                f'Enabling Memory-based scheduling when a Compute Resource ("{cr.name}") has more than one '
+                "instance type specified may lead to unused resources since only the minimum available "
+                "memory across all instance-types can be specified in the Slurm node definition.",
+                path,
+            )
+
+
+def _schedulable_memory(
+    cr: SlurmComputeResource, types: list[InstanceType], crpath: ConfigPath, findings: _Findings
+) -> None:
+    if cr.schedulable_memory is None:
+        return
+    smallest = min(types, key=lambda t: t.memory_mib)
+    path = (*crpath, "SchedulableMemory")
+    value = cr.schedulable_memory
+    if value < 1:
+        findings.add("ERROR", "SchedulableMemoryValidator", "SchedulableMemory must be at least 1 MiB.", path)
+    if value > smallest.memory_mib:
+        findings.add(
+            "ERROR",
+            "SchedulableMemoryValidator",
+            f"SchedulableMemory cannot be larger than EC2 Memory for selected instance type {smallest.name} "
+            f"({smallest.memory_mib} MiB).",
+            path,
+        )
+    if value < int(0.95 * smallest.memory_mib):
+        findings.add(
+            "INFO",
+            "SchedulableMemoryValidator",
+            "SchedulableMemory was set lower than 95% of EC2 Memory for selected instance type "
+            f"{smallest.name} ({smallest.memory_mib} MiB).",
+            path,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Shared storage and login nodes
+
+
+def _shared_storage(config: ClusterConfig, findings: _Findings) -> None:
+    storages = config.shared_storage or []
+    if not storages:
+        return
+    paths: list[ConfigPath] = [("SharedStorage", i) for i in range(len(storages))]
+    _duplicates(
+        [s.name for s in storages], [(*p, "Name") for p in paths], "Shared Storage", findings, blocking=True
+    )
+    ids = [(s.existing_id(), p) for s, p in zip(storages, paths, strict=True)]
+    known = [(i, p) for i, p in ids if i is not None]
+    _duplicates([i for i, _ in known], [p for _, p in known], "Shared Storage IDs", findings, blocking=False)
+    mount_dirs: dict[str, list[tuple[str, ConfigPath]]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for storage, path in zip(storages, paths, strict=True):
+        name = storage.name
+        if not re.match(TAG_VALUE_REGEX, name):
+            findings.add(
+                "ERROR",
+                "SharedStorageNameValidator",
+                f"Error: The shared storage name {name} is not valid. Allowed characters are letters, "
+                "numbers and white spaces that can be represented in UTF-8 and the following characters: "
+                "'+' '-' '=' '.' '_' ':' '/', and it can't be longer than 256 characters.",
+                (*path, "Name"),
+            )
+        if len(name) > SHARED_STORAGE_NAME_MAX_LENGTH:
+            findings.add(
+                "ERROR",
+                "SharedStorageNameValidator",
+                f"Invalid name '{name}'. Name can be at most {SHARED_STORAGE_NAME_MAX_LENGTH} chars long.",
+                (*path, "Name"),
+            )
+        if name == "default":
+            findings.add(
+                "ERROR",
+                "SharedStorageNameValidator",
+                f"It is forbidden to use '{name}' as a name.",
+                (*path, "Name"),
+            )
+        mount_dir = storage.mount_dir if storage.mount_dir.startswith("/") else "/" + storage.mount_dir
+        if mount_dir in RESERVED_MOUNT_DIRS:
+            findings.add(
+                "ERROR",
+                "SharedStorageMountDirValidator",
+                f"Error: The shared storage mount directory {mount_dir} is reserved. Please use another "
+                "directory",
+                (*path, "MountDir"),
+            )
+        mount_dirs[mount_dir].append((name, (*path, "MountDir")))
+        counts[_storage_kind(storage.storage_type, storage.existing_id(), storage)] += 1
+    for mount_dir, users in mount_dirs.items():
+        if len(users) > 1:
+            findings.add(
+                "ERROR",
+                "DuplicateMountDirValidator",
+                f"The mount directory `{mount_dir}` is used for multiple shared storage: "
+                f"{[n for n, _ in users]}. Shared storage mount directories should be unique. Please change "
+                "the mount directory configuration of the shared storage.",
+                users[1][1],
+                blocking=True,
+            )
+    overlapping: list[str] = []
+    for first, second in combinations(mount_dirs, 2):
+        if first.startswith(second + "/") or second.startswith(first + "/"):
+            overlapping += [first, second]
+    if overlapping:
+        findings.add(
+            "ERROR",
+            "OverlappingMountDirValidator",
+            f"Mount directories {', '.join(overlapping)} cannot overlap",
+            mount_dirs[overlapping[0]][0][1],
+        )
+    for kind, limit, label in (
+        ("new-efs", MAX_NEW_STORAGE_COUNT["efs"], "new EFS"),
+        ("existing-efs", MAX_EXISTING_STORAGE_COUNT["efs"], "existing EFS"),
+        ("new-fsx", MAX_NEW_STORAGE_COUNT["fsx"], "new FSx"),
+        ("existing-fsx", MAX_EXISTING_STORAGE_COUNT["fsx"], "existing FSx"),
+        ("new-raid", MAX_NEW_STORAGE_COUNT["raid"], "new RAID"),
+        ("ebs", MAX_EBS_COUNT, "EBS"),
+    ):
+        if counts[kind] > limit:
+            findings.add(
+                "ERROR",
+                "NumberOfStorageValidator",
+                f"Too many {label} shared storage specified in the configuration. ParallelCluster supports "
+                f"{limit} {label}.",
+                ("SharedStorage",),
+            )
+
+
+def _storage_kind(storage_type: str, existing: str | None, storage: SharedStorage) -> str:
+    if storage_type == "Ebs":
+        settings = storage.ebs_settings
+        return "new-raid" if settings is not None and settings.raid is not None else "ebs"
+    if storage_type == "Efs":
+        return "existing-efs" if existing else "new-efs"
+    if storage_type == "FsxLustre":
+        return "existing-fsx" if existing else "new-fsx"
+    return "existing-fsx"
+
+
+def _login_nodes(config: ClusterConfig, findings: _Findings) -> None:
+    if config.login_nodes is None:
+        return
+    pools = config.login_nodes.pools
+    paths: list[ConfigPath] = [("LoginNodes", "Pools", i) for i in range(len(pools))]
+    _duplicates([p.name for p in pools], [(*p, "Name") for p in paths], "Pool", findings, blocking=False)
+    for pool, path in zip(pools, paths, strict=True):
+        _name(pool.name, (*path, "Name"), findings, blocking=False)
+        if get_instance_type(pool.instance_type) is None:
+            findings.add(
+                "ERROR", "InstanceTypeValidator", _unknown_text(pool.instance_type), (*path, "InstanceType")
+            )
