@@ -34,29 +34,32 @@ def cluster_summary(cluster: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_cluster(cluster: dict[str, Any], *, head_running: bool, config_path: str) -> dict[str, Any]:
-    """``DescribeClusterResponse``."""
+    """``DescribeClusterResponse``, keys in the order pcluster prints them (absent ones omitted)."""
     status = cluster.get("clusterStatus", "CREATE_IN_PROGRESS")
     head = cluster.get("headNode", {})
-    out: dict[str, Any] = {
-        "clusterName": cluster["clusterName"],
-        "region": cluster.get("region") or "local",
-        "version": cluster.get("version", __version__),
-        "cloudFormationStackStatus": status,
-        "clusterStatus": status,
-        "scheduler": {"type": "slurm"},
-        "creationTime": iso(cluster.get("creationTime")),
-        "lastUpdatedTime": iso(cluster.get("lastUpdatedTime") or cluster.get("creationTime")),
-        "clusterConfiguration": {"url": "file://" + config_path},
-        "computeFleetStatus": cluster.get("computeFleetStatus", "UNKNOWN"),
-        "tags": [{"key": k, "value": v} for k, v in cluster.get("tags", [])],
-        "headNode": {
+    out: dict[str, Any] = {"creationTime": iso(cluster.get("creationTime"))}
+    if head and status not in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
+        out["headNode"] = {
+            "launchTime": iso(head.get("launchTime")),
             "instanceId": head.get("instanceId"),
             "instanceType": head.get("instanceType"),
-            "launchTime": iso(head.get("launchTime")),
-            "privateIpAddress": "127.0.0.1",
             "state": "running" if head_running else "stopped",
-        },
-    }
+            "privateIpAddress": "127.0.0.1",
+        }
+    out.update(
+        {
+            "version": cluster.get("version", __version__),
+            "clusterConfiguration": {"url": "file://" + config_path},
+            "tags": [{"value": v, "key": k} for k, v in cluster.get("tags", [])],
+            "cloudFormationStackStatus": status,
+            "clusterName": cluster["clusterName"],
+            "computeFleetStatus": cluster.get("computeFleetStatus", "UNKNOWN"),
+            "lastUpdatedTime": iso(cluster.get("lastUpdatedTime") or cluster.get("creationTime")),
+            "region": cluster.get("region") or "local",
+            "clusterStatus": status,
+            "scheduler": {"type": "slurm"},
+        }
+    )
     if cluster.get("failures"):
         out["failures"] = cluster["failures"]
     return out
@@ -79,15 +82,16 @@ def cluster_instance(
     node_type: str,
     queue: str | None = None,
 ) -> dict[str, Any]:
-    """``ClusterInstance``."""
-    out: dict[str, Any] = {
-        "instanceId": instance_id,
-        "instanceType": instance_type,
-        "launchTime": iso(launch_time),
-        "privateIpAddress": "127.0.0.1",
-        "state": state,
-        "nodeType": node_type,
-    }
+    """``ClusterInstance``, keys in pcluster's order."""
+    out: dict[str, Any] = {"launchTime": iso(launch_time), "instanceId": instance_id}
     if queue is not None:
         out["queueName"] = queue
+    out.update(
+        {
+            "instanceType": instance_type,
+            "state": state,
+            "nodeType": node_type,
+            "privateIpAddress": "127.0.0.1",
+        }
+    )
     return out

@@ -43,25 +43,26 @@ def package_root() -> str:
 
 
 def check_name(name: str) -> None:
-    if not CLUSTER_NAME_RE.match(name) or len(name) > CLUSTER_NAME_MAX:
-        raise CliError(
-            f"Bad Request: '{name}' does not match '^[a-zA-Z][a-zA-Z0-9-]+$'"
-            if len(name) <= CLUSTER_NAME_MAX
-            else f"Bad Request: '{name}' is too long (at most {CLUSTER_NAME_MAX} characters)"
+    """pcluster checks the name's pattern before anything else (its length is a config check)."""
+    if not CLUSTER_NAME_RE.match(name):
+        raise CliError(f"Bad Request: '{name}' does not match '^[a-zA-Z][a-zA-Z0-9-]+$' - 'cluster-name'")
+
+
+def not_found(name: str, *, deleting: bool = False) -> NotFoundError:
+    message = f"Cluster '{name}' does not exist or belongs to an incompatible ParallelCluster major version."
+    if deleting:
+        message += (
+            " In case you have running instances belonging to a deleted cluster please use the "
+            "DeleteClusterInstances API."
         )
+    return NotFoundError(message)
 
 
-def not_found(name: str) -> NotFoundError:
-    return NotFoundError(
-        f"Cluster '{name}' does not exist or belongs to an incompatible ParallelCluster major version."
-    )
-
-
-def existing(name: str) -> ClusterPaths:
+def existing(name: str, *, deleting: bool = False) -> ClusterPaths:
     check_name(name)
     paths = ClusterPaths.of(name)
     if not paths.db.exists():
-        raise not_found(name)
+        raise not_found(name, deleting=deleting)
     return paths
 
 
@@ -140,27 +141,27 @@ def create_cluster(
     from stratus.store.store import Store
 
     check_name(name)
+    paths = ClusterPaths.of(name)
+    if paths.root.exists():
+        raise already_exists(name)
     try:
         text = Path(config_file).read_text()
+    except FileNotFoundError as exc:
+        raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
     except OSError as exc:
-        raise CliError(
-            f"Bad Request: cannot read the cluster configuration file '{config_file}': {exc.strerror}"
-        ) from exc
+        raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
     try:
         loaded = load_cluster_config(
             text,
             filename=config_file,
             suppress_validators=suppress_validators or (),
             failure_level=failure_level,
+            cluster_name=name,
         )
     except (ConfigValidationError, BadYamlError) as exc:
-        raise CliError(
-            exc.to_json()["message"], {k: v for k, v in exc.to_json().items() if k != "message"}
-        ) from exc
-    messages = [m.to_json() for m in loaded.messages]
-    paths = ClusterPaths.of(name)
-    if paths.root.exists():
-        raise ConflictError(f"Cluster '{name}' already exists.")
+        doc = exc.to_json()
+        raise CliError(doc["message"], {k: v for k, v in doc.items() if k != "message"}) from exc
+    messages = loaded.messages_json()
     if dryrun:
         raise CliError(
             "Request would have succeeded, but DryRun flag is set.",
@@ -207,7 +208,7 @@ def create_cluster(
         try:
             os.rename(staging.root, paths.root)
         except OSError as exc:
-            raise ConflictError(f"Cluster '{name}' already exists.") from exc
+            raise already_exists(name) from exc
     except BaseException:
         shutil.rmtree(staging.root, ignore_errors=True)
         raise
@@ -228,6 +229,10 @@ def create_cluster(
     final = wait_status(paths, lambda c: c.get("clusterStatus") != "CREATE_IN_PROGRESS")
     desc = shapes.describe_cluster(final, head_running=head_running(paths), config_path=str(paths.config))
     return desc, 0 if final.get("clusterStatus") == "CREATE_COMPLETE" else 1
+
+
+def already_exists(name: str) -> ConflictError:
+    return ConflictError(f"Bad Request: Cluster {name} already exists.")
 
 
 def wait_status(paths: ClusterPaths, done: Any, timeout_s: float = 3600.0) -> dict[str, Any]:
@@ -285,7 +290,10 @@ def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | Non
 
 
 def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:
-    paths = existing(name)
+    from stratus.controller.daemon import lock_holder
+
+    paths = existing(name, deleting=True)
+    head_pid = lock_holder(paths)
     if head_running(paths):
         try:
             body = _api(paths, "DELETE", f"/v3/clusters/{name}")
@@ -306,9 +314,23 @@ def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:
             time.sleep(0.1)
         if paths.root.exists():
             raise BackendError("timed out waiting for the cluster to be deleted")
-        body["cluster"]["clusterStatus"] = "DELETE_COMPLETE"
-        body["cluster"]["cloudformationStackStatus"] = "DELETE_COMPLETE"
+        _wait_exit(head_pid, deadline)
+        return {"message": f"Successfully deleted cluster '{name}'."}
     return body
+
+
+def _wait_exit(pid: int | None, deadline: float) -> None:
+    """Wait for the head-node process to be gone too: nothing of the cluster keeps running."""
+    import psutil
+
+    if pid is None or pid <= 0:
+        return
+    try:
+        psutil.Process(pid).wait(timeout=max(deadline - time.monotonic(), 1.0))
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired as exc:
+        raise BackendError(f"the head node (pid {pid}) did not exit after deleting the cluster") from exc
 
 
 def teardown_offline(paths: ClusterPaths) -> None:

@@ -26,9 +26,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+    def verb(name: str, help_text: str, api: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--debug", action="store_true", help="Turn on debug logging.")
+        if api:
+            p.add_argument("-r", "--region", help="Accepted for compatibility; clusters are local.")
+            p.add_argument("--debug", action="store_true", help="Turn on debug logging.")
+            p.add_argument("--query", help="JMESPath query to perform on output.")
         return p
 
     def name_arg(p: argparse.ArgumentParser) -> None:
@@ -37,14 +40,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p = verb("create-cluster", "Create a cluster from a ParallelCluster v3 configuration.")
     name_arg(p)
     p.add_argument("-c", "--cluster-configuration", required=True, help="Cluster configuration file (YAML).")
-    p.add_argument("--dryrun", type=_bool, default=False, nargs="?", const=True, help="Only validate.")
+    p.add_argument("--dryrun", default="false", nargs="?", const="true", help="Only validate.")
     p.add_argument("--wait", action="store_true", help="Wait for the creation to finish.")
-    p.add_argument("--suppress-validators", nargs="+", default=[], metavar="VALIDATOR")
+    p.add_argument("--suppress-validators", nargs="+", default=[], metavar="SUPPRESS_VALIDATORS")
     p.add_argument("--validation-failure-level", choices=["INFO", "WARNING", "ERROR"], default="ERROR")
-    p.add_argument("--rollback-on-failure", type=_bool, default=True, help="Accepted for compatibility.")
+    p.add_argument("--rollback-on-failure", default="true", help="Accepted for compatibility.")
 
-    p = verb("list-clusters", "List clusters.")
-    p.add_argument("--cluster-status", nargs="+", default=None, metavar="STATUS")
+    p = verb("list-clusters", "Retrieve the list of existing clusters.")
+    p.add_argument("--cluster-status", nargs="+", default=None, choices=STATUSES)
 
     p = verb("describe-cluster", "Describe a cluster.")
     name_arg(p)
@@ -58,31 +61,66 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = verb("update-compute-fleet", "Start or stop the compute fleet.")
     name_arg(p)
-    p.add_argument("--status", required=True, choices=["START_REQUESTED", "STOP_REQUESTED"])
+    p.add_argument(
+        "--status", required=True, choices=["START_REQUESTED", "STOP_REQUESTED", "ENABLED", "DISABLED"]
+    )
 
     p = verb("describe-cluster-instances", "Describe the instances of a cluster.")
     name_arg(p)
     p.add_argument("--node-type", choices=["HeadNode", "ComputeNode"])
     p.add_argument("--queue-name")
 
-    p = verb("ssh", "Open a shell on the head node, where sbatch, squeue, sinfo ... talk to the cluster.")
+    p = verb(
+        "ssh", "Open a shell on the head node, where sbatch, squeue, sinfo ... talk to the cluster.", False
+    )
     name_arg(p)
-    p.add_argument("--dryrun", type=_bool, default=False, nargs="?", const=True)
+    p.add_argument("--dryrun", default="false", nargs="?", const="true")
     p.add_argument("remote_command", nargs=argparse.REMAINDER, help="Command to run instead of a shell.")
 
     p = verb("start-head-node", "Start a cluster's head node again (after a crash or a reboot).")
     name_arg(p)
 
-    verb("version", "Show the version.")
+    verb("version", "Show the version.", False)
     return parser
 
 
-def _bool(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
+STATUSES = [
+    "CREATE_IN_PROGRESS",
+    "CREATE_FAILED",
+    "CREATE_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_FAILED",
+]
+
+
+def _bool(text: str, param: str) -> bool:
+    """pcluster's boolean parameters take a value: true/True/TRUE or false/False/FALSE."""
+    if text in ("true", "True", "TRUE"):
         return True
-    if text.lower() in ("false", "0", "no"):
+    if text in ("false", "False", "FALSE"):
         return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value: '{text}'")
+    from stratus.cli.clusters import CliError
+
+    raise CliError(f"Bad Request: Wrong type, expected 'boolean' for parameter '{param}'")
+
+
+def _emit(obj: Any, query: str | None) -> None:
+    if query:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        from stratus.cli.clusters import CliError
+
+        try:
+            obj = jmespath.search(query, obj)
+        except JMESPathError as exc:
+            raise CliError("Invalid query string.", {"query": query}) from exc
+        if obj is None:
+            return
+    _print(obj)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from stratus.cli import clusters as c
 
+    query = getattr(args, "query", None)
     try:
         if args.command == "version":
             _print({"version": __version__})
@@ -100,32 +139,38 @@ def main(argv: list[str] | None = None) -> int:
             body, code = c.create_cluster(
                 args.cluster_name,
                 args.cluster_configuration,
-                dryrun=bool(args.dryrun),
+                dryrun=_bool(args.dryrun, "dryrun"),
                 wait=args.wait,
                 suppress_validators=args.suppress_validators,
                 failure_level=args.validation_failure_level,
             )
-            _print(body)
+            _bool(args.rollback_on_failure, "rollbackOnFailure")
+            _emit(body, query)
             return code
         if args.command == "list-clusters":
-            _print(c.list_clusters(args.cluster_status))
+            _emit(c.list_clusters(args.cluster_status), query)
         elif args.command == "describe-cluster":
-            _print(c.describe_cluster(args.cluster_name))
+            _emit(c.describe_cluster(args.cluster_name), query)
         elif args.command == "delete-cluster":
-            _print(c.delete_cluster(args.cluster_name, wait=args.wait))
+            _emit(c.delete_cluster(args.cluster_name, wait=args.wait), query)
         elif args.command == "describe-compute-fleet":
-            _print(c.describe_compute_fleet(args.cluster_name))
+            _emit(c.describe_compute_fleet(args.cluster_name), query)
         elif args.command == "update-compute-fleet":
-            _print(c.update_compute_fleet(args.cluster_name, args.status))
+            if args.status in ("ENABLED", "DISABLED"):
+                raise c.CliError(
+                    "Bad Request: the update compute fleet status can only be set to `START_REQUESTED` or "
+                    "`STOP_REQUESTED` for Slurm scheduler clusters."
+                )
+            _emit(c.update_compute_fleet(args.cluster_name, args.status), query)
         elif args.command == "describe-cluster-instances":
-            _print(c.describe_cluster_instances(args.cluster_name, args.node_type, args.queue_name))
+            _emit(c.describe_cluster_instances(args.cluster_name, args.node_type, args.queue_name), query)
         elif args.command == "start-head-node":
-            _print(c.start_head_node(args.cluster_name))
+            _emit(c.start_head_node(args.cluster_name), query)
         elif args.command == "ssh":
             cmd = list(args.remote_command)
             if cmd and cmd[0] == "--":
                 cmd = cmd[1:]
-            return c.ssh(args.cluster_name, cmd, dryrun=bool(args.dryrun))
+            return c.ssh(args.cluster_name, cmd, dryrun=_bool(args.dryrun, "dryrun"))
         return 0
     except c.CliError as exc:
         _print(exc.body)

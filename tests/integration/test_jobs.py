@@ -1,0 +1,139 @@
+"""Jobs end to end through the thin Slurm clients: environment, outputs, limits, cancel, errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.integration.harness import WALKTHROUGH_CONFIG, Cluster, Stratus, wait_for
+
+
+def _cluster(stratus: Stratus, tmp_path: Path, name: str = "jobs", min_count: int = 1) -> Cluster:
+    return stratus.create(
+        name, WALKTHROUGH_CONFIG.format(idle=0.05, min_count=min_count, max_count=3), tmp_path
+    )
+
+
+def _wait_state(c: Cluster, job: str, states: tuple[str, ...], timeout: float = 60.0) -> str:
+    return str(
+        wait_for(
+            lambda: c.squeue_states("-t", "all").get(job) in states and c.squeue_states("-t", "all")[job],
+            timeout,
+            what=f"job {job} in {states}",
+        )
+    )
+
+
+def test_job_environment_and_output(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path)
+    script = workdir / "envjob.sh"
+    script.write_text("#!/bin/bash\n#SBATCH -J named\nenv | grep ^SLURM | sort\necho to-stderr >&2\n")
+    r = c.slurm("sbatch", "envjob.sh", cwd=workdir)
+    assert r.code == 0, r.err
+    m = re.fullmatch(r"Submitted batch job (\d+)\n", r.out)
+    assert m, r.out
+    job = m.group(1)
+    _wait_state(c, job, ("COMPLETED",))
+    out = (workdir / f"slurm-{job}.out").read_text()
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert env["SLURM_JOB_ID"] == job and env["SLURM_JOB_NAME"] == "named"
+    assert env["SLURM_JOB_PARTITION"] == "queue1"
+    assert env["SLURM_SUBMIT_DIR"] == str(workdir)
+    assert env["SLURM_CLUSTER_NAME"] == "jobs"
+    assert env["SLURMD_NODENAME"] == env["SLURM_JOB_NODELIST"] == "queue1-st-t2micro-1"
+    assert int(env["SLURM_TASK_PID"]) > 1
+    assert "to-stderr" in out
+
+
+def test_array_outputs_and_patterns(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path)
+    arr = c.sbatch(
+        "--array=0-4",
+        "-o",
+        "out-%A_%a-%x.txt",
+        "-J",
+        "pat",
+        "--wrap",
+        "echo $SLURM_ARRAY_TASK_ID",
+        cwd=workdir,
+    )
+    wait_for(
+        lambda: (
+            len(list(workdir.glob("out-*.txt"))) == 5
+            and all(p.read_text() for p in workdir.glob("out-*.txt"))
+        ),
+        60,
+        what="5 outputs",
+    )
+    for i in range(5):
+        assert (workdir / f"out-{arr}_{i}-pat.txt").read_text() == f"{i}\n"
+
+
+def test_time_limit_and_cancel(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path, min_count=2)
+    slow = c.sbatch("-t", "0:02", "--wrap", "sleep 60", cwd=workdir)
+    victim = c.sbatch("--wrap", "sleep 60", cwd=workdir)
+    _wait_state(c, str(victim), ("RUNNING",))
+    assert c.slurm("scancel", str(victim)).code == 0
+    assert _wait_state(c, str(victim), ("CANCELLED",)) == "CANCELLED"
+    assert _wait_state(c, str(slow), ("TIMEOUT",), 30) == "TIMEOUT"
+    assert "DUE TO TIME LIMIT" in (workdir / f"slurm-{slow}.out").read_text()
+    assert re.search(
+        rf"\*\*\* JOB {victim} ON \S+ CANCELLED AT \S+ \*\*\*", (workdir / f"slurm-{victim}.out").read_text()
+    )
+
+
+def test_failed_job_exit_code(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path)
+    job = c.sbatch("--wrap", "exit 3", cwd=workdir)
+    assert _wait_state(c, str(job), ("FAILED",)) == "FAILED"
+    r = c.slurm("squeue", "-h", "-t", "all", "-j", str(job), "-o", "%T %r")
+    assert r.out.split() == ["FAILED", "NonZeroExitCode"]
+
+
+def test_sbatch_and_scancel_bad_input(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path)
+    cases = [
+        (
+            ["--array=5-1", "--wrap=true"],
+            1,
+            "sbatch: error: Batch job submission failed: Invalid job array specification",
+        ),
+        (["--time=abc", "--wrap=true"], 255, "sbatch: error: Invalid --time specification"),
+        (["-p", "nosuch", "--wrap=true"], 1, "sbatch: error: invalid partition specified: nosuch"),
+        (["-c", "3", "--wrap=true"], 1, "sbatch: error: CPU count per node can not be satisfied"),
+        (["--mem=999999", "--wrap=true"], 1, "sbatch: error: Memory specification can not be satisfied"),
+        (["--bogus-option", "--wrap=true"], 255, "sbatch: unrecognized option '--bogus-option'"),
+        (["nonexistent.sh"], 1, "sbatch: error: Unable to open file nonexistent.sh"),
+    ]
+    for args, code, first in cases:
+        r = c.slurm("sbatch", *args, cwd=workdir)
+        assert (r.code, r.err.splitlines()[0]) == (code, first), (args, r.code, r.err)
+        assert r.out == ""
+    unreadable = workdir / "secret.sh"
+    unreadable.write_text("#!/bin/sh\ntrue\n")
+    unreadable.chmod(0)
+    r = c.slurm("sbatch", "secret.sh", cwd=workdir)
+    import os
+
+    if os.geteuid() != 0:  # root reads anything
+        assert r.code == 1 and "Unable to open file secret.sh" in r.err
+    r = c.slurm("sbatch", cwd=workdir, stdin="")
+    assert (r.code, r.err.strip()) == (1, "sbatch: error: Batch script is empty!")
+    r = c.slurm("scancel", "999999")
+    assert r.code == 1 and "Invalid job id specified" in r.err
+    r = c.slurm("scancel", "abc")
+    assert (r.code, r.err.strip()) == (1, "scancel: error: Invalid job id abc")
+    assert c.slurm("scancel", "-Q", "999999").code == 0
+    # none of the rejected submissions left a job behind
+    assert c.squeue_states("-t", "all") == {}
+
+
+def test_script_from_stdin(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path)
+    r = c.slurm("sbatch", cwd=workdir, stdin="#!/bin/bash\necho from-stdin\n")
+    assert r.code == 0, r.err
+    job = r.out.split()[-1]
+    _wait_state(c, job, ("COMPLETED",))
+    assert (workdir / f"slurm-{job}.out").read_text() == "from-stdin\n"
+    assert c.slurm("squeue", "-h", "-t", "all", "-j", job, "-o", "%j").out.strip() == "sbatch"
