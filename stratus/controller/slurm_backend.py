@@ -146,8 +146,11 @@ class ControllerSlurmBackend:
             min_nodes = ntasks
             max_nodes = ntasks
         limit: float | None = None
-        if r.time_limit_min is not None and not r.time_unlimited and r.time_limit_min > 0:
-            limit = r.time_limit_min * 60.0
+        if not r.time_unlimited:
+            if r.time_limit_s is not None and r.time_limit_s > 0:
+                limit = float(r.time_limit_s)
+            elif r.time_limit_min is not None and r.time_limit_min > 0:
+                limit = r.time_limit_min * 60.0
         gpn = r.gpus_per_node or 0
         if not gpn and r.gpus:
             gpn = math.ceil(r.gpus / min_nodes)
@@ -335,7 +338,8 @@ class ControllerSlurmBackend:
             eligible_time=job.eligible_time,
             start_time=job.start_time,
             end_time=job.end_time,
-            time_limit_min=None if job.time_limit_s is None else int(job.time_limit_s // 60),
+            # Shown in whole minutes, rounded up, as Slurm stores limits; enforced to the second.
+            time_limit_min=None if job.time_limit_s is None else math.ceil(job.time_limit_s / 60),
             nodes=alloc.nodes if alloc is not None else (),
             num_nodes=len(alloc.nodes) if alloc is not None else spec.min_nodes,
             num_cpus=alloc.total_cpus if alloc is not None else spec.ntasks * spec.cpus_per_task,

@@ -1,1 +1,8 @@
+"""Slurm compatibility front end: ``sbatch``, ``squeue``, ``sinfo``, ``scancel`` as users know them.
 
+Entry point: :func:`stratus.slurm.commands.run_command`. The seam with the rest of stratus is
+:mod:`stratus.slurm.views` (plain rows and requests) and :mod:`stratus.slurm.errors` (Slurm's
+messages). Parsers and formatters: :mod:`~stratus.slurm.timefmt`, :mod:`~stratus.slurm.hostlist`,
+:mod:`~stratus.slurm.arrays`, :mod:`~stratus.slurm.depend`, :mod:`~stratus.slurm.patterns`,
+:mod:`~stratus.slurm.env`, :mod:`~stratus.slurm.jobstate`, :mod:`~stratus.slurm.nodestate`.
+"""

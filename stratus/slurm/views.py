@@ -78,8 +78,11 @@ class BatchRequest:
     mem_per_cpu_mb: int | None = None  # --mem-per-cpu
     gpus_per_node: int | None = None  # --gres=gpu:N / --gpus-per-node
     gpus: int | None = None  # -G/--gpus (total over the job)
+    gpu_type: str | None = None  # the type in --gres=gpu:TYPE:N / --gpus=TYPE:N (None: any)
     time_limit_min: int | None = None  # -t; None = not given (partition default)
     time_unlimited: bool = False  # -t UNLIMITED / INFINITE
+    # -t to the second (Slurm rounds seconds up to whole minutes; stratus enforces the exact limit)
+    time_limit_s: int | None = None
     array: ArraySpec | None = None
     workdir: str = ""  # -D, absolute; default: the submit directory
     stdout: str | None = None  # -o pattern as given (None = slurm-%j.out / slurm-%A_%a.out)
@@ -122,6 +125,10 @@ class CancelRequest:
     signal: str | None = None  # -s NAME/NUMBER; None = cancel
     quiet: bool = False
     verbose: bool = False
+    nodes: list[str] = field(default_factory=list)  # -w: jobs using any of these nodes
+    account: str | None = None  # -A (lower case, as scancel folds it)
+    qos: str | None = None  # -q
+    reservation: str | None = None  # -R
 
 
 # -- what the backend shows ------------------------------------------------------------------------
@@ -173,6 +180,10 @@ class JobRow:
     dependency: str | None = None
     features: str | None = None
     comment: str | None = None
+    gpu_type: str | None = None  # requested GPU type (None: any)
+    qos: str | None = None  # shown as "(null)" when None, as without accounting
+    reservation: str | None = None
+    oversubscribe: str = "OK"  # squeue's OVER_SUBSCRIBE: OK, NO (--exclusive), USER, MCS, YES
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +219,7 @@ class NodeRow:
     cpu_load: float | None = None
     instance_type: str | None = None
     instance_id: str | None = None
+    tmp_disk_mb: int = 0  # TmpDisk
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +245,9 @@ class CancelResult:
     cancelled: int = 0
     errors: Sequence[str] = ()
     exit_code: int = 0
+    # "scancel: Terminating job 18_3" lines for jobs chosen by filters (-u, -t, -p ...), shown
+    # with -v; the front end writes the lines for job ids given on the command line itself.
+    messages: Sequence[str] = ()
 
 
 class SlurmBackend(Protocol):
