@@ -8,6 +8,7 @@ and after none can run again (deleting a cluster whose head node is down).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -90,14 +91,21 @@ def write_shims(paths: ClusterPaths) -> None:
     _write(str(paths.bin), sys.executable, package_root(), str(paths.root))
 
 
-def spawn_head_node(paths: ClusterPaths) -> subprocess.Popen[bytes]:
+def spawn_head_node(paths: ClusterPaths, reuse_ports: list[str] | None = None) -> subprocess.Popen[bytes]:
     """Start the head-node daemon detached from this process (its own session)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = package_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(paths.logs / "controller.out", "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "stratus.controller", "--cluster-dir", str(paths.root)],
+            [
+                sys.executable,
+                "-m",
+                "stratus.controller",
+                "--cluster-dir",
+                str(paths.root),
+                *(["--reuse-ports", *reuse_ports] if reuse_ports else []),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -443,7 +451,13 @@ def start_head_node(name: str) -> dict[str, Any]:
     paths = existing(name)
     if not head_running(paths):
         write_shims(paths)
-        proc = spawn_head_node(paths)
+        # The endpoint left by a head node that was killed is stale: remove it so that readiness
+        # means the new one serves, and let the new one reuse its ports (agents find it faster).
+        ports: list[str] = []
+        with contextlib.suppress(OSError):
+            ports = paths.endpoint.read_text().split()[1:3]
+        paths.endpoint.unlink(missing_ok=True)
+        proc = spawn_head_node(paths, ports)
         wait_ready(paths, proc)
     return describe_cluster(name)
 

@@ -168,7 +168,9 @@ def run(cluster_dir: str, argv: list[str]) -> int:
             status, headers, payload = _post(
                 host, int(api_port), token, "/slurm/v1/" + cmd, _body(argv[1:], b"".join(data))
             )
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        if b"STRATUS_DEBUG" in posix.environ:
+            _write(2, f"stratus: {exc.__class__.__name__}: {exc}\n".encode())
         msg = _UNREACHABLE.get(cmd, f"{cmd}: error: Unable to contact slurm controller (connect failure)")
         hint = f"stratus: the head node of cluster '{name}' is not running; start it with: " + (
             f"stratus start-head-node -n {name}"

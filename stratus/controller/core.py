@@ -520,6 +520,10 @@ class Controller:
         for name, node in self.engine.nodes.items():
             if node.state == NodeState.POWERING_DOWN:
                 self._spawn(self._power_down(name))
+            elif node.state == NodeState.POWERING_UP and name not in self.instances:
+                # The previous head node stopped between deciding to launch and recording the
+                # instance: launch again (an agent it may have started is rejected and exits).
+                self._spawn(self._power_up(name))
         while not self._stop.is_set():
             now = self.clock()
             if not self.deleting:

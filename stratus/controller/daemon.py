@@ -64,7 +64,7 @@ def _previous_ports(paths: ClusterPaths) -> tuple[int, int]:
         return 0, 0
 
 
-async def _serve(paths: ClusterPaths) -> bool:
+async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
     """Run the controller until stopped; True if the cluster was deleted."""
     from stratus.api.app import create_app
     from stratus.config import load_cluster_config
@@ -79,7 +79,7 @@ async def _serve(paths: ClusterPaths) -> bool:
     ctrl = Controller(paths, loaded, store, provider)
     ctrl.restore()
     app = create_app(ctrl)
-    api_port, agent_port = _previous_ports(paths)
+    api_port, agent_port = ports
     try:
         await ctrl.start_servers(app, api_port, agent_port)
     except OSError:
@@ -106,6 +106,7 @@ async def _serve(paths: ClusterPaths) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stratus-controller", description="stratus head-node daemon")
     parser.add_argument("--cluster-dir", required=True)
+    parser.add_argument("--reuse-ports", nargs=2, type=int, metavar=("API", "AGENT"), default=None)
     args = parser.parse_args(argv)
     paths = ClusterPaths(Path(args.cluster_dir).resolve())
     paths.logs.mkdir(parents=True, exist_ok=True)
@@ -118,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     if fd is None:
         print(f"stratus: the head node of cluster {paths.name!r} is already running", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
+    # An endpoint left by a head node that was killed is stale; clients must not use it, and
+    # whoever waits for this head node to be ready waits for the new one.
+    stale = tuple(args.reuse_ports) if args.reuse_ports else _previous_ports(paths)
+    paths.endpoint.unlink(missing_ok=True)
     try:
-        deleted = asyncio.run(_serve(paths))
+        deleted = asyncio.run(_serve(paths, (stale[0], stale[1])))
     except Exception:
         log.exception("head node failed")
         raise

@@ -82,6 +82,7 @@ class Stratus:
         self.env = dict(os.environ)
         self.env["STRATUS_HOME"] = str(self.home)
         self.env["STRATUS_KILL_WAIT"] = "2"
+        self.env["STRATUS_DEBUG"] = "1"
 
     def run(self, *args: str, timeout: float = 120.0) -> Result:
         p = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -110,14 +111,15 @@ def test_sbatch_and_scancel_bad_input(stratus: Stratus, tmp_path: Path, workdir:
         r = c.slurm("sbatch", *args, cwd=workdir)
         assert (r.code, r.err.splitlines()[0]) == (code, first), (args, r.code, r.err)
         assert r.out == ""
+    # An unreadable script (root reads any file, so a directory stands in for it there).
     unreadable = workdir / "secret.sh"
-    unreadable.write_text("#!/bin/sh\ntrue\n")
-    unreadable.chmod(0)
+    if os.geteuid() == 0:
+        unreadable.mkdir()
+    else:
+        unreadable.write_text("#!/bin/sh\ntrue\n")
+        unreadable.chmod(0)
     r = c.slurm("sbatch", "secret.sh", cwd=workdir)
-    import os
-
-    if os.geteuid() != 0:  # root reads anything
-        assert r.code == 1 and "Unable to open file secret.sh" in r.err
+    assert r.code == 1 and "sbatch: error: Unable to open file secret.sh" in r.err, r.err
     r = c.slurm("sbatch", cwd=workdir, stdin="")
     assert (r.code, r.err.strip()) == (1, "sbatch: error: Batch script is empty!")
     r = c.slurm("scancel", "999999")
