@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type
 from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
@@ -134,6 +135,8 @@ class ClusterLayout:
     queues: tuple[QueueLayout, ...]
     tags: tuple[tuple[str, str], ...]
     shared_storage: tuple[SharedStorageLayout, ...]
+    max_array_size: int = 1001  # Slurm's MaxArraySize (CustomSlurmSettings), default 1001
+    min_job_age_s: float = 300.0  # Slurm's MinJobAge: how long finished jobs stay in squeue
 
     @property
     def default_queue(self) -> QueueLayout:
@@ -182,7 +185,12 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
     resume_timeout = DEFAULT_BOOTSTRAP_TIMEOUT_S
     if timeouts is not None and timeouts.compute_node_bootstrap_timeout is not None:
         resume_timeout = float(timeouts.compute_node_bootstrap_timeout)
+    custom: dict[str, Any] = {}
+    for item in (settings.custom_slurm_settings or []) if settings else []:
+        custom.update(item)
     return ClusterLayout(
+        max_array_size=int(custom.get("MaxArraySize", 1001)),
+        min_job_age_s=float(custom.get("MinJobAge", 300)),
         region=config.region,
         scheduler=scheduling.scheduler,
         head_node_instance_type=config.head_node.instance_type,

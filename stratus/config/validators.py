@@ -98,7 +98,15 @@ HONOURED_KEYS: tuple[str, ...] = (
     "SharedStorage[].MountDir",
     "Tags",
     "DevSettings.Timeouts.ComputeNodeBootstrapTimeout",
+    "Scheduling.SlurmSettings.CustomSlurmSettings[].MaxArraySize",
+    "Scheduling.SlurmSettings.CustomSlurmSettings[].MinJobAge",
 )
+
+# slurm.conf parameters that CustomSlurmSettings may set on stratus, with Slurm's bounds.
+CUSTOM_SLURM_PARAMETERS: dict[str, tuple[int, int]] = {
+    "MaxArraySize": (1, 4_000_001),
+    "MinJobAge": (0, 2**31 - 1),
+}
 
 Pattern = tuple[str, ...]
 
@@ -172,10 +180,30 @@ def validate_config(
         )
         return _ordered(findings.items)
     head = _head_node(config, findings)
+    _custom_slurm_settings(config, findings)
     _queues(config, head, findings)
     _shared_storage(config, findings)
     _login_nodes(config, findings)
     return _ordered(findings.items)
+
+
+def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
+    """The slurm.conf parameters stratus honours must hold integers within Slurm's bounds."""
+    settings = config.scheduling.slurm_settings
+    for index, item in enumerate((settings.custom_slurm_settings or []) if settings else []):
+        for key, value in item.items():
+            bounds = CUSTOM_SLURM_PARAMETERS.get(key)
+            if bounds is None:
+                continue
+            path: ConfigPath = ("Scheduling", "SlurmSettings", "CustomSlurmSettings", index, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+                findings.add(
+                    "ERROR",
+                    "CustomSlurmSettingsValidator",
+                    f"{key} must be an integer from {bounds[0]} to {bounds[1]}, not {value!r}.",
+                    path,
+                    blocking=True,
+                )
 
 
 def _ordered(items: list[Finding]) -> list[Finding]:

@@ -74,7 +74,6 @@ class Controller:
         provider: Provider,
         *,
         clock: Callable[[], float] = time.time,
-        min_job_age_s: float = 300.0,
     ) -> None:
         self.paths = paths
         self.name = paths.name
@@ -84,7 +83,7 @@ class Controller:
         self.provider = provider
         self.clock = clock
         self.token = read_token(paths)
-        self.engine = Engine(engine_config(self.layout, min_job_age_s=min_job_age_s), clock())
+        self.engine = Engine(engine_config(self.layout, min_job_age_s=self.layout.min_job_age_s), clock())
         self.instances: dict[str, Instance] = {}
         self.agents: dict[str, AgentConn] = {}
         self.disconnected_since: dict[str, float] = {}

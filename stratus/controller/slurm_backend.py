@@ -74,6 +74,7 @@ class ControllerSlurmBackend:
     def __init__(self, ctrl: Controller) -> None:
         self.ctrl = ctrl
         self.cluster_name = ctrl.name
+        self.max_array_size = ctrl.layout.max_array_size
         self._infos: dict[int, dict[str, Any]] = {}
         self._payloads: OrderedDict[int, tuple[dict[str, Any], str, dict[str, str]]] = OrderedDict()
 

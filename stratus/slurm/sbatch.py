@@ -860,7 +860,7 @@ def _check_controller_syntax(request: BatchRequest, opts: _Opts, max_array_size:
 
 def run_sbatch(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -> CommandResult:
     """Parse, submit through ``backend``, and print what sbatch prints."""
-    parsed = parse_sbatch(argv, ctx, backend.now())
+    parsed = parse_sbatch(argv, ctx, backend.now(), backend.max_array_size)
     if parsed.result is not None:
         return parsed.result
     request = parsed.request

@@ -254,6 +254,7 @@ class SlurmBackend(Protocol):
     """What the Slurm front end needs from a cluster. The controller implements it."""
 
     cluster_name: str
+    max_array_size: int  # Slurm's MaxArraySize: array task ids must be below it
 
     def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
         """Store the job durably and return its id; raise ``SlurmError`` if it is rejected."""

@@ -174,3 +174,25 @@ def test_lookups_across_queues() -> None:
     assert [cr.name for cr in layout.compute_resources()] == ["c6i-large", "hpc", "mixed-8", "g5"]
     g5 = layout.queues[2].compute_resources[0]
     assert (g5.memory_mb, g5.gpus, g5.efa) == (188000, 4, True)
+
+
+def test_custom_slurm_settings_max_array_size_and_min_job_age() -> None:
+    from stratus.config import ConfigValidationError, load_cluster_config
+
+    base = (
+        "HeadNode:\n  InstanceType: t3.micro\nScheduling:\n  Scheduler: slurm\n  SlurmSettings:\n"
+        "    CustomSlurmSettings:\n      - MaxArraySize: 100001\n      - MinJobAge: 60\n"
+        "      - SchedulerParameters: bf_max_job_test=100\n"
+        "  SlurmQueues:\n  - Name: q\n    ComputeResources:\n    - Name: c\n      InstanceType: t3.micro\n"
+    )
+    loaded = load_cluster_config(base)
+    assert loaded.layout.max_array_size == 100001
+    assert loaded.layout.min_job_age_s == 60.0
+    infos = [m.message for m in loaded.messages]
+    assert any("CustomSlurmSettings[2].SchedulerParameters (line 9)" in m for m in infos), infos
+    try:
+        load_cluster_config(base.replace("100001", "zero"))
+    except ConfigValidationError as exc:
+        assert any("MaxArraySize must be an integer" in e.message for e in exc.errors)
+    else:
+        raise AssertionError("a bad MaxArraySize was accepted")

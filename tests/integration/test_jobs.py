@@ -139,3 +139,26 @@ def test_script_from_stdin(stratus: Stratus, tmp_path: Path, workdir: Path) -> N
     _wait_state(c, job, ("COMPLETED",))
     assert (workdir / f"slurm-{job}.out").read_text() == "from-stdin\n"
     assert c.slurm("squeue", "-h", "-t", "all", "-j", job, "-o", "%j").out.strip() == "sbatch"
+
+
+def test_huge_array_stays_compact(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    import sqlite3
+
+    config = WALKTHROUGH_CONFIG.format(idle=0.05, min_count=1, max_count=1).replace(
+        "    ScaledownIdletime: 0.05\n",
+        "    ScaledownIdletime: 0.05\n    CustomSlurmSettings:\n      - MaxArraySize: 100001\n",
+    )
+    c = stratus.create("huge", config, tmp_path)
+    arr = c.sbatch("--array=0-99999", "--wrap", "sleep 30", cwd=workdir)
+    wait_for(lambda: c.squeue_states().get(f"{arr}_0") == "RUNNING", 30, what="the first task to run")
+    r = c.slurm("squeue", cwd=workdir)
+    assert f"{arr}_[1-99999]" in r.out and "(Resources)" in r.out
+    con = sqlite3.connect(f"file:{c.root / 'state.db'}?mode=ro", uri=True)
+    try:
+        rows = con.execute("select count(*) from jobs").fetchone()[0]
+    finally:
+        con.close()
+    assert rows == 2  # the pending remainder and the one running task
+    r = c.slurm("sbatch", "--array=0-100001", "--wrap=true", cwd=workdir)
+    assert r.code == 1 and "Invalid job array specification" in r.err
+    assert c.slurm("scancel", str(arr)).code == 0

@@ -137,6 +137,7 @@ class FakeBackend:
     """A SlurmBackend over plain lists; submit assigns ids and applies a few cluster checks."""
 
     cluster_name: str = "oracle"
+    max_array_size: int = 1001
     clock: float = 0.0
     job_rows: list[JobRow] = field(default_factory=list)
     node_rows: list[NodeRow] = field(default_factory=list)
