@@ -11,52 +11,78 @@ the command's stdout and stderr in the body (``X-Stdout-Length`` splits them) an
 
 from __future__ import annotations
 
+import functools
+import grp
+import json
+import pwd
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from stratus import __version__
 from stratus.api import shapes
 from stratus.controller.lifecycle import FLEET_REQUESTS, FleetStatus
 from stratus.engine.states import NodeState
+from stratus.slurm.commands import run_command
 from stratus.slurm.views import ClientContext
 
 if TYPE_CHECKING:
     from stratus.controller.core import Controller
 
 
-class CommandRequest(BaseModel):
-    """A Slurm command as the thin client sends it."""
-
-    argv: list[str] = Field(description="arguments after the command name")
-    cwd: str
-    env: dict[str, str]
-    user: str
-    uid: int
-    gid: int
-    host: str = "localhost"
-    group: str = ""
-    stdin: str | None = Field(default=None, description="standard input, when asked for (X-Need)")
-
-
 class FleetRequest(BaseModel):
     status: str
 
 
+@functools.lru_cache(maxsize=256)
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+@functools.lru_cache(maxsize=256)
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+class TokenAuth:
+    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``.
+
+    A plain ASGI class, not Starlette's ``BaseHTTPMiddleware``, which costs about a millisecond
+    per request on the path of every Slurm command.
+    """
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = b""
+            for key, value in scope["headers"]:
+                if key == b"authorization":
+                    given = value
+                    break
+            if not secrets.compare_digest(given, self.expected):
+                response = JSONResponse(
+                    {"message": "Unauthorized: a valid token is required"}, status_code=401
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(ctrl: Controller) -> FastAPI:
     app = FastAPI(title="stratus head node", version=__version__, docs_url=None, redoc_url=None)
-    token = ctrl.token
-
-    @app.middleware("http")
-    async def require_token(request: Request, call_next: Any) -> Any:
-        auth = request.headers.get("authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else ""
-        if not given or not secrets.compare_digest(given, token):
-            return JSONResponse({"message": "Unauthorized: a valid token is required"}, status_code=401)
-        return await call_next(request)
+    app.add_middleware(TokenAuth, token=ctrl.token)
 
     def check_name(name: str) -> None:
         if name != ctrl.name:
@@ -73,21 +99,32 @@ def create_app(ctrl: Controller) -> FastAPI:
         return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
 
     @app.post("/slurm/v1/{command}")
-    async def slurm_command(command: str, body: CommandRequest) -> Response:
-        from stratus.slurm.commands import run_command
+    async def slurm_command(command: str, request: Request) -> Response:
+        """Run a Slurm command. Body: ``{argv, cwd, env, uid, gid, host[, stdin]}`` (JSON).
 
-        stdin = body.stdin.encode("utf-8", "surrogateescape") if body.stdin is not None else None
+        Parsed by hand rather than through a model: this route is on every ``sbatch``'s path.
+        """
+        try:
+            body = json.loads(await request.body())
+            argv = [str(a) for a in body["argv"]]
+            uid, gid = int(body["uid"]), int(body["gid"])
+            env = {str(k): str(v) for k, v in body["env"].items()}
+            cwd = str(body["cwd"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+        raw_stdin = body.get("stdin")
+        stdin = raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None
         ctx = ClientContext(
-            user=body.user,
-            uid=body.uid,
-            gid=body.gid,
-            cwd=body.cwd,
-            env=body.env,
-            host=body.host,
+            user=user_name(uid),
+            uid=uid,
+            gid=gid,
+            cwd=cwd,
+            env=env,
+            host=str(body.get("host") or "localhost"),
             stdin=stdin,
-            group=body.group,
+            group=group_name(gid),
         )
-        result = run_command(command, body.argv, ctx, ctrl.slurm)
+        result = run_command(command, argv, ctx, ctrl.slurm)
         out = result.stdout.encode("utf-8", "surrogateescape")
         err = result.stderr.encode("utf-8", "surrogateescape")
         headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}

@@ -53,21 +53,10 @@ def _body(argv: list[str], stdin: bytes | None) -> bytes:
         return b.decode("utf-8", "surrogateescape")
 
     env = posix.environ
+    # Only numeric ids: the head node resolves names, as slurmctld does (and NSS lookups here
+    # would cost more than the rest of the command).
     uid = posix.getuid()
     gid = posix.getgid()
-    user = dec(env.get(b"USER", b""))
-    try:
-        import pwd
-
-        user = pwd.getpwuid(uid).pw_name
-    except (KeyError, ImportError):
-        user = user or str(uid)
-    try:
-        import grp
-
-        group = grp.getgrgid(gid).gr_name
-    except (KeyError, ImportError):
-        group = str(gid)
     parts = [
         '{"argv":[',
         ",".join(_q(a) for a in argv),
@@ -75,14 +64,10 @@ def _body(argv: list[str], stdin: bytes | None) -> bytes:
         _q(posix.getcwd()),
         ',"env":{',
         ",".join(_q(dec(k)) + ":" + _q(dec(v)) for k, v in env.items()),
-        '},"user":',
-        _q(user),
-        ',"uid":',
+        '},"uid":',
         str(uid),
         ',"gid":',
         str(gid),
-        ',"group":',
-        _q(group),
         ',"host":',
         _q(posix.uname().nodename),
     ]
@@ -191,12 +176,17 @@ def main(cluster_dir: str) -> None:
 
 
 def shim_text(python: str, package_root: str, cluster_dir: str) -> str:
-    """The executable text of one client (the same for every command; argv[0] names it)."""
+    """The executable text of one client (the same for every command; argv[0] names it).
+
+    It imports this module straight from its directory, not through the ``stratus`` package,
+    so nothing else is imported.
+    """
+    here = package_root.rstrip("/") + "/stratus/cli"
     return (
         f"#!{python} -IS\n"
         "import sys\n"
-        f"sys.path.insert(0, {package_root!r})\n"
-        "from stratus.cli.thin import main\n"
+        f"sys.path.insert(0, {here!r})\n"
+        "from thin import main\n"
         f"main({cluster_dir!r})\n"
     )
 

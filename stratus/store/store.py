@@ -32,6 +32,25 @@ from stratus.engine.states import JobState, NodeState
 from stratus.store import schema
 
 
+def _upsert(table: Any, key: str, skip: tuple[str, ...] = ()) -> Any:
+    """``INSERT ... ON CONFLICT(key) DO UPDATE`` of every other column, built once.
+
+    Statements are built at import and executed with parameters: building them per call cost
+    more than the SQL itself on the path of every submission.
+    """
+    stmt = sqlite_insert(table)
+    cols = {c.name: stmt.excluded[c.name] for c in table.c if c.name != key and c.name not in skip}
+    return stmt.on_conflict_do_update(index_elements=[key], set_=cols)
+
+
+_META_UPSERT = _upsert(schema.meta, "key")
+_JOB_UPSERT = _upsert(schema.jobs, "id", skip=("payload_id",))
+_NODE_UPSERT = _upsert(schema.nodes, "name", skip=("instance",))
+_NODE_UPSERT_WITH_INSTANCE = _upsert(schema.nodes, "name")
+_PARTITION_UPSERT = _upsert(schema.partitions, "name")
+_JOURNAL_INSERT = schema.journal.insert()
+
+
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -55,6 +74,7 @@ class Store:
         self._engine = engine
         self.path = path
         self._conn: Connection | None = None
+        self._saved_next_id = -1
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False) -> Store:
@@ -108,8 +128,7 @@ class Store:
     # -- meta -----------------------------------------------------------------------------------
 
     def set_meta(self, conn: Connection, key: str, value: Any) -> None:
-        stmt = sqlite_insert(schema.meta).values(key=key, value=json.dumps(value))
-        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+        conn.execute(_META_UPSERT, {"key": key, "value": json.dumps(value)})
 
     def get_meta(self, conn: Connection, key: str, default: Any = None) -> Any:
         row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
@@ -131,30 +150,10 @@ class Store:
         node_instances: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """Write what the engine changed: journal rows, job rows, node rows, the id counter."""
-        if transitions:
-            conn.execute(
-                schema.journal.insert(),
-                [
-                    {
-                        "time": t.time,
-                        "entity": t.entity,
-                        "key": t.key,
-                        "old": str(t.old),
-                        "new": str(t.new),
-                        "cause": t.cause,
-                        "reason": t.reason,
-                        "run": t.run,
-                    }
-                    for t in transitions
-                ],
-            )
+        self.append_journal(conn, transitions)
         rows = [job_to_row(engine.jobs[i]) for i in sorted(dirty_jobs) if i in engine.jobs]
         if rows:
-            stmt = sqlite_insert(schema.jobs)
-            cols = {
-                c.name: stmt.excluded[c.name] for c in schema.jobs.c if c.name not in ("id", "payload_id")
-            }
-            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=cols), rows)
+            conn.execute(_JOB_UPSERT, rows)
         nrows = []
         for name in sorted(dirty_nodes):
             node = engine.nodes.get(name)
@@ -165,18 +164,13 @@ class Store:
                 row["instance"] = json.dumps(node_instances[name])
             nrows.append(row)
         if nrows:
-            stmt = sqlite_insert(schema.nodes)
-            cols = {
-                c.name: stmt.excluded[c.name]
-                for c in schema.nodes.c
-                if c.name != "name" and (node_instances is not None or c.name != "instance")
-            }
-            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=cols), nrows)
-        for pname in sorted(dirty_partitions):
-            p = engine.partitions[pname]
-            stmt = sqlite_insert(schema.partitions).values(name=pname, up=int(p.up))
-            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"up": stmt.excluded.up}))
-        self.set_meta(conn, "next_job_id", engine.next_job_id)
+            conn.execute(_NODE_UPSERT_WITH_INSTANCE if node_instances is not None else _NODE_UPSERT, nrows)
+        prows = [{"name": p, "up": int(engine.partitions[p].up)} for p in sorted(dirty_partitions)]
+        if prows:
+            conn.execute(_PARTITION_UPSERT, prows)
+        if engine.next_job_id != self._saved_next_id:
+            self.set_meta(conn, "next_job_id", engine.next_job_id)
+            self._saved_next_id = engine.next_job_id
 
     def set_node_instance(self, conn: Connection, name: str, instance: dict[str, Any] | None) -> None:
         """Record (or clear) what the provider needs to find a node's instance again."""
@@ -211,7 +205,7 @@ class Store:
             for t in transitions
         ]
         if rows:
-            conn.execute(schema.journal.insert(), rows)
+            conn.execute(_JOURNAL_INSERT, rows)
 
     # -- reads ----------------------------------------------------------------------------------
 
