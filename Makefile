@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python examples/walkthrough.py
+	$(BIN)/python examples/walkthrough.py $(if $(SLEEP),--sleep $(SLEEP))
 
 lint: install
 	$(BIN)/ruff check .
