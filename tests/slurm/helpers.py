@@ -8,8 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from stratus.slurm import errors
 from stratus.slurm.commands import run_command
 from stratus.slurm.views import (
@@ -23,15 +21,14 @@ from stratus.slurm.views import (
     PartitionRow,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared/reference/slurm"
+REFERENCE = Path(__file__).resolve().parents[1] / "golden/slurm"
 CAPTURE_DAY = (2026, 11, 22)
 
 
 def ref_path(name: str) -> Path:
-    """A reference file; the test is skipped when the reference set is not checked out."""
+    """A reference capture of real Slurm (kept in ``tests/golden/slurm``)."""
     path = REFERENCE / name
-    if not path.is_file():
-        pytest.skip(f"reference capture {name} not available")
+    assert path.is_file(), f"reference capture {name} is missing"
     return path
 
 
