@@ -21,16 +21,35 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from stratus.agent.protocol import MAX_LINE, decode, encode
 from stratus.paths import ClusterPaths, read_endpoint, read_token
 
-# The wrapper exports the script's own pid as SLURM_TASK_PID, which only the child can know, then
-# replaces itself with the script so that pid is the script's.
-_WRAPPER = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$0" "$@"'
+INSTANCE_ENV = "STRATUS_INSTANCE_ID"  # also set by the local provider for the agent itself
+
+# The job step's first process. It sets the umask, opens the job's files and changes directory
+# in the child (a FIFO or a hung mount then blocks the job, never the agent), exports the pid as
+# SLURM_TASK_PID (only the child knows it), and replaces itself with the script, so that pid is
+# the script's. Arguments: umask stdin stdout stderr("" = stdout) mode(append|truncate) cwd
+# script args...
+_WRAPPER = r"""umask "$1"
+exec <"$2" || exit 1
+if [ "$5" = append ]; then exec >>"$3"; else exec >"$3"; fi || exit 1
+if [ -z "$4" ]; then exec 2>&1
+elif [ "$5" = append ]; then exec 2>>"$4"
+else exec 2>"$4"; fi || exit 1
+cd "$6" 2>/dev/null || {
+  printf "slurmstepd: error: couldn't chdir to \`%s': " "$6" >&2
+  echo "No such file or directory: going to /tmp instead" >&2
+  cd /tmp
+}
+SLURM_TASK_PID=$$; export SLURM_TASK_PID
+shift 6
+exec "$@"
+"""
 HEARTBEAT_S = 5.0
 
 
@@ -59,8 +78,6 @@ class Step:
     spool_dir: str
     why_killed: str | None = None
     kill_handle: asyncio.TimerHandle | None = None
-    error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Agent:
@@ -93,6 +110,8 @@ class Agent:
                 backoff = 0.05
             except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
                 _log(f"controller unreachable ({exc.__class__.__name__}: {exc}); retrying")
+            except Exception as exc:  # a bad message must not orphan the jobs: reconnect
+                _log(f"session failed ({exc.__class__.__name__}: {exc}); reconnecting")
             self.writer = None
             if self.stopping.is_set():
                 break
@@ -178,54 +197,50 @@ class Agent:
             return  # a repeated launch (controller restarted between send and ack)
         job_id, run = key
         spool = self.paths.spool(self.node) / f"job{job_id:05d}.{run}"
-        error = ""
-        files: list[IO[bytes]] = []
+        env = dict(msg["env"])
+        # Marks every process of the job as this instance's (see providers.local).
+        env[INSTANCE_ENV] = self.instance_id
+        stderr = msg.get("stderr") or ""
+        same = not stderr or stderr == msg["stdout"]
+        proc: subprocess.Popen[bytes] | None = None
         try:
-            spool.mkdir(parents=True, exist_ok=True)
+            spool.mkdir(parents=True, exist_ok=True, mode=0o700)
             script = spool / "slurm_script"
-            script.write_text(msg["script"])
+            script.write_bytes(msg["script"].encode("utf-8", "surrogateescape"))
             script.chmod(0o700)
-            cwd = msg["cwd"]
-            stderr_path = msg.get("stderr") or msg["stdout"]
-            mode = "ab" if msg.get("open_mode") == "append" else "wb"
-            out = open(msg["stdout"], mode)  # noqa: SIM115 - handed to the child, closed below
-            files.append(out)
-            err = out
-            if msg.get("stderr") and msg["stderr"] != msg["stdout"]:
-                err = open(msg["stderr"], mode)  # noqa: SIM115
-                files.append(err)
-            if not os.path.isdir(cwd):
-                err.write(
-                    f"slurmstepd: error: couldn't chdir to `{cwd}': No such file or directory: "
-                    "going to /tmp instead\n".encode()
-                )
-                err.flush()
-                cwd = "/tmp"
-            stdin_path = msg.get("stdin") or "/dev/null"
-            fin = open(stdin_path, "rb")  # noqa: SIM115
-            files.append(fin)
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", _WRAPPER, str(script), *msg.get("args", [])],
-                cwd=cwd,
-                env=msg["env"],
-                stdin=fin,
-                stdout=out,
-                stderr=err,
+                [
+                    "/bin/sh",
+                    "-c",
+                    _WRAPPER,
+                    "slurmstepd",
+                    f"{int(msg.get('umask', 0o022)):03o}",
+                    msg.get("stdin") or "/dev/null",
+                    msg["stdout"],
+                    "" if same else stderr,
+                    "append" if msg.get("open_mode") == "append" else "truncate",
+                    msg["cwd"],
+                    str(script),
+                    *msg.get("args", []),
+                ],
+                cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
                 process_group=0,
                 close_fds=True,
             )
-        except OSError as exc:
-            error = f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".strip(": ")
+            pidfd = os.pidfd_open(proc.pid)
+        except (OSError, ValueError) as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
             _log(f"job {job_id} run {run}: launch failed: {error}")
-            for f in files:
-                f.close()
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
             shutil.rmtree(spool, ignore_errors=True)
             self._report(job_id, run, exit_code=1, sig=0, error=error, usage={})
             return
-        for f in files:
-            f.close()
-        pidfd = os.pidfd_open(proc.pid)
-        step = Step(job_id, run, proc, pidfd, stderr_path, str(spool))
+        step = Step(job_id, run, proc, pidfd, msg["stdout"] if same else stderr, str(spool))
         self.steps[key] = step
         assert self.loop is not None
         self.loop.add_reader(pidfd, self._reap, key)
@@ -259,7 +274,7 @@ class Agent:
             usage = {"maxrss_kb": rusage.ru_maxrss, "utime": rusage.ru_utime, "stime": rusage.ru_stime}
         exit_code, sig = (0, -code) if code < 0 else (code, 0)
         _log(f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}")
-        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error=step.error, usage=usage)
+        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error="", usage=usage)
 
     def _report(
         self, job_id: int, run: int, *, exit_code: int, sig: int, error: str, usage: dict[str, Any]
@@ -338,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance-id", required=True)
     parser.add_argument("--kill-wait", type=float, default=30.0)
     args = parser.parse_args(argv)
+    os.umask(0o077)  # its spool holds job scripts; each job step sets the submitter's umask
     agent = Agent(ClusterPaths(Path(args.cluster_dir)), args.node, args.instance_id, args.kill_wait)
     _log(f"agent for {args.node} ({args.instance_id}) pid {os.getpid()} starting")
     return asyncio.run(agent.run())

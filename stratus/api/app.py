@@ -16,6 +16,7 @@ import grp
 import json
 import pwd
 import secrets
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -114,6 +115,11 @@ def create_app(ctrl: Controller) -> FastAPI:
             return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
         raw_stdin = body.get("stdin")
         stdin = raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None
+        files = {
+            str(k): (v.encode("utf-8", "surrogateescape") if isinstance(v, str) else None)
+            for k, v in (body.get("files") or {}).items()
+        }
+        umask = int(body.get("umask", 0o022)) & 0o777
         ctx = ClientContext(
             user=user_name(uid),
             uid=uid,
@@ -123,6 +129,8 @@ def create_app(ctrl: Controller) -> FastAPI:
             host=str(body.get("host") or "localhost"),
             stdin=stdin,
             group=group_name(gid),
+            umask=umask,
+            files=files,
         )
         result = run_command(command, argv, ctx, ctrl.slurm)
         out = result.stdout.encode("utf-8", "surrogateescape")
@@ -130,6 +138,8 @@ def create_app(ctrl: Controller) -> FastAPI:
         headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}
         if result.need_stdin:
             headers["X-Need"] = "stdin"
+        elif result.need_file is not None:
+            headers["X-Need"] = "file:" + urllib.parse.quote(result.need_file)
         return Response(content=out + err, media_type="application/octet-stream", headers=headers)
 
     @app.get("/v3/clusters/{name}")

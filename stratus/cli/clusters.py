@@ -8,7 +8,6 @@ and after none can run again (deleting a cluster whose head node is down).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -25,8 +24,7 @@ from stratus.api import shapes
 from stratus.errors import BackendError, ConflictError, NotFoundError, UserError
 from stratus.paths import ClusterPaths, clusters_root, read_endpoint, read_token
 
-CLUSTER_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
-CLUSTER_NAME_MAX = 60
+CLUSTER_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]+")
 READY_TIMEOUT_S = 60.0
 
 
@@ -45,7 +43,7 @@ def package_root() -> str:
 
 def check_name(name: str) -> None:
     """pcluster checks the name's pattern before anything else (its length is a config check)."""
-    if not CLUSTER_NAME_RE.match(name):
+    if not CLUSTER_NAME_RE.fullmatch(name):
         raise CliError(f"Bad Request: '{name}' does not match '^[a-zA-Z][a-zA-Z0-9-]+$' - 'cluster-name'")
 
 
@@ -91,7 +89,7 @@ def write_shims(paths: ClusterPaths) -> None:
     _write(str(paths.bin), sys.executable, package_root(), str(paths.root))
 
 
-def spawn_head_node(paths: ClusterPaths, reuse_ports: list[str] | None = None) -> subprocess.Popen[bytes]:
+def spawn_head_node(paths: ClusterPaths) -> subprocess.Popen[bytes]:
     """Start the head-node daemon detached from this process (its own session)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -104,7 +102,6 @@ def spawn_head_node(paths: ClusterPaths, reuse_ports: list[str] | None = None) -
                 "stratus.controller",
                 "--cluster-dir",
                 str(paths.root),
-                *(["--reuse-ports", *reuse_ports] if reuse_ports else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -116,11 +113,20 @@ def spawn_head_node(paths: ClusterPaths, reuse_ports: list[str] | None = None) -
         )
 
 
-def wait_ready(paths: ClusterPaths, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the head node serves (its endpoint is published), or fail if it died."""
+def wait_ready(paths: ClusterPaths, proc: subprocess.Popen[bytes], since_ns: int) -> None:
+    """Wait until the head node serves, or fail if it died.
+
+    It serves once it has published a new endpoint: one written after ``since_ns`` (an
+    endpoint left by a head node that was killed is stale and does not count).
+    """
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if paths.endpoint.exists() and head_running(paths):
+        try:
+            # File times come from a coarse clock (a few ms behind time.time_ns): allow for it.
+            fresh = paths.endpoint.stat().st_mtime_ns >= since_ns - 50_000_000
+        except OSError:
+            fresh = False
+        if fresh and head_running(paths):
             return
         if proc.poll() is not None:
             tail = ""
@@ -177,7 +183,8 @@ def create_cluster(
         )
     layout = loaded.layout
     root = clusters_root()
-    root.mkdir(parents=True, exist_ok=True)
+    # Job scripts and environments are stored here: readable by their owner only.
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     staging = ClusterPaths(root / f".{name}.{secrets.token_hex(4)}.creating")
     now = time.time()
     cluster = {
@@ -195,13 +202,17 @@ def create_cluster(
         },
     }
     try:
-        staging.root.mkdir()
-        staging.logs.mkdir()
+        staging.root.mkdir(mode=0o700)
+        staging.logs.mkdir(mode=0o700)
         staging.config.write_text(text)
         fd = os.open(staging.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
-        store = Store.open(staging.db, create=True)
+        old_mask = os.umask(0o077)
+        try:
+            store = Store.open(staging.db, create=True)
+        finally:
+            os.umask(old_mask)
         try:
             from stratus.engine.model import Transition
 
@@ -220,14 +231,18 @@ def create_cluster(
     except BaseException:
         shutil.rmtree(staging.root, ignore_errors=True)
         raise
+    proc: subprocess.Popen[bytes] | None = None
     try:
         write_shims(paths)
+        since = time.time_ns()
         proc = spawn_head_node(paths)
-        wait_ready(paths, proc)
+        wait_ready(paths, proc, since)
     except BaseException:
-        # Nothing half-created stays behind: no head node serves it, so remove it entirely.
-        if not head_running(paths):
-            shutil.rmtree(paths.root, ignore_errors=True)
+        # Nothing half-created stays behind: stop the head node if it started, remove it all.
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(paths.root, ignore_errors=True)
         raise
     body: dict[str, Any] = {"cluster": shapes.cluster_summary(cluster)}
     if messages:
@@ -249,6 +264,8 @@ def wait_status(paths: ClusterPaths, done: Any, timeout_s: float = 3600.0) -> di
         cluster = read_cluster(paths)
         if done(cluster):
             return cluster
+        if not head_running(paths):
+            raise BackendError(head_down_message(paths.name))
         if time.monotonic() > deadline:
             raise BackendError("timed out waiting for the cluster")
         time.sleep(0.1)
@@ -281,17 +298,21 @@ def describe_cluster(name: str) -> dict[str, Any]:
 
 
 def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the running head node's API; failures to reach it are ``BackendError``s."""
     import httpx
 
-    host, port, _ = read_endpoint(paths)
-    r = httpx.request(
-        method,
-        f"http://{host}:{port}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {read_token(paths)}"},
-        timeout=60.0,
-    )
-    data = r.json()
+    try:
+        host, port, _ = read_endpoint(paths)
+        r = httpx.request(
+            method,
+            f"http://{host}:{port}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {read_token(paths)}"},
+            timeout=60.0,
+        )
+        data = r.json()
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise BackendError(f"the head node of cluster '{paths.name}' did not answer: {exc}") from exc
     if r.status_code >= 400:
         raise CliError(data.get("message", f"HTTP {r.status_code}"))
     return data
@@ -302,15 +323,13 @@ def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:
 
     paths = existing(name, deleting=True)
     head_pid = lock_holder(paths)
+    body: dict[str, Any] | None = None
     if head_running(paths):
         try:
             body = _api(paths, "DELETE", f"/v3/clusters/{name}")
-        except OSError:
-            body = None
-        if body is None and head_running(paths):
-            raise BackendError("the head node did not answer; try again")
-    else:
-        body = None
+        except BackendError:
+            if head_running(paths):
+                raise
     if body is None:
         body = {
             "cluster": shapes.cluster_summary({**read_cluster(paths), "clusterStatus": "DELETE_IN_PROGRESS"})
@@ -419,16 +438,16 @@ def describe_cluster_instances(name: str, node_type: str | None, queue: str | No
             with store.reading() as conn:
                 rows = list(
                     conn.execute(
-                        select(schema.nodes.c.name, schema.nodes.c.state, schema.nodes.c.instance)
+                        select(schema.nodes.c.state, schema.nodes.c.instance)
                         .where(schema.nodes.c.instance.is_not(None))
                         .order_by(schema.nodes.c.name)
                     )
                 )
         finally:
             store.close()
-        for node_name, state, inst_json in rows:
+        for state, inst_json in rows:
             inst = json.loads(inst_json)
-            qname = node_name.split("-st-")[0].split("-dy-")[0]
+            qname = inst.get("queue", "")
             if queue is not None and qname != queue:
                 continue
             ec2_state = {"UP": "running", "POWERING_UP": "pending", "POWERING_DOWN": "shutting-down"}.get(
@@ -451,14 +470,9 @@ def start_head_node(name: str) -> dict[str, Any]:
     paths = existing(name)
     if not head_running(paths):
         write_shims(paths)
-        # The endpoint left by a head node that was killed is stale: remove it so that readiness
-        # means the new one serves, and let the new one reuse its ports (agents find it faster).
-        ports: list[str] = []
-        with contextlib.suppress(OSError):
-            ports = paths.endpoint.read_text().split()[1:3]
-        paths.endpoint.unlink(missing_ok=True)
-        proc = spawn_head_node(paths, ports)
-        wait_ready(paths, proc)
+        since = time.time_ns()
+        proc = spawn_head_node(paths)
+        wait_ready(paths, proc, since)
     return describe_cluster(name)
 
 

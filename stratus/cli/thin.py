@@ -25,19 +25,31 @@ _UNREACHABLE = {
 }
 
 
-def _read(path: str) -> bytes:
+_MAX_FILE = 4 * 1024 * 1024  # the head node refuses larger batch scripts anyway
+
+
+def _read(path: str, limit: int = _MAX_FILE) -> bytes:
     import posix
 
     fd = posix.open(path, posix.O_RDONLY)
     try:
-        chunks = []
-        while True:
-            b = posix.read(fd, 65536)
-            if not b:
-                return b"".join(chunks)
-            chunks.append(b)
+        return _read_fd(fd, limit)
     finally:
         posix.close(fd)
+
+
+def _read_fd(fd: int, limit: int = _MAX_FILE + 1) -> bytes:
+    import posix
+
+    chunks = []
+    size = 0
+    while size < limit:
+        b = posix.read(fd, min(65536, limit - size))
+        if not b:
+            break
+        chunks.append(b)
+        size += len(b)
+    return b"".join(chunks)
 
 
 def _q(s: str) -> str:
@@ -46,7 +58,7 @@ def _q(s: str) -> str:
     return _json.encode_basestring_ascii(s)  # type: ignore[no-any-return,attr-defined]
 
 
-def _body(argv: list[str], stdin: bytes | None) -> bytes:
+def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) -> bytes:
     import posix
 
     def dec(b: bytes) -> str:
@@ -73,7 +85,13 @@ def _body(argv: list[str], stdin: bytes | None) -> bytes:
     ]
     if stdin is not None:
         parts += [',"stdin":', _q(dec(stdin))]
-    parts.append("}")
+    if files:
+        parts.append(',"files":{')
+        parts.append(",".join(_q(k) + ":" + ("null" if v is None else _q(dec(v))) for k, v in files.items()))
+        parts.append("}")
+    mask = posix.umask(0o022)
+    posix.umask(mask)
+    parts += [',"umask":', str(mask), "}"]
     return "".join(parts).encode("ascii")
 
 
@@ -81,6 +99,7 @@ def _post(host: str, port: int, token: str, path: str, body: bytes) -> tuple[int
     import _socket
 
     s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    s.settimeout(120.0)  # a stalled head node must not hang scripts forever
     try:
         s.connect((host, port))
         head = (
@@ -141,18 +160,26 @@ def run(cluster_dir: str, argv: list[str]) -> int:
     try:
         host, api_port, _ = _read(cluster_dir + "/endpoint").decode().split()
         token = _read(cluster_dir + "/token").decode().strip()
-        body = _body(argv[1:], None)
-        status, headers, payload = _post(host, int(api_port), token, "/slurm/v1/" + cmd, body)
-        if headers.get("x-need") == "stdin":
-            data = []
-            while True:
-                b = posix.read(0, 65536)
-                if not b:
+        stdin: bytes | None = None
+        files: dict[str, bytes | None] = {}
+        for _ in range(4):
+            body = _body(argv[1:], stdin, files)
+            status, headers, payload = _post(host, int(api_port), token, "/slurm/v1/" + cmd, body)
+            need = headers.get("x-need", "")
+            if need == "stdin" and stdin is None:
+                stdin = _read_fd(0)
+            elif need.startswith("file:"):
+                import urllib.parse  # rare path: a script sbatch must read here (a pipe, a FIFO)
+
+                name = urllib.parse.unquote(need[5:])
+                if name in files:
                     break
-                data.append(b)
-            status, headers, payload = _post(
-                host, int(api_port), token, "/slurm/v1/" + cmd, _body(argv[1:], b"".join(data))
-            )
+                try:
+                    files[name] = _read(name, _MAX_FILE + 1)
+                except OSError:
+                    files[name] = None
+            else:
+                break
     except (OSError, ValueError) as exc:
         if b"STRATUS_DEBUG" in posix.environ:
             _write(2, f"stratus: {exc.__class__.__name__}: {exc}\n".encode())

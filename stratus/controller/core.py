@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stratus import __version__
+from stratus.agent.agent import HEARTBEAT_S
 from stratus.agent.protocol import MAX_LINE, decode, encode
 from stratus.config import LoadedConfig
 from stratus.controller.build import engine_config
@@ -46,7 +49,26 @@ log = logging.getLogger("stratus.controller")
 
 LIVENESS_PERIOD_S = 1.0
 AGENT_RECONNECT_GRACE_S = 60.0  # an agent alive but not connected for this long has failed
+AGENT_SILENCE_S = 3 * HEARTBEAT_S  # a connected agent silent this long is hung: disconnect it
+RECOVERY_GRACE_S = 15.0  # after a restart, hold new placements this long for agents to return
 TERMINATE_GRACE_S = 5.0
+EXIT_STORE_FAILURE = 70
+
+
+def _bind_loopback(port: int) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1: ``port`` if it is free, any free port otherwise."""
+    for candidate in (port, 0) if port else (0,):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+    raise OSError("no free port on 127.0.0.1")
 
 
 @dataclass
@@ -89,7 +111,7 @@ class Controller:
         self.disconnected_since: dict[str, float] = {}
         self.launching: set[str] = set()
         self.terminating: set[str] = set()
-        self.payload_cache: dict[int, dict[str, Any]] = {}
+        self.recovering_until = 0.0
         self.cluster: dict[str, Any] = {}
         self.api_port = 0
         self.agent_port = 0
@@ -130,6 +152,10 @@ class Controller:
         for node in self.engine.nodes.values():
             if node.state in (NodeState.UP, NodeState.POWERING_UP, NodeState.POWERING_DOWN, NodeState.DOWN):
                 self.disconnected_since[node.name] = now
+        if any(n.state == NodeState.UP for n in self.engine.nodes.values()):
+            self.recovering_until = now + RECOVERY_GRACE_S
+        if self.cluster.get("clusterStatus") == ClusterStatus.DELETE_IN_PROGRESS:
+            self.deleting = True  # run() resumes the deletion
         log.info("restored %d live jobs, next job id %d", len(jobs), self.engine.next_job_id)
 
     def commit(
@@ -138,12 +164,18 @@ class Controller:
         """Persist what the engine changed (plus ``extra`` writes) in one transaction, then act."""
         transitions, dirty_jobs, dirty_nodes, dirty_parts = self.engine.drain_changes()
         if transitions or dirty_jobs or dirty_nodes or dirty_parts or extra is not None:
-            with self.store.transaction() as conn:
-                self.store.save_engine_changes(
-                    conn, self.engine, transitions, dirty_jobs, dirty_nodes, dirty_parts
-                )
-                if extra is not None:
-                    extra(conn)
+            try:
+                with self.store.transaction() as conn:
+                    self.store.save_engine_changes(
+                        conn, self.engine, transitions, dirty_jobs, dirty_nodes, dirty_parts
+                    )
+                    if extra is not None:
+                        extra(conn)
+            except Exception:
+                # Memory is now ahead of the disk. Carrying on could act on, or acknowledge,
+                # state that a restart would not know: stop, and restart from what is stored.
+                log.critical("cannot write the state store; stopping the head node", exc_info=True)
+                os._exit(EXIT_STORE_FAILURE)
         if actions:
             self.dispatch(actions)
         self.poke()
@@ -254,16 +286,29 @@ class Controller:
             for n in self.engine.nodes.values()
         ):
             self.set_fleet_status(FleetStatus.STOPPED)
-        if status == ClusterStatus.CREATE_IN_PROGRESS and all_static_up:
-            self.set_cluster_status(ClusterStatus.CREATE_COMPLETE, "static nodes up")
+        if status == ClusterStatus.CREATE_IN_PROGRESS:
+            if all_static_up:
+                self.set_cluster_status(ClusterStatus.CREATE_COMPLETE, "static nodes up")
+            else:
+                failed = next((n for n in statics if n.state == NodeState.DOWN), None)
+                if failed is not None:
+                    self.fail_creation(
+                        "StaticNodeBootstrapFailure",
+                        f"static node {failed.name} failed to start: {failed.reason}",
+                    )
 
     def fail_creation(self, code: str, reason: str) -> None:
-        """Creation failed: record why (pcluster's ``failures``) and power everything down."""
+        """Creation failed: record why (pcluster's ``failures``) and stop the compute fleet."""
         if self.cluster.get("clusterStatus") != ClusterStatus.CREATE_IN_PROGRESS:
             return
         self.cluster["failures"] = [{"failureCode": code, "failureReason": reason}]
-        self.set_cluster_status(ClusterStatus.CREATE_FAILED, reason)
-        self.commit(self.engine.stop_fleet(self.clock()))
+        actions = self.engine.stop_fleet(self.clock())
+
+        def record(conn: Connection) -> None:
+            self.set_cluster_status(ClusterStatus.CREATE_FAILED, reason, conn)
+            self.set_fleet_status(FleetStatus.STOP_REQUESTED, "creation failed", conn)
+
+        self.commit(actions, extra=record)
 
     # ------------------------------------------------------------------------------------------
     # fleet: powering nodes up and down through the provider
@@ -275,13 +320,13 @@ class Controller:
             return
         self.launching.add(name)
         d = node.defn
-        request = LaunchRequest(name, d.instance_type, d.cpus, d.memory_mb, d.gpus)
+        request = LaunchRequest(name, d.instance_type, d.cpus, d.memory_mb, d.gpus, d.partitions[0])
         try:
             inst = await asyncio.to_thread(self.provider.launch, request)
         except LaunchError as exc:
             self.launching.discard(name)
             log.warning("launch of %s failed: %s", name, exc)
-            self._node_failed(name, f"(Code:{exc.code})Failure when resuming nodes")
+            await self._node_failed(name, f"(Code:{exc.code})Failure when resuming nodes")
             return
         finally:
             self.launching.discard(name)
@@ -303,8 +348,8 @@ class Controller:
             conn = self.agents.pop(name, None)
             if conn is not None:
                 conn.send({"type": "shutdown"})
-                with contextlib.suppress(OSError):
-                    await conn.writer.drain()
+                with contextlib.suppress(OSError, TimeoutError):
+                    await asyncio.wait_for(conn.writer.drain(), timeout=2.0)
             inst = self.instances.get(name)
             if inst is not None:
                 await asyncio.to_thread(self.provider.terminate, inst, TERMINATE_GRACE_S)
@@ -315,40 +360,68 @@ class Controller:
         finally:
             self.terminating.discard(name)
 
-    def _node_failed(self, name: str, reason: str) -> None:
-        node = self.engine.nodes[name]
-        if node.defn.static and self.cluster.get("clusterStatus") == ClusterStatus.CREATE_IN_PROGRESS:
-            actions = self.engine.node_lost(name, self.clock(), reason)
-            self.commit(actions)
-            self.fail_creation("StaticNodeBootstrapFailure", f"static node {name} failed to start: {reason}")
+    async def _node_failed(self, name: str, reason: str) -> None:
+        """A node failed: make sure nothing of it still runs, then requeue its jobs.
+
+        The order matters: a job is requeued (and may start elsewhere) only once the failed
+        node's instance, and any process a job left on it, is gone, so two runs never overlap.
+        """
+        if name in self.terminating:
             return
+        self.terminating.add(name)
+        try:
+            self.agents.pop(name, None)
+            inst = self.instances.get(name)
+            if inst is not None:
+                await asyncio.to_thread(self.provider.terminate, inst, 0.0)
+        finally:
+            self.terminating.discard(name)
         self.commit(self.engine.node_lost(name, self.clock(), reason))
+        self._progress_lifecycle()
 
     async def _liveness_loop(self) -> None:
-        """Detect dead agents (process gone) and agents that stay disconnected too long."""
+        """Detect dead agents (process gone), hung ones (silent) and ones that stay away."""
         while not self._stop.is_set():
             await asyncio.sleep(LIVENESS_PERIOD_S)
-            self.provider.reap()
-            now = self.clock()
-            for name, node in self.engine.nodes.items():
-                if node.state not in (NodeState.UP, NodeState.POWERING_UP):
-                    continue
-                if name in self.launching or name in self.terminating:
-                    continue
-                inst = self.instances.get(name)
-                if inst is None:
-                    if node.state == NodeState.UP:
-                        self._node_failed(name, "Not responding: no instance")
-                    continue
-                alive = await asyncio.to_thread(self.provider.is_alive, inst)
-                if not alive:
-                    log.warning("node %s: agent process is gone", name)
-                    self.agents.pop(name, None)
-                    self._node_failed(name, "Not responding")
-                    continue
-                since = self.disconnected_since.get(name)
-                if node.state == NodeState.UP and since is not None and now - since > AGENT_RECONNECT_GRACE_S:
-                    self._node_failed(name, "Not responding")
+            try:
+                await self._check_liveness()
+            except Exception:
+                log.exception("liveness check failed; retrying")
+
+    async def _check_liveness(self) -> None:
+        self.provider.reap()
+        now = self.clock()
+        for conn in list(self.agents.values()):
+            if now - conn.last_seen > AGENT_SILENCE_S:
+                log.warning(
+                    "node %s: agent silent for %.0f s; disconnecting it", conn.node, now - conn.last_seen
+                )
+                conn.writer.close()
+        for name, node in list(self.engine.nodes.items()):
+            if self.deleting or node.state not in (NodeState.UP, NodeState.POWERING_UP):
+                continue
+            if name in self.launching or name in self.terminating:
+                continue
+            inst = self.instances.get(name)
+            if inst is None:
+                if node.state == NodeState.UP:
+                    self._spawn(self._node_failed(name, "Not responding: no instance"))
+                continue
+            alive = await asyncio.to_thread(self.provider.is_alive, inst)
+            # The world may have moved while we looked: act only on the same instance.
+            if (
+                self.instances.get(name) is not inst
+                or name in self.terminating
+                or node.state not in (NodeState.UP, NodeState.POWERING_UP)
+            ):
+                continue
+            if not alive:
+                log.warning("node %s: agent process is gone", name)
+                self._spawn(self._node_failed(name, "Not responding"))
+                continue
+            since = self.disconnected_since.get(name)
+            if node.state == NodeState.UP and since is not None and now - since > AGENT_RECONNECT_GRACE_S:
+                self._spawn(self._node_failed(name, "Not responding"))
 
     # ------------------------------------------------------------------------------------------
     # agent connections
@@ -420,31 +493,35 @@ class Controller:
         name = conn.node
         acks: list[dict[str, Any]] = []
         actions: list[Action] = []
+        reported_finished = {(int(r["job_id"]), int(r["run"])) for r in hello.get("finished", [])}
         for rep in hello.get("finished", []):
             actions += self._job_finished(rep)
             acks.append({"type": "ack", "job_id": rep["job_id"], "run": rep["run"]})
         reported = {(int(r["job_id"]), int(r["run"])) for r in hello.get("running", [])}
-        for job_id, run in reported:
+        for job_id, run in sorted(reported):
             job = self.engine.jobs.get(job_id)
             if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
                 # A run the controller no longer wants (requeued or ended while we were apart).
                 conn.send({"type": "kill", "job_id": job_id, "run": run, "why": "END", "signal": "KILL"})
+            elif job.state == JobState.COMPLETING and job.final_state is not None:
+                # A cancel or time limit decided while the agent was away: its kill was lost.
+                why = job.final_state.value
+                conn.send({"type": "kill", "job_id": job_id, "run": run, "why": why, "signal": "TERM"})
         conn.running = set(reported)
         self.engine.node_responding(name, True, now)
         actions += self.engine.node_up(name, now, self.instances[name].instance_id)
-        self.commit(actions)
+        self.commit(actions)  # may send launches, which mark conn.running
         for ack in acks:
             conn.send(ack)
         # Launches this agent never received (the controller stopped between deciding and sending).
         for job in list(self.engine.jobs.values()):
+            key = (job.id, job.run)
             if (
                 job.state in (JobState.RUNNING, JobState.COMPLETING)
                 and job.alloc is not None
                 and job.alloc.nodes[0] == name
-                and (job.id, job.run) not in reported
-                and not any(
-                    int(r["job_id"]) == job.id and int(r["run"]) == job.run for r in hello.get("finished", [])
-                )
+                and key not in conn.running
+                and key not in reported_finished
             ):
                 if job.state == JobState.COMPLETING:
                     self.commit(self.engine.job_ended(job.id, job.run, now, signal=9))
@@ -485,26 +562,19 @@ class Controller:
     # ------------------------------------------------------------------------------------------
 
     async def start_servers(self, api_app: Any, api_port: int = 0, agent_port: int = 0) -> None:
+        """Serve the API and the agent port on loopback; reuse the given ports if still free."""
         import uvicorn
 
-        agent_server = await asyncio.start_server(
-            self._agent_connection, "127.0.0.1", agent_port, limit=MAX_LINE
-        )
-        self.agent_port = agent_server.sockets[0].getsockname()[1]
-        config = uvicorn.Config(
-            api_app,
-            host="127.0.0.1",
-            port=api_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
+        api_sock = _bind_loopback(api_port)
+        agent_sock = _bind_loopback(agent_port)
+        agent_server = await asyncio.start_server(self._agent_connection, sock=agent_sock, limit=MAX_LINE)
+        self.agent_port = agent_sock.getsockname()[1]
+        config = uvicorn.Config(api_app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._spawn(server.serve())
+        self._spawn(server.serve(sockets=[api_sock]))
         while not server.started:
             await asyncio.sleep(0.01)
-        self.api_port = server.servers[0].sockets[0].getsockname()[1]
+        self.api_port = api_sock.getsockname()[1]
         self._api_server = server
         self._agent_server = agent_server
 
@@ -516,8 +586,12 @@ class Controller:
         ):
             self.cluster["computeFleetStatus"] = FleetStatus.START_REQUESTED.value
             self._write_cluster([], None)
+        if self.deleting:
+            self._spawn(self._delete())  # a deletion the previous head node did not finish
         for name, node in self.engine.nodes.items():
-            if node.state == NodeState.POWERING_DOWN:
+            if node.state == NodeState.POWERING_DOWN or (
+                node.state == NodeState.DOWN and name in self.instances
+            ):
                 self._spawn(self._power_down(name))
             elif node.state == NodeState.POWERING_UP and name not in self.instances:
                 # The previous head node stopped between deciding to launch and recording the
@@ -526,12 +600,24 @@ class Controller:
         while not self._stop.is_set():
             now = self.clock()
             if not self.deleting:
-                self.commit(self.engine.tick(now))
+                self.commit(self.engine.tick(now, schedule=not self._recovering(now)))
                 self._progress_lifecycle()
             self._wake.clear()
             delay = min(max(self.engine.next_wakeup(now) - self.clock(), 0.0), 1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay if delay > 0 else 0.001)
+
+    def _recovering(self, now: float) -> bool:
+        """After a restart: until every UP node's agent is back (or the grace period ends)."""
+        if self.recovering_until == 0.0:
+            return False
+        waiting = [
+            n for n, node in self.engine.nodes.items() if node.state == NodeState.UP and n not in self.agents
+        ]
+        if not waiting or now >= self.recovering_until:
+            self.recovering_until = 0.0
+            return False
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -556,34 +642,40 @@ class Controller:
     def request_fleet(self, status: FleetStatus) -> None:
         """update-compute-fleet: START_REQUESTED or STOP_REQUESTED."""
         now = self.clock()
-        self.set_fleet_status(status, "user request")
-        if status == FleetStatus.STOP_REQUESTED:
-            self.commit(self.engine.stop_fleet(now))
-        else:
-            self.commit(self.engine.start_fleet(now))
+        actions = (
+            self.engine.stop_fleet(now)
+            if status == FleetStatus.STOP_REQUESTED
+            else self.engine.start_fleet(now)
+        )
+        # The request and its effect on partitions and nodes land in one transaction.
+        self.commit(actions, extra=lambda conn: self.set_fleet_status(status, "user request", conn))
         self._progress_lifecycle()
 
     def begin_delete(self) -> None:
         """delete-cluster: record DELETE_IN_PROGRESS (durably, before answering), then tear down."""
         if self.deleting:
             return
-        self.deleting = True
         self.set_cluster_status(ClusterStatus.DELETE_IN_PROGRESS, "user request")
+        self.deleting = True
         self._spawn(self._delete())
 
     async def _delete(self) -> None:
         """Terminate every node; the daemon removes the cluster's files once the loop stops."""
-        names = [n for n in self.engine.nodes if n in self.instances or n in self.agents]
-        for conn in list(self.agents.values()):
-            conn.send({"type": "shutdown"})
-        await asyncio.gather(
-            *(
-                asyncio.to_thread(self.provider.terminate, self.instances[n], TERMINATE_GRACE_S)
-                for n in names
-                if n in self.instances
+        try:
+            for conn in list(self.agents.values()):
+                conn.send({"type": "shutdown"})
+            results = await asyncio.gather(
+                *(
+                    asyncio.to_thread(self.provider.terminate, inst, TERMINATE_GRACE_S)
+                    for inst in list(self.instances.values())
+                ),
+                return_exceptions=True,
             )
-        )
-        self.stop()
+            for result in results:
+                if isinstance(result, BaseException):
+                    log.error("terminating a node failed during delete", exc_info=result)
+        finally:
+            self.stop()
 
     def version(self) -> str:
         return __version__

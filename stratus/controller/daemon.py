@@ -80,11 +80,7 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
     ctrl.restore()
     app = create_app(ctrl)
     api_port, agent_port = ports
-    try:
-        await ctrl.start_servers(app, api_port, agent_port)
-    except OSError:
-        # The old ports are taken by someone else now: agents re-read the endpoint file anyway.
-        await ctrl.start_servers(app, 0, 0)
+    await ctrl.start_servers(app, api_port, agent_port)
     tmp = paths.endpoint.with_suffix(".tmp")
     tmp.write_text(f"127.0.0.1 {ctrl.api_port} {ctrl.agent_port}\n")
     tmp.replace(paths.endpoint)
@@ -106,8 +102,9 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stratus-controller", description="stratus head-node daemon")
     parser.add_argument("--cluster-dir", required=True)
-    parser.add_argument("--reuse-ports", nargs=2, type=int, metavar=("API", "AGENT"), default=None)
     args = parser.parse_args(argv)
+    # The state store and logs hold job scripts and environments: owner-only (jobs set their own).
+    os.umask(0o077)
     paths = ClusterPaths(Path(args.cluster_dir).resolve())
     paths.logs.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
@@ -121,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ALREADY_RUNNING
     # An endpoint left by a head node that was killed is stale; clients must not use it, and
     # whoever waits for this head node to be ready waits for the new one.
-    stale = tuple(args.reuse_ports) if args.reuse_ports else _previous_ports(paths)
+    stale = _previous_ports(paths)  # reused if still free: agents come back sooner
     paths.endpoint.unlink(missing_ok=True)
     try:
         deleted = asyncio.run(_serve(paths, (stale[0], stale[1])))

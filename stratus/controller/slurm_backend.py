@@ -8,13 +8,13 @@ environment a real Slurm job sees.
 
 from __future__ import annotations
 
-import grp
 import math
 import os
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from stratus.engine.engine import CancelOutcome
+from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Action, Job, JobSpec, KillJob, Rejection
 from stratus.engine.states import JobState, NodeState
 from stratus.slurm import errors as serr
@@ -38,11 +38,16 @@ NO_VAL = 4294967294  # Slurm prints this task id in the paths of an array's pend
 _PAYLOAD_CACHE = 256
 
 
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
+def _features(constraint: str | None) -> tuple[str, ...]:
+    """``-C a&b`` (or a single feature) as the features every node must have.
+
+    OR, counts and brackets (``a|b``, ``a*2``, ``[a&b]``) are refused with Slurm's wording.
+    """
+    if not constraint:
+        return ()
+    if any(c in constraint for c in "|*[]()"):
+        raise serr.submit_failed(serr.INVALID_FEATURE + " (stratus supports features joined by '&')")
+    return tuple(f.strip() for f in constraint.split("&") if f.strip())
 
 
 def export_env(export: str | None, env: dict[str, str]) -> dict[str, str]:
@@ -84,6 +89,9 @@ class ControllerSlurmBackend:
     # -- submission -----------------------------------------------------------------------------
 
     def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
+        if request.dependency is not None:
+            # Accepting it and running the job at once would be wrong: refuse until it is real.
+            raise serr.submit_failed("Job dependencies (--dependency) are not supported by stratus yet")
         spec = self._spec(request, ctx)
         engine = self.ctrl.engine
         if self.ctrl.deleting:
@@ -101,7 +109,8 @@ class ControllerSlurmBackend:
             "script_path": request.script_path,
             "submit_dir": ctx.cwd,
             "submit_host": ctx.host,
-            "group": ctx.group or _group_name(ctx.gid),
+            "group": ctx.group or str(ctx.gid),
+            "umask": ctx.umask,
             "open_mode": request.open_mode,
             "export": request.export,
             "account": request.account,
@@ -134,7 +143,7 @@ class ControllerSlurmBackend:
 
     def _spec(self, r: BatchRequest, ctx: ClientContext) -> JobSpec:
         min_nodes = r.min_nodes or 1
-        max_nodes = r.max_nodes if r.max_nodes is not None else r.min_nodes
+        max_nodes = r.max_nodes  # -N 2 gives (2, 2); -N 2- gives (2, None): open-ended
         cpt = r.cpus_per_task or 1
         if r.ntasks is not None:
             ntasks = r.ntasks
@@ -175,6 +184,8 @@ class ControllerSlurmBackend:
             nice=r.nice,
             begin_time=r.begin_time,
             array_max_running=r.array.max_running if r.array is not None else None,
+            features=_features(r.constraint),
+            gpu_type=r.gpu_type,
         )
 
     @staticmethod
@@ -187,6 +198,8 @@ class ControllerSlurmBackend:
             return serr.memory_unsatisfiable()
         if r.code == "NODE_COUNT":
             return serr.node_count_invalid()
+        if r.code == "FEATURES":
+            return serr.invalid_feature()
         return serr.node_config_unavailable()
 
     # -- cancellation ---------------------------------------------------------------------------
@@ -198,8 +211,8 @@ class ControllerSlurmBackend:
         actions: list[Action] = []
         count = 0
 
-        def allowed(job: Job | None) -> bool:
-            return job is None or ctx.uid == 0 or job.spec.uid == ctx.uid
+        def allowed(records: list[Job]) -> bool:
+            return ctx.uid == 0 or all(j.spec.uid == ctx.uid for j in records)
 
         def matches(job: Job) -> bool:
             if request.user is not None and job.spec.user != request.user:
@@ -223,8 +236,7 @@ class ControllerSlurmBackend:
                         if len(target.task_ids) == 1
                         else (f"_[{target.task_ids.to_slurm()}]")
                     )
-                job = engine.jobs.get(target.job_id)
-                if not allowed(job):
+                if not allowed(self._records_of(target.job_id)):
                     errors.append(serr.kill_job_error(label, serr.ACCESS_DENIED))
                     continue
                 if request.signal is not None:
@@ -247,16 +259,19 @@ class ControllerSlurmBackend:
                     errors.append(serr.kill_job_error(label, serr.ALREADY_DONE))
         else:
             for job in list(engine.jobs.values()):
-                if job.state.final or not matches(job) or not allowed(job):
+                if job.state.final or not matches(job) or not allowed([job]):
                     continue
                 if request.signal is not None:
                     signal(job)
                     continue
-                out = (
-                    engine.cancel(job.id, None, now)
-                    if not job.is_array_remainder
-                    else engine.cancel(job.id, job.pending_tasks.copy() if job.pending_tasks else None, now)
-                )
+                # One record at a time: an array's id also names all of its tasks.
+                if job.is_array_remainder:
+                    assert job.pending_tasks is not None
+                    out = engine.cancel(job.id, job.pending_tasks.copy(), now)
+                elif job.array_id is not None and job.task_id is not None:
+                    out = engine.cancel(job.array_id, IndexSet.from_ids([job.task_id]), now)
+                else:
+                    out = engine.cancel(job.id, None, now)
                 actions += out.actions
                 count += out.cancelled
         self.ctrl.commit(actions)
@@ -292,7 +307,17 @@ class ControllerSlurmBackend:
 
     def jobs(self) -> list[JobRow]:
         self.preload_infos()
-        return [self._job_row(j) for j in self.ctrl.engine.jobs.values()]
+        rows = [self._job_row(j) for j in self.ctrl.engine.jobs.values()]
+        self._prune_infos()
+        return rows
+
+    def _prune_infos(self) -> None:
+        """Forget the payload summaries of jobs the engine no longer holds (bounded memory)."""
+        engine = self.ctrl.engine
+        if len(self._infos) <= 2 * len(engine.jobs) + 100:
+            return
+        live = {j.array_id if j.array_id is not None else j.id for j in engine.jobs.values()}
+        self._infos = {k: v for k, v in self._infos.items() if k in live}
 
     def _paths(self, job: Job, info: dict[str, Any], node: str) -> tuple[str, str]:
         task = job.task_id
@@ -496,4 +521,5 @@ class ControllerSlurmBackend:
             "stderr": stderr,
             "stdin": stdin if os.path.isabs(stdin) else os.path.join(workdir, stdin),
             "open_mode": info.get("open_mode"),
+            "umask": info.get("umask", 0o022),
         }

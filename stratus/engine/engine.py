@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
@@ -31,6 +31,7 @@ from stratus.engine.model import (
     KillJob,
     LaunchJob,
     Node,
+    NodeDef,
     Partition,
     PowerDown,
     PowerUp,
@@ -56,7 +57,7 @@ _HOLDING = frozenset({JobState.CONFIGURING, JobState.RUNNING, JobState.COMPLETIN
 
 @dataclass(slots=True)
 class CancelOutcome:
-    """What a cancel did: ``found`` is False for unknown ids; ``done`` lists already-final jobs."""
+    """What a cancel did: ``found`` is False for unknown ids; ``already_done`` if some had ended."""
 
     found: bool = True
     cancelled: int = 0
@@ -75,6 +76,15 @@ class _Pass:
     blocked_shapes: set[tuple[object, ...]]
     actions: list[Action]
     power_up: list[str]
+
+
+def _has_features(d: NodeDef, wanted: tuple[str, ...]) -> bool:
+    return all(f in d.features for f in wanted)
+
+
+def _final_reason(state: JobState) -> str:
+    """Slurm's reason for a job that ended in ``state`` by a kill (cancel, time limit)."""
+    return "TimeLimit" if state == JobState.TIMEOUT else "None"
 
 
 def _natural_key(name: str) -> tuple[str, int]:
@@ -187,6 +197,14 @@ class Engine:
         defs = [self.nodes[n].defn for n in self.partitions[partition].defn.nodes]
         if not defs:
             return Rejection("NODE_COUNT", partition)
+        if spec.features:
+            defs = [d for d in defs if _has_features(d, spec.features)]
+            if not defs:
+                return Rejection("FEATURES", partition)
+        if spec.gpu_type is not None:
+            defs = [d for d in defs if d.gpu_type == spec.gpu_type]
+            if not defs:
+                return Rejection("GPUS", partition)
         if spec.cpus_per_task > max(d.cpus for d in defs):
             return Rejection("CPUS_PER_NODE", partition)
         mem = spec.mem_per_node_mb or 0
@@ -308,36 +326,17 @@ class Engine:
             out.already_done = True
             return
         out.cancelled += 1
-        if job.state == JobState.PENDING:
+        if job.state in (JobState.PENDING, JobState.CONFIGURING):
+            # Nothing runs yet; booting nodes keep booting and idle out if nobody needs them.
             self._job_to(job, JobState.CANCELLED, now, cause)
             job.end_time = now
             job.reason = "None"
-            return
-        if job.state == JobState.CONFIGURING:
-            # Nothing runs yet; the nodes keep booting and will idle out if nobody needs them.
-            self._job_to(job, JobState.CANCELLED, now, cause)
-            job.end_time = now
             self._release(job, now)
             return
         assert job.alloc is not None
         job.final_state = JobState.CANCELLED
         self._job_to(job, JobState.COMPLETING, now, cause, "cancel")
         out.actions.append(KillJob(job.id, job.run, job.alloc.nodes, "CANCELLED"))
-
-    def set_hold(self, job_id: int, held: bool, now: float) -> bool:
-        """Hold or release a pending job; False if it is not pending."""
-        job = self.jobs.get(job_id)
-        if job is None or job.state != JobState.PENDING:
-            return False
-        job.held = held
-        job.reason = "JobHeldUser" if held else "None"
-        self.dirty_jobs.add(job_id)
-        self.journal.append(
-            Transition(
-                "job", self.job_key(job), "PENDING", "PENDING", now, "user", "hold" if held else "release"
-            )
-        )
-        return True
 
     # ------------------------------------------------------------------------------------------
     # events from nodes
@@ -361,7 +360,7 @@ class Engine:
         job.exit_signal = signal
         if job.state == JobState.COMPLETING and job.final_state is not None:
             new = job.final_state
-            reason = "TimeLimit" if new == JobState.TIMEOUT else "None"
+            reason = _final_reason(new)
         elif out_of_memory:
             new, reason = JobState.OUT_OF_MEMORY, "OutOfMemory"
         elif exit_code != 0 or signal != 0:
@@ -443,7 +442,7 @@ class Engine:
             self._job_to(job, final, now, "node_fail", reason)
             job.end_time = now
             job.final_state = None
-            job.reason = "TimeLimit" if final == JobState.TIMEOUT else "None"
+            job.reason = _final_reason(final)
             if others:
                 actions.append(KillJob(job.id, job.run, others, "NODE_FAIL"))
             self._release(job, now)
@@ -530,13 +529,18 @@ class Engine:
     # time
     # ------------------------------------------------------------------------------------------
 
-    def tick(self, now: float) -> list[Action]:
-        """Everything that happens because time passed, then a scheduling pass."""
+    def tick(self, now: float, *, schedule: bool = True) -> list[Action]:
+        """Everything that happens because time passed, then (unless held) a scheduling pass.
+
+        ``schedule=False`` holds new placements while a restarted controller waits for its
+        nodes to report back, so it does not boot new nodes for work that idle ones will take.
+        """
         actions: list[Action] = []
         self._enforce_time_limits(now, actions)
         self._check_boot_timeouts(now, actions)
         self._keep_static_nodes_up(now, actions)
-        actions.extend(self.schedule(now))
+        if schedule:
+            actions.extend(self.schedule(now))
         self._power_down_idle(now, actions)
         self._purge_finished(now)
         return actions
@@ -683,7 +687,8 @@ class Engine:
             if candidates is None:
                 first_reason = first_reason or "PartitionInactive"
                 continue
-            shape = (pname, *shape_of(job.spec))
+            # Jobs of the same shape and time limit fit or fail together within a pass.
+            shape = (pname, self._effective_limit(job.spec, pname), *shape_of(job.spec))
             if shape in ctx.blocked_shapes:
                 # Same request as a job that just failed here: it fails too, without a search.
                 first_reason = first_reason or ("Priority" if pname in ctx.reservations else "Resources")
@@ -747,12 +752,16 @@ class Engine:
         for shadow, nodes in reservations.values():
             if end > shadow:
                 blocked |= nodes
-        usable = (
-            [a for a in candidates if a.cpus > 0 and a.name not in blocked]
-            if blocked
-            else [a for a in candidates if a.cpus > 0]
-        )
-        return place(job.spec, usable, self.config.memory_scheduling)
+        spec = job.spec
+        usable = [
+            a
+            for a in candidates
+            if a.cpus > 0
+            and a.name not in blocked
+            and (not spec.features or _has_features(self.nodes[a.name].defn, spec.features))
+            and (spec.gpu_type is None or self.nodes[a.name].defn.gpu_type == spec.gpu_type)
+        ]
+        return place(spec, usable, self.config.memory_scheduling)
 
     def _blocked_reason(
         self,
@@ -781,7 +790,13 @@ class Engine:
         self, job: Job, pname: str, avail: dict[str, Avail], now: float
     ) -> tuple[float, frozenset[str]] | None:
         """The earliest time and nodes at which ``job`` could start, from running jobs' limits."""
-        members = set(self.partitions[pname].defn.nodes)
+        spec = job.spec
+        members = {
+            n
+            for n in self.partitions[pname].defn.nodes
+            if (not spec.features or _has_features(self.nodes[n].defn, spec.features))
+            and (spec.gpu_type is None or self.nodes[n].defn.gpu_type == spec.gpu_type)
+        }
         sim = {name: a.copy() for name, a in avail.items() if name in members}
         releases: list[tuple[float, int]] = []
         for other in self.jobs.values():
@@ -822,16 +837,11 @@ class Engine:
         job.alloc = alloc
         job.start_time = now
         job.reason = "None"
+        self._hold(job)
         booting = False
-        for i, name in enumerate(alloc.nodes):
+        for name in alloc.nodes:
             node = self.nodes[name]
-            node.alloc_cpus += alloc.cpus[i]
-            node.alloc_memory_mb += alloc.memory_mb[i]
-            node.alloc_gpus += alloc.gpus[i]
-            node.jobs.add(job.id)
             node.last_busy_time = now
-            if job.spec.exclusive:
-                node.exclusive_job = job.id
             self.dirty_nodes.add(name)
             if node.state == NodeState.POWERED_DOWN:
                 self._node_to(node, NodeState.POWERING_UP, now, "schedule", f"job {self.job_key(job)}")
@@ -890,6 +900,21 @@ class Engine:
         )
         return task
 
+    def _hold(self, job: Job) -> None:
+        """Count ``job``'s allocation on its nodes (the inverse of :meth:`_release`)."""
+        alloc = job.alloc
+        assert alloc is not None
+        for i, name in enumerate(alloc.nodes):
+            node = self.nodes.get(name)
+            if node is None:
+                continue  # a node removed from the configuration
+            node.jobs.add(job.id)
+            node.alloc_cpus += alloc.cpus[i]
+            node.alloc_memory_mb += alloc.memory_mb[i]
+            node.alloc_gpus += alloc.gpus[i]
+            if job.spec.exclusive:
+                node.exclusive_job = job.id
+
     def _release(self, job: Job, now: float) -> None:
         alloc = job.alloc
         if alloc is None:
@@ -944,16 +969,7 @@ class Engine:
                 if job.task_id is not None and job.state in _HOLDING:
                     self._array_active[job.array_id] += 1
             if job.state in _HOLDING and job.alloc is not None:
-                for i, name in enumerate(job.alloc.nodes):
-                    node = self.nodes.get(name)
-                    if node is None:
-                        continue
-                    node.jobs.add(job.id)
-                    node.alloc_cpus += job.alloc.cpus[i]
-                    node.alloc_memory_mb += job.alloc.memory_mb[i]
-                    node.alloc_gpus += job.alloc.gpus[i]
-                    if job.spec.exclusive:
-                        node.exclusive_job = job.id
+                self._hold(job)
             if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time:
                 heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
         self.next_job_id = max(next_job_id, max(self.jobs, default=0) + 1)
@@ -970,18 +986,3 @@ class Engine:
     def array_tasks(self, array_id: int) -> list[Job]:
         """The materialised task records of an array (not its pending remainder)."""
         return [self.jobs[i] for i in sorted(self._array_tasks.get(array_id, ())) if i in self.jobs]
-
-    def find_task(self, array_id: int, task_id: int) -> Job | None:
-        """The record of one array task, if it has one (started or finished)."""
-        meta = self.jobs.get(array_id)
-        if meta is not None and meta.task_id == task_id:
-            return meta
-        for job in self.array_tasks(array_id):
-            if job.task_id == task_id:
-                return job
-        return None
-
-    def with_spec(self, job: Job, **changes: object) -> None:
-        """Replace fields of a pending job's spec (scontrol update)."""
-        job.spec = replace(job.spec, **changes)  # type: ignore[arg-type]
-        self.dirty_jobs.add(job.id)

@@ -53,7 +53,6 @@ class EngineConfig:
     resume_timeout_s: float = 1800.0  # a powering-up node that has not registered by then failed
     memory_scheduling: bool = False  # count memory as a consumable (Slurm CR_CPU_Memory)
     min_job_age_s: float = 300.0  # finished jobs stay visible (squeue -t all) this long
-    power_down_failed_after_s: float = 0.0  # how long a failed dynamic node shows down~
 
 
 # -- jobs ------------------------------------------------------------------------------------------
@@ -82,6 +81,8 @@ class JobSpec:
     nice: int = 0
     begin_time: float | None = None
     array_max_running: int | None = None  # the %N of --array
+    features: tuple[str, ...] = ()  # every one of these must be a feature of each node used
+    gpu_type: str | None = None  # GPUs of this type only (None: any type)
 
 
 @dataclass(slots=True)
@@ -133,10 +134,6 @@ class Job:
     @property
     def is_array_remainder(self) -> bool:
         return self.pending_tasks is not None and self.task_id is None
-
-    @property
-    def array_job_id(self) -> int | None:
-        return self.array_id
 
 
 # -- nodes -----------------------------------------------------------------------------------------
@@ -249,5 +246,5 @@ Action = LaunchJob | KillJob | PowerUp | PowerDown
 class Rejection:
     """Why a submission can never run here. ``code`` is neutral; front ends word it."""
 
-    code: str  # INVALID_PARTITION | CPUS_PER_NODE | MEMORY | GPUS | NODE_COUNT | TASKS
+    code: str  # INVALID_PARTITION | CPUS_PER_NODE | MEMORY | GPUS | NODE_COUNT | TASKS | FEATURES
     detail: str = ""

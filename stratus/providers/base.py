@@ -20,6 +20,7 @@ class LaunchRequest:
     cpus: int
     memory_mb: int
     gpus: int = 0
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Instance:
     launch_time: float
     private_ip: str
     data: dict[str, Any] = field(default_factory=dict)
+    queue: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,12 +43,19 @@ class Instance:
             "launch_time": self.launch_time,
             "private_ip": self.private_ip,
             "data": self.data,
+            "queue": self.queue,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Instance:
         return cls(
-            d["instance_id"], d["node"], d["instance_type"], d["launch_time"], d["private_ip"], d["data"]
+            d["instance_id"],
+            d["node"],
+            d["instance_type"],
+            d["launch_time"],
+            d["private_ip"],
+            d.get("data", {}),
+            d.get("queue", ""),
         )
 
 

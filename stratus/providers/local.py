@@ -4,7 +4,9 @@ Each agent starts in a session of its own (it is the session leader) and runs it
 that session. "Terminating the instance" therefore means: ask the agent to stop (SIGTERM), then
 kill every process still in that session (SIGKILL). That catches job processes orphaned by an
 agent that was itself killed, so a requeued job can never run twice. Processes are found by
-session id, and the agent by pid plus its start time (pid reuse safe); never by name.
+session id and confirmed by the instance id in their environment (``STRATUS_INSTANCE_ID``, set
+for the agent and every job step), and the agent by pid plus its start time; so a reused pid
+never gets another process killed, and nothing is ever found by name.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import psutil
 
+from stratus.agent.agent import INSTANCE_ENV
 from stratus.paths import ClusterPaths
 from stratus.providers.base import Instance, LaunchError, LaunchRequest
 
@@ -45,6 +48,7 @@ class LocalProvider:
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.paths.node_log(request.node)
         env = dict(os.environ)
+        env[INSTANCE_ENV] = instance_id
         # The agent must import this very stratus, wherever it is installed.
         pkg_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -86,6 +90,7 @@ class LocalProvider:
             launch_time=time.time(),
             private_ip="127.0.0.1",
             data={"pid": proc.pid, "create_time": create_time},
+            queue=request.queue,
         )
 
     def _agent(self, instance: Instance) -> psutil.Process | None:
@@ -107,16 +112,19 @@ class LocalProvider:
         return self._agent(instance) is not None
 
     def session_members(self, instance: Instance) -> list[psutil.Process]:
-        """Every live process of the node's session (the agent and what it started)."""
+        """Every live process of the node (its agent and what it started), by session and marker."""
         sid = int(instance.data.get("pid", 0))
         born = float(instance.data.get("create_time", 0.0))
         out = []
         for p in psutil.process_iter(["pid", "create_time"]):
             try:
-                if p.info["create_time"] + 1.0 < born:
+                if p.info["create_time"] + 1.0 < born or os.getsid(p.pid) != sid:
                     continue
-                if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
-                    out.append(p)
+                if p.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if p.environ().get(INSTANCE_ENV) != instance.instance_id:
+                    continue  # same session id, another process: the pid was reused
+                out.append(p)
             except (ProcessLookupError, PermissionError, psutil.Error):
                 continue
         return out
@@ -137,12 +145,7 @@ class LocalProvider:
         self.reap()
 
     def reap(self) -> None:
+        # Called from several threads (terminate, is_alive) and the event loop: pop, not del.
         for pid, proc in list(self._children.items()):
             if proc.poll() is not None:
-                del self._children[pid]
-
-
-def check_launchable() -> None:
-    """Raise ``LaunchError`` if agents cannot run here (no pidfd support, say)."""
-    if not hasattr(os, "pidfd_open"):
-        raise LaunchError("Unsupported", "the local provider needs Linux 5.3+ (pidfd_open)")
+                self._children.pop(pid, None)

@@ -22,6 +22,7 @@ Checks that need the cluster (partition names, resource fit) belong to the backe
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -652,6 +653,46 @@ def directive_args(script: str, fname: str) -> tuple[list[str], list[str]]:
     return args, warnings
 
 
+MAX_SCRIPT_SIZE = 4 * 1024 * 1024  # Slurm's default max_script_size
+
+
+def _script_bytes(given: str, path: str, ctx: ClientContext) -> bytes | None:
+    """The script's bytes, or None to have the client send them.
+
+    The head node reads a regular file itself (fast, and what users mostly submit). Anything
+    else (a pipe from ``sbatch <(...)``, a FIFO, ``/dev/stdin``) exists only in the client's
+    world, so the client reads it; so nothing the user names can block or flood the head node.
+    """
+    if given in ctx.files:
+        data = ctx.files[given]
+        if data is None:
+            raise _err(f"Unable to open file {given}", EXIT_ERROR)
+    else:
+        if path.startswith(("/dev/", "/proc/")):
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise _err(f"Unable to open file {given}", EXIT_ERROR) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise _err(f"Unable to open file {given}", EXIT_ERROR)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > MAX_SCRIPT_SIZE:
+            raise _too_large()
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            raise _err(f"Unable to open file {given}", EXIT_ERROR) from None
+    if len(data) > MAX_SCRIPT_SIZE:
+        raise _too_large()
+    return data
+
+
+def _too_large() -> SlurmError:
+    return errors.submit_failed("Batch script is larger than 4 MB (max_script_size)")
+
+
 def _resolve_script(name: str, cwd: str, env: Mapping[str, str]) -> str:
     """Where sbatch finds the script (search_path): the working directory, then ``PATH``.
 
@@ -734,10 +775,9 @@ def parse_sbatch(
     elif rest:
         script_path = _resolve_script(rest[0], ctx.cwd, ctx.env)
         script_args = list(rest[1:])
-        try:
-            body = Path(script_path).read_bytes()
-        except OSError:
-            raise _err(f"Unable to open file {rest[0]}", EXIT_ERROR) from None
+        body = _script_bytes(rest[0], script_path, ctx)
+        if body is None:
+            return ParsedSbatch(result=CommandResult(need_file=rest[0]))
         script = check_script(body)
         fname = os.path.basename(script_path)
     else:

@@ -33,6 +33,9 @@ class ClientContext:
     host: str
     stdin: bytes | None = None  # the client's stdin, only when the command asked for it
     group: str = ""
+    umask: int = 0o022  # the client's umask: jobs create their files with it, as in Slurm
+    # Files the command asked the client for (``need_file``), by the name given; None: unreadable.
+    files: Mapping[str, bytes | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class CommandResult:
     stderr: str = ""
     exit_code: int = 0
     need_stdin: bool = False
+    need_file: str | None = None  # ask the client to send this file's bytes (as given, maybe relative)
 
 
 # -- what the front end asks the backend to do ---------------------------------------------------

@@ -7,7 +7,7 @@ the journal: one row per recorded state transition of any entity.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 SCHEMA_VERSION = 1
 
@@ -56,7 +56,7 @@ payloads = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),  # the submission's job id
     Column("info", Text, nullable=False),  # small JSON: workdir, output patterns, options as given
-    Column("script", Text, nullable=False),
+    Column("script", LargeBinary, nullable=False),  # bytes: scripts need not be UTF-8
     Column("env", Text, nullable=False),  # JSON: the environment the job will get
 )
 

@@ -46,7 +46,6 @@ def _upsert(table: Any, key: str, skip: tuple[str, ...] = ()) -> Any:
 _META_UPSERT = _upsert(schema.meta, "key")
 _JOB_UPSERT = _upsert(schema.jobs, "id", skip=("payload_id",))
 _NODE_UPSERT = _upsert(schema.nodes, "name", skip=("instance",))
-_NODE_UPSERT_WITH_INSTANCE = _upsert(schema.nodes, "name")
 _PARTITION_UPSERT = _upsert(schema.partitions, "name")
 _JOURNAL_INSERT = schema.journal.insert()
 
@@ -134,11 +133,6 @@ class Store:
         row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
         return default if row is None else json.loads(row[0])
 
-    def all_meta(self, conn: Connection) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in conn.execute(select(schema.meta.c.key, schema.meta.c.value))}
-
-    # -- writes from the engine -----------------------------------------------------------------
-
     def save_engine_changes(
         self,
         conn: Connection,
@@ -147,7 +141,6 @@ class Store:
         dirty_jobs: Iterable[int],
         dirty_nodes: Iterable[str],
         dirty_partitions: Iterable[str],
-        node_instances: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """Write what the engine changed: journal rows, job rows, node rows, the id counter."""
         self.append_journal(conn, transitions)
@@ -159,12 +152,9 @@ class Store:
             node = engine.nodes.get(name)
             if node is None:
                 continue
-            row = node_to_row(node)
-            if node_instances is not None and name in node_instances:
-                row["instance"] = json.dumps(node_instances[name])
-            nrows.append(row)
+            nrows.append(node_to_row(node))
         if nrows:
-            conn.execute(_NODE_UPSERT_WITH_INSTANCE if node_instances is not None else _NODE_UPSERT, nrows)
+            conn.execute(_NODE_UPSERT, nrows)
         prows = [{"name": p, "up": int(engine.partitions[p].up)} for p in sorted(dirty_partitions)]
         if prows:
             conn.execute(_PARTITION_UPSERT, prows)
@@ -186,7 +176,10 @@ class Store:
         """Store what a submission needs to run: shared by every task and run of the job."""
         conn.execute(
             schema.payloads.insert().values(
-                id=payload_id, info=json.dumps(info), script=script, env=json.dumps(env)
+                id=payload_id,
+                info=json.dumps(info),
+                script=script.encode("utf-8", "surrogateescape"),
+                env=json.dumps(env),
             )
         )
 
@@ -215,7 +208,7 @@ class Store:
         row = conn.execute(select(p.info, p.script, p.env).where(p.id == payload_id)).first()
         if row is None:
             raise KeyError(payload_id)
-        return json.loads(row[0]), row[1], json.loads(row[2])
+        return json.loads(row[0]), bytes(row[1]).decode("utf-8", "surrogateescape"), json.loads(row[2])
 
     def load_payload_infos(self, conn: Connection, payload_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The small ``info`` part of many submissions, by id."""
@@ -227,12 +220,6 @@ class Store:
             for row in conn.execute(select(p.id, p.info).where(p.id.in_(chunk))):
                 out[int(row[0])] = json.loads(row[1])
         return out
-
-    def payload_id_of(self, conn: Connection, job_id: int) -> int:
-        row = conn.execute(select(schema.jobs.c.payload_id).where(schema.jobs.c.id == job_id)).first()
-        if row is None:
-            raise KeyError(job_id)
-        return int(row[0])
 
     def load_live_jobs(self, conn: Connection, finished_since: float) -> list[tuple[Job, int]]:
         """Jobs not yet final, and final ones that ended at or after ``finished_since``."""
@@ -277,11 +264,6 @@ class Store:
             Transition(r.entity, r.key, r.old, r.new, r.time, r.cause, r.reason, r.run)
             for r in conn.execute(q)
         ]
-
-    def count_jobs(self, conn: Connection) -> int:
-        from sqlalchemy import func
-
-        return int(conn.execute(select(func.count()).select_from(schema.jobs)).scalar_one())
 
 
 # -- codecs ---------------------------------------------------------------------------------------

@@ -166,3 +166,49 @@ async def _scenario(tmp_path: Path) -> None:
 
 def test_reconciliation_after_lost_messages(tmp_path: Path) -> None:
     asyncio.run(_scenario(tmp_path))
+
+
+class FailingProvider(RecordingProvider):
+    def launch(self, request: LaunchRequest) -> Instance:
+        from stratus.providers.base import LaunchError
+
+        raise LaunchError("InsufficientInstanceCapacity", "no capacity")
+
+
+async def _failed_creation(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path / "c")
+    paths.root.mkdir()
+    paths.config.write_text(CONFIG)
+    paths.token.write_text(secrets.token_hex(16))
+    store = Store.open(paths.db, create=True)
+    with store.transaction() as conn:
+        store.set_meta(conn, "cluster", {"clusterName": "c", "clusterStatus": "CREATE_IN_PROGRESS"})
+    ctrl = Controller(paths, load_cluster_config(CONFIG), store, FailingProvider())
+    ctrl.restore()
+    await ctrl.start_servers(create_app(ctrl))
+    runner = asyncio.create_task(ctrl.run())
+    try:
+        for _ in range(300):
+            if ctrl.cluster.get("clusterStatus") == "CREATE_FAILED":
+                break
+            await asyncio.sleep(0.01)
+        assert ctrl.cluster["clusterStatus"] == "CREATE_FAILED"
+        (failure,) = ctrl.cluster["failures"]
+        assert failure["failureCode"] == "StaticNodeBootstrapFailure"
+        assert "InsufficientInstanceCapacity" in failure["failureReason"]
+        # The fleet is stopped: the failed static node is not relaunched in a loop.
+        for _ in range(300):
+            if ctrl.cluster.get("computeFleetStatus") == "STOPPED":
+                break
+            await asyncio.sleep(0.01)
+        assert ctrl.cluster["computeFleetStatus"] == "STOPPED"
+        assert not ctrl.engine.fleet_running
+    finally:
+        ctrl.stop()
+        await runner
+        await ctrl.shutdown_servers()
+        store.close()
+
+
+def test_static_node_that_cannot_launch_fails_creation(tmp_path: Path) -> None:
+    asyncio.run(_failed_creation(tmp_path))

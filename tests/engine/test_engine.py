@@ -316,3 +316,43 @@ def test_restore_rebuilds_allocations_from_jobs() -> None:
     assert node.alloc_cpus == 2 and node.jobs == {a.id, b.id}
     assert fresh.next_job_id == e.next_job_id
     assert fresh.next_wakeup(5.0) == 11.0
+
+
+def test_features_and_gpu_type_choose_nodes() -> None:
+    nodes = (
+        NodeDef("q-st-a-1", ("q",), 4, 1000, 1, "t4", static=True, features=("static", "g4dn", "gpu")),
+        NodeDef("q-st-b-1", ("q",), 4, 1000, 1, "a10g", static=True, features=("static", "g5", "gpu")),
+    )
+    e = Engine(EngineConfig((PartitionDef("q", ("q-st-a-1", "q-st-b-1"), default=True),), nodes), 0.0)
+    boot_all(e, e.tick(0.0), 0.0)
+    assert e.check(spec(features=("nosuch",))).code == "FEATURES"  # type: ignore[union-attr]
+    assert e.check(spec(gpus_per_node=1, gpu_type="h100")).code == "GPUS"  # type: ignore[union-attr]
+    g5 = e.submit(spec(features=("g5",)), 1.0)
+    a10 = e.submit(spec(gpus_per_node=1, gpu_type="a10g"), 1.0)
+    e.schedule(1.0)
+    assert g5.alloc is not None and g5.alloc.nodes == ("q-st-b-1",)
+    assert a10.alloc is not None and a10.alloc.nodes == ("q-st-b-1",)
+
+
+def test_backfill_cache_respects_time_limits() -> None:
+    # Regression: jobs of one shape were assumed to fail together even with different limits.
+    e = cluster(static=2, dynamic=0, cpus=1)
+    boot_all(e, e.tick(0.0), 0.0)
+    e.submit(spec(time_limit_s=100.0), 0.0)
+    e.schedule(0.0)
+    e.submit(spec(min_nodes=2, ntasks=2, time_limit_s=50.0), 1.0)  # reserved at t=100
+    long_ = e.submit(spec(time_limit_s=500.0), 2.0)  # would delay the reservation
+    short = e.submit(spec(time_limit_s=50.0), 3.0)  # same shape, ends before it: backfills
+    e.schedule(3.0)
+    assert long_.state == JobState.PENDING and short.state == JobState.RUNNING
+
+
+def test_cancel_one_task_of_an_array_by_task_id() -> None:
+    e = cluster(static=1, dynamic=0)
+    boot_all(e, e.tick(0.0), 0.0)
+    arr = e.submit(spec(), 1.0, array=IndexSet.from_range(0, 1))
+    e.schedule(1.0)  # task 0 runs; task 1 (the array's own record) waits
+    out = e.cancel(arr.id, IndexSet.from_ids([1]), 2.0)
+    assert out.cancelled == 1 and arr.state == JobState.CANCELLED
+    (task0,) = e.array_tasks(arr.id)
+    assert task0.state == JobState.RUNNING

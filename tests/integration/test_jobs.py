@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from tests.integration.harness import WALKTHROUGH_CONFIG, Cluster, Stratus, wait_for
@@ -162,3 +163,49 @@ def test_huge_array_stays_compact(stratus: Stratus, tmp_path: Path, workdir: Pat
     r = c.slurm("sbatch", "--array=0-100001", "--wrap=true", cwd=workdir)
     assert r.code == 1 and "Invalid job array specification" in r.err
     assert c.slurm("scancel", str(arr)).code == 0
+
+
+def test_scripts_from_pipes_bytes_umask_and_missing_workdir(
+    stratus: Stratus, tmp_path: Path, workdir: Path
+) -> None:
+    c = _cluster(stratus, tmp_path)
+    # A script that is not UTF-8 (a Latin-1 comment) runs, and the head node survives it.
+    (workdir / "latin1.sh").write_bytes(b"#!/bin/sh\n# caf\xe9\necho ok\n")
+    r = c.slurm("sbatch", "latin1.sh", cwd=workdir)
+    assert r.code == 0, r.err
+    latin = r.out.split()[-1]
+    # sbatch <(...): the script is a pipe only the client can read.
+    env = dict(c.stratus.env, PATH=str(c.root / "bin") + os.pathsep + c.stratus.env["PATH"])
+    p = subprocess.run(
+        ["bash", "-c", "sbatch --parsable <(printf '#!/bin/sh\\necho piped\\n')"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    piped = p.stdout.strip()
+    # Files are created with the submitter's umask; a missing working directory falls back to /tmp.
+    p = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "umask 027; sbatch --parsable -D /nonexistent -o " + str(workdir / "u.out") + " --wrap pwd",
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    masked = p.stdout.strip()
+    for job in (latin, piped, masked):
+        _wait_state(c, job, ("COMPLETED",))
+    assert (workdir / f"slurm-{latin}.out").read_text() == "ok\n"
+    assert (workdir / f"slurm-{piped}.out").read_text() == "piped\n"
+    out = (workdir / "u.out").read_text()
+    assert "couldn't chdir to `/nonexistent': No such file or directory: going to /tmp instead" in out
+    assert out.endswith("/tmp\n")
+    assert oct((workdir / "u.out").stat().st_mode & 0o777) == "0o640"
