@@ -23,6 +23,7 @@ from stratus import __version__
 from stratus.api import shapes
 from stratus.errors import BackendError, ConflictError, NotFoundError, UserError
 from stratus.paths import ClusterPaths, clusters_root, read_endpoint, read_token
+from stratus.process import package_root, spawn_detached
 
 CLUSTER_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]+")
 READY_TIMEOUT_S = 60.0
@@ -35,10 +36,6 @@ class CliError(UserError):
         super().__init__(message)
         self.body: dict[str, Any] = {"message": message, **(extra or {})}
         self.exit_code = exit_code
-
-
-def package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
 
 
 def check_name(name: str) -> None:
@@ -92,25 +89,9 @@ def write_shims(paths: ClusterPaths) -> None:
 def spawn_head_node(paths: ClusterPaths) -> subprocess.Popen[bytes]:
     """Start the head-node daemon detached from this process (its own session)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = package_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with open(paths.logs / "controller.out", "ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "stratus.controller",
-                "--cluster-dir",
-                str(paths.root),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-            cwd="/",
-        )
+    return spawn_detached(
+        "stratus.controller", ["--cluster-dir", str(paths.root)], paths.logs / "controller.out"
+    )
 
 
 def wait_ready(paths: ClusterPaths, proc: subprocess.Popen[bytes], since_ns: int) -> None:

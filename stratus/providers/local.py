@@ -18,12 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 
 from stratus.agent.agent import INSTANCE_ENV
 from stratus.paths import ClusterPaths
+from stratus.process import spawn_detached
 from stratus.providers.base import Instance, LaunchError, LaunchRequest
 
 
@@ -47,35 +47,12 @@ class LocalProvider:
         instance_id = new_instance_id()
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.paths.node_log(request.node)
-        env = dict(os.environ)
-        env[INSTANCE_ENV] = instance_id
-        # The agent must import this very stratus, wherever it is installed.
-        pkg_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        args = ["--cluster-dir", str(self.paths.root), "--node", request.node]
+        args += ["--instance-id", instance_id, "--kill-wait", str(self.kill_wait_s)]
         try:
-            with open(log_path, "ab") as log:
-                proc = subprocess.Popen(
-                    [
-                        self.python,
-                        "-m",
-                        "stratus.agent",
-                        "--cluster-dir",
-                        str(self.paths.root),
-                        "--node",
-                        request.node,
-                        "--instance-id",
-                        instance_id,
-                        "--kill-wait",
-                        str(self.kill_wait_s),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                    close_fds=True,
-                    env=env,
-                    cwd="/",
-                )
+            proc = spawn_detached(
+                "stratus.agent", args, log_path, extra_env={INSTANCE_ENV: instance_id}, python=self.python
+            )
         except OSError as exc:
             raise LaunchError("LaunchFailure", f"cannot start node agent: {exc}") from exc
         self._children[proc.pid] = proc

@@ -10,6 +10,7 @@ and a ``%N`` limit is appended.
 from __future__ import annotations
 
 from stratus.engine.indexset import IndexSet
+from stratus.slurm.cparse import strtol
 from stratus.slurm.views import ArraySpec
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's MaxArraySize default: task ids 0..1000
@@ -20,37 +21,21 @@ class ArraySpecError(ValueError):
     """A ``--array`` value slurmctld would reject."""
 
 
-def _strtol(s: str, pos: int) -> tuple[int, int]:
-    """C ``strtol(s + pos)``: (value, end position); value 0 and ``end == pos`` if no digits."""
-    i = pos
-    while i < len(s) and s[i] in " \t\n\r\f\v":
-        i += 1
-    j = i
-    if j < len(s) and s[j] in "+-":
-        j += 1
-    k = j
-    while k < len(s) and s[k].isdigit():
-        k += 1
-    if k == j:
-        return 0, pos
-    return int(s[i:k]), k
-
-
 def _parse_token(tok: str, max_size: int) -> range:
     """One comma-separated piece: ``N``, ``A-B`` or ``A-B:S``, optionally bracketed or ``%``-ended."""
     s = tok[1:] if tok.startswith("[") else tok
-    first, end = _strtol(s, 0)
+    first, end = strtol(s, 0)
     if s[end : end + 1] == "]":
         end += 1
     if first < 0:
         raise ArraySpecError(tok)
     step = 1
     if s[end : end + 1] == "-":
-        last, end = _strtol(s, end + 1)
+        last, end = strtol(s, end + 1)
         if s[end : end + 1] == "]":
             end += 1
         if s[end : end + 1] == ":":
-            step, end = _strtol(s, end + 1)
+            step, end = strtol(s, end + 1)
             if s[end : end + 1] == "]":
                 end += 1
             if end < len(s) and s[end] != "%":
@@ -92,7 +77,7 @@ def parse_array(text: str, max_array_size: int = DEFAULT_MAX_ARRAY_SIZE) -> Arra
     limit: int | None = None
     if "%" in text:
         _, _, after = text.partition("%")
-        n, _ = _strtol(after, 0)
+        n, _ = strtol(after, 0)
         limit = n if n > 0 else None
     if len(runs) == 1:
         r = runs[0]
@@ -107,7 +92,7 @@ def array_step(text: str) -> int:
     _, colon, after = text.partition(":")
     if not colon:
         return 1
-    n, _ = _strtol(after, 0)
+    n, _ = strtol(after, 0)
     return n
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratus.slurm.cparse import strtol
+
 TYPES = ("afternotok", "aftercorr", "afterany", "afterok", "afterburstbuffer", "after", "singleton")
 
 
@@ -33,18 +35,6 @@ class DependencySpec:
 
     items: tuple[Dependency, ...]
     any_of: bool = False
-
-
-def _strtol(s: str, i: int) -> tuple[int, int]:
-    j = i
-    if j < len(s) and s[j] in "+-":
-        j += 1
-    k = j
-    while k < len(s) and s[k].isdigit():
-        k += 1
-    if k == j:
-        return 0, i
-    return int(s[i:k]), k
 
 
 def _skip_state(s: str, i: int) -> int:
@@ -71,7 +61,7 @@ def parse_dependency(text: str) -> DependencySpec:
             items.append(Dependency("singleton"))
         elif ":" not in s[i:].split(",", 1)[0].split("?", 1)[0] and s[i : i + 1].isdigit():
             # Old form: a bare job id means afterany.
-            job_id, j = _strtol(s, i)
+            job_id, j = strtol(s, i)
             if job_id <= 0 or (j < len(s) and s[j] != ","):
                 raise DependencyError(text)
             items.append(Dependency("afterany", job_id))
@@ -85,18 +75,18 @@ def parse_dependency(text: str) -> DependencySpec:
                 raise DependencyError(text)
             i = colon + 1
             while True:
-                job_id, j = _strtol(s, i)
+                job_id, j = strtol(s, i)
                 task: int | None = None
                 if s[j : j + 1] == "_":
                     if s[j + 1 : j + 2] == "*":
                         task, j = -1, j + 2
                     else:
-                        task, j = _strtol(s, j + 1)
+                        task, j = strtol(s, j + 1)
                 if job_id <= 0 or (j < len(s) and s[j] not in ",?:+("):
                     raise DependencyError(text)
                 delay = 0
                 if s[j : j + 1] == "+":
-                    delay, j = _strtol(s, j + 1)
+                    delay, j = strtol(s, j + 1)
                     if delay <= 0:
                         raise DependencyError(text)
                 j = _skip_state(s, j)

@@ -9,7 +9,9 @@ decided but never delivered, a run the head node no longer wants.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +106,9 @@ def finished(job_id: int, run: int = 0) -> dict[str, Any]:
     return {"type": "finished", "job_id": job_id, "run": run, "exit_code": 0, "signal": 0, "end_time": 0}
 
 
-async def _scenario(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def head_node(tmp_path: Path, provider: RecordingProvider) -> AsyncIterator[Controller]:
+    """A real head node for a fresh cluster, serving on loopback, stopped on exit."""
     paths = ClusterPaths(tmp_path / "c")
     paths.root.mkdir()
     paths.config.write_text(CONFIG)
@@ -112,12 +116,22 @@ async def _scenario(tmp_path: Path) -> None:
     store = Store.open(paths.db, create=True)
     with store.transaction() as conn:
         store.set_meta(conn, "cluster", {"clusterName": "c", "clusterStatus": "CREATE_IN_PROGRESS"})
-    provider = RecordingProvider()
     ctrl = Controller(paths, load_cluster_config(CONFIG), store, provider)
     ctrl.restore()
     await ctrl.start_servers(create_app(ctrl))
     runner = asyncio.create_task(ctrl.run())
     try:
+        yield ctrl
+    finally:
+        ctrl.stop()
+        await runner
+        await ctrl.shutdown_servers()
+        store.close()
+
+
+async def _scenario(tmp_path: Path) -> None:
+    async with head_node(tmp_path, RecordingProvider()) as ctrl:
+        store = ctrl.store
         for _ in range(200):
             if "q-st-c-1" in ctrl.instances:
                 break
@@ -157,11 +171,6 @@ async def _scenario(tmp_path: Path) -> None:
         kill = await agent.expect("kill")
         assert (kill["job_id"], kill["run"]) == (999, 0)
         await agent.close()
-    finally:
-        ctrl.stop()
-        await runner
-        await ctrl.shutdown_servers()
-        store.close()
 
 
 def test_reconciliation_after_lost_messages(tmp_path: Path) -> None:
@@ -176,18 +185,7 @@ class FailingProvider(RecordingProvider):
 
 
 async def _failed_creation(tmp_path: Path) -> None:
-    paths = ClusterPaths(tmp_path / "c")
-    paths.root.mkdir()
-    paths.config.write_text(CONFIG)
-    paths.token.write_text(secrets.token_hex(16))
-    store = Store.open(paths.db, create=True)
-    with store.transaction() as conn:
-        store.set_meta(conn, "cluster", {"clusterName": "c", "clusterStatus": "CREATE_IN_PROGRESS"})
-    ctrl = Controller(paths, load_cluster_config(CONFIG), store, FailingProvider())
-    ctrl.restore()
-    await ctrl.start_servers(create_app(ctrl))
-    runner = asyncio.create_task(ctrl.run())
-    try:
+    async with head_node(tmp_path, FailingProvider()) as ctrl:
         for _ in range(300):
             if ctrl.cluster.get("clusterStatus") == "CREATE_FAILED":
                 break
@@ -203,11 +201,6 @@ async def _failed_creation(tmp_path: Path) -> None:
             await asyncio.sleep(0.01)
         assert ctrl.cluster["computeFleetStatus"] == "STOPPED"
         assert not ctrl.engine.fleet_running
-    finally:
-        ctrl.stop()
-        await runner
-        await ctrl.shutdown_servers()
-        store.close()
 
 
 def test_static_node_that_cannot_launch_fails_creation(tmp_path: Path) -> None:
