@@ -225,7 +225,14 @@ class Controller:
         job = self.engine.jobs.get(job_id)
         if job is None or job.run != run:
             return
-        conn.send(self.slurm.launch_message(job))
+        try:
+            msg = self.slurm.launch_message(job)
+        except Exception:
+            # Its payload cannot be read back: fail this job, not the head node.
+            log.exception("job %s run %d: cannot build its launch; failing it", job_id, run)
+            self.commit(self.engine.job_ended(job_id, run, self.clock(), exit_code=1))
+            return
+        conn.send(msg)
         conn.running.add((job_id, run))
 
     # ------------------------------------------------------------------------------------------
@@ -600,8 +607,12 @@ class Controller:
         while not self._stop.is_set():
             now = self.clock()
             if not self.deleting:
-                self.commit(self.engine.tick(now, schedule=not self._recovering(now)))
-                self._progress_lifecycle()
+                try:
+                    self.commit(self.engine.tick(now, schedule=not self._recovering(now)))
+                    self._progress_lifecycle()
+                except Exception:
+                    log.exception("scheduling pass failed; retrying")
+                    await asyncio.sleep(1.0)
             self._wake.clear()
             delay = min(max(self.engine.next_wakeup(now) - self.clock(), 0.0), 1.0)
             with contextlib.suppress(TimeoutError):

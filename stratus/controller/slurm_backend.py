@@ -50,6 +50,28 @@ def _features(constraint: str | None) -> tuple[str, ...]:
     return tuple(f.strip() for f in constraint.split("&") if f.strip())
 
 
+def _version(job: Job) -> tuple[object, ...]:
+    """Everything about a job that its squeue row shows: the row is rebuilt when this changes."""
+    pending = job.pending_tasks
+    return (
+        job.state,
+        job.reason,
+        job.run,
+        job.state_time,
+        job.partition,
+        job.priority,
+        job.start_time,
+        job.end_time,
+        job.task_id,
+        -1 if pending is None else len(pending),
+        -1 if not pending else pending.min(),
+        job.alloc is not None,
+        job.exit_code,
+        job.exit_signal,
+        job.time_limit_s,
+    )
+
+
 def export_env(export: str | None, env: dict[str, str]) -> dict[str, str]:
     """The environment a job starts from, per ``--export`` (Slurm's default is ALL)."""
     if export is None or export.upper() == "ALL":
@@ -81,6 +103,8 @@ class ControllerSlurmBackend:
         self.cluster_name = ctrl.name
         self.max_array_size = ctrl.layout.max_array_size
         self._infos: dict[int, dict[str, Any]] = {}
+        # Rows only change when their job does: (version, row) per job id, see _version.
+        self._rows: dict[int, tuple[tuple[object, ...], JobRow]] = {}
         self._payloads: OrderedDict[int, tuple[dict[str, Any], str, dict[str, str]]] = OrderedDict()
 
     def now(self) -> float:
@@ -307,17 +331,26 @@ class ControllerSlurmBackend:
 
     def jobs(self) -> list[JobRow]:
         self.preload_infos()
-        rows = [self._job_row(j) for j in self.ctrl.engine.jobs.values()]
-        self._prune_infos()
+        rows = []
+        cache = self._rows
+        for job in self.ctrl.engine.jobs.values():
+            version = _version(job)
+            hit = cache.get(job.id)
+            if hit is None or hit[0] != version:
+                hit = (version, self._job_row(job))
+                cache[job.id] = hit
+            rows.append(hit[1])
+        self._prune()
         return rows
 
-    def _prune_infos(self) -> None:
-        """Forget the payload summaries of jobs the engine no longer holds (bounded memory)."""
+    def _prune(self) -> None:
+        """Forget rows and payload summaries of jobs the engine no longer holds (bounded memory)."""
         engine = self.ctrl.engine
-        if len(self._infos) <= 2 * len(engine.jobs) + 100:
-            return
-        live = {j.array_id if j.array_id is not None else j.id for j in engine.jobs.values()}
-        self._infos = {k: v for k, v in self._infos.items() if k in live}
+        if len(self._rows) > 2 * len(engine.jobs) + 100:
+            self._rows = {k: v for k, v in self._rows.items() if k in engine.jobs}
+        if len(self._infos) > 2 * len(engine.jobs) + 100:
+            live = {j.array_id if j.array_id is not None else j.id for j in engine.jobs.values()}
+            self._infos = {k: v for k, v in self._infos.items() if k in live}
 
     def _paths(self, job: Job, info: dict[str, Any], node: str) -> tuple[str, str]:
         task = job.task_id
