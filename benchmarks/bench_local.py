@@ -11,9 +11,9 @@ powered-down dynamic nodes):
   e. submit to RUNNING on an idle static node (n=10)
   f. a powered-down dynamic node: submit until the job runs (n=3)
 
-Slurm's figures come from its BASELINE (default and throughput-tuned settings). Ratios are
-"how many times better" (>1 means stratus is faster). Also printed, measured in this run: the
-floor of any Python command on this machine (``python -I -S -c pass``).
+Slurm's figures come from its BASELINE (default and throughput-tuned settings); each line says
+how many times faster or slower stratus was. Also printed, measured in this run: the floor of
+any Python command on this machine (``python -I -S -c pass``).
 
     python benchmarks/bench_local.py [--quick] [--json out.json]
 """
@@ -228,9 +228,11 @@ def main() -> int:
         + (" (quick: 100 jobs)" if args.quick else "")
     )
     print(f"Python start-up floor (python -I -S -c pass), this run: {results['python_floor_ms']:.1f} ms")
-    print(f"{'figure':36} {'stratus':>12} {'Slurm 22.05':>12} {'ratio':>8}")
+    print(f"{'figure':36} {'stratus':>12} {'Slurm 22.05':>12}  ratio")
     for label, ours, unit, theirs in rows:
-        print(f"{label:36} {ours:>9.3f} {unit:2} {theirs:>9.3f} {unit:2} {theirs / ours:>7.1f}x")
+        ratio = theirs / ours
+        verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+        print(f"{label:36} {ours:>9.3f} {unit:2} {theirs:>9.3f} {unit:2}  {verdict}")
     print(f"   (b: {results['b_jobs_per_s']:.0f} jobs/s; Slurm about 200 jobs/s)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
