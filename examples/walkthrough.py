@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = "steyn"
 
@@ -189,10 +191,14 @@ def main() -> int:
     if args.keep:
         say(f"Keeping the cluster; delete it with: stratus delete-cluster --cluster-name {CLUSTER}")
         return 0
+    home = Path(os.environ.get("STRATUS_HOME") or Path.home() / ".stratus")
+    head_pid = int((home / "clusters" / CLUSTER / "controller.lock").read_text().split()[0])
     stratus("delete-cluster", "--cluster-name", CLUSTER, cwd=work)
     stratus("list-clusters", cwd=work)
     wait(lambda: status() == "", 60)
     stratus("list-clusters", cwd=work)
+    # The head node stops its nodes before it exits: once it is gone, nothing of the cluster runs.
+    wait(lambda: not psutil.pid_exists(head_pid) or psutil.Process(head_pid).status() == "zombie", 60)
     say("Done: the cluster is gone and none of its processes is left running.")
     return 0
 
