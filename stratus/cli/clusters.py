@@ -155,7 +155,7 @@ def create_cluster(
         )
     except (ConfigValidationError, BadYamlError) as exc:
         doc = exc.to_json()
-        raise CliError(doc["message"], {k: v for k, v in doc.items() if k != "message"}) from exc
+        raise CliError(str(doc["message"]), {k: v for k, v in doc.items() if k != "message"}) from exc
     messages = loaded.messages_json()
     if dryrun:
         raise CliError(

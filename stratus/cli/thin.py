@@ -55,7 +55,7 @@ def _read_fd(fd: int, limit: int = _MAX_FILE + 1) -> bytes:
 def _q(s: str) -> str:
     import _json
 
-    return _json.encode_basestring_ascii(s)  # type: ignore[no-any-return,attr-defined]
+    return _json.encode_basestring_ascii(s)
 
 
 def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) -> bytes:
@@ -132,7 +132,7 @@ def _post(host: str, port: int, token: str, path: str, body: bytes) -> tuple[int
 
 
 def _dechunk(data: bytes) -> bytes:
-    out = []
+    out: list[bytes] = []
     i = 0
     while True:
         j = data.find(b"\r\n", i)

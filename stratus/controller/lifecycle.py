@@ -5,7 +5,9 @@ One enum and one transition table each; every change is journaled like job and n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TypeVar
 
 
 class ClusterStatus(StrEnum):
@@ -71,10 +73,9 @@ FLEET_TRANSITIONS: dict[FleetStatus, frozenset[FleetStatus]] = {
 FLEET_REQUESTS = (FleetStatus.START_REQUESTED, FleetStatus.STOP_REQUESTED)
 
 
-def can_move(
-    table: dict[ClusterStatus, frozenset[ClusterStatus]] | dict[FleetStatus, frozenset[FleetStatus]],
-    old: ClusterStatus | FleetStatus,
-    new: ClusterStatus | FleetStatus,
-) -> bool:
+S = TypeVar("S", ClusterStatus, FleetStatus)
+
+
+def can_move(table: Mapping[S, frozenset[S]], old: S, new: S) -> bool:
     """Whether ``old -> new`` is in ``table``."""
-    return new in table.get(old, frozenset())  # type: ignore[call-overload]
+    return new in table.get(old, frozenset())

@@ -124,7 +124,7 @@ class ControllerSlurmBackend:
         if rejection is not None:
             raise self._rejected(rejection)
         workdir = request.workdir or ctx.cwd
-        info = {
+        info: dict[str, Any] = {
             "workdir": workdir,
             "stdout": request.stdout,
             "stderr": request.stderr,
