@@ -13,7 +13,8 @@ cluster directory baked in.
 
 import sys
 
-COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "sacct", "srun", "salloc", "sprio", "sshare")
+# The commands the head node implements (stratus.slurm.commands.COMMANDS; a test keeps them equal).
+COMMANDS = ("sbatch", "squeue", "sinfo", "scancel")
 
 # What Slurm prints when slurmctld cannot be reached, per command (then exit 1).
 _CONNECT_FAILURE = "Unable to contact slurm controller (connect failure)"

@@ -1,0 +1,29 @@
+"""The thin Slurm clients: what they import, and which commands exist."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from stratus.cli import thin
+from stratus.slurm.commands import COMMANDS
+
+
+def test_a_client_exists_for_every_command_the_head_node_implements() -> None:
+    assert set(thin.COMMANDS) == set(COMMANDS)
+
+
+def test_the_client_imports_only_builtin_modules() -> None:
+    # Regression guard for sbatch latency: importing socket, json or http.client would cost more
+    # than the whole request.
+    code = (
+        "import sys; before = set(sys.modules); sys.path.insert(0, sys.argv[1]); import thin; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, thin.__file__.rsplit("/", 1)[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "['thin']"
