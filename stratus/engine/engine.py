@@ -19,12 +19,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
     Action,
     Allocation,
+    DepCondition,
     EngineConfig,
     Job,
     JobSpec,
@@ -48,6 +49,9 @@ from stratus.engine.states import (
 )
 
 PRIORITY_BASE = 0xFFFF0000  # Slurm's priority/basic starts here and counts down per job
+
+# A dependency's state: may start, must wait, can never be met.
+_OK, _WAIT, _NEVER = 0, 1, 2
 
 _STATE_RANK = {NodeState.UP: 0, NodeState.POWERING_UP: 1, NodeState.POWERED_DOWN: 2}
 
@@ -122,6 +126,8 @@ class Engine:
         self._deadlines: list[tuple[float, int, int]] = []
         self._node_retry_at: dict[str, float] = {}
         self._node_failures: dict[str, int] = {}
+        self._next_task: dict[int, int] = {}  # array id -> task to start next (aftercorr)
+        self._unfinished_by_name: dict[tuple[str, str], int] | None = None  # per pass
 
     # ------------------------------------------------------------------------------------------
     # bookkeeping
@@ -339,6 +345,117 @@ class Engine:
         out.actions.append(KillJob(job.id, job.run, job.alloc.nodes, "CANCELLED"))
 
     # ------------------------------------------------------------------------------------------
+    # holds, requeues and updates (scontrol)
+    # ------------------------------------------------------------------------------------------
+
+    def targets(self, job_id: int, task_ids: IndexSet | None) -> list[Job]:
+        """The records ``job_id`` (and ``task_ids`` of it) names: a job, or an array's records."""
+        records = self._dep_records(job_id, None)
+        if task_ids is None:
+            return records
+        return [
+            r
+            for r in records
+            if (r.task_id is not None and r.task_id in task_ids)
+            or (
+                r.is_array_remainder
+                and r.pending_tasks is not None
+                and any(t in task_ids for t in r.pending_tasks)
+            )
+        ]
+
+    def set_hold(self, job: Job, held: bool, now: float) -> bool:
+        """Hold or release a pending job (or a pending array remainder); False if not pending."""
+        if job.state != JobState.PENDING:
+            return False
+        if job.held != held:
+            job.held = held
+            self.dirty_jobs.add(job.id)
+            self.journal.append(
+                Transition(
+                    "job", self.job_key(job), "PENDING", "PENDING", now, "user", "hold" if held else "release"
+                )
+            )
+        job.reason = "JobHeldUser" if held else "None"
+        return True
+
+    def requeue(self, job: Job, now: float, *, hold: bool = False) -> tuple[str | None, list[Action]]:
+        """Send a started or finished job back to PENDING as a new run (``scontrol requeue``).
+
+        A running job is stopped first: it stays COMPLETING until its processes are gone, so the
+        new run can never overlap the old one. Returns (error code, actions); error codes:
+        ``PENDING`` (nothing to requeue), ``COMPLETING``, ``NO_REQUEUE`` (--no-requeue).
+        """
+        if not job.spec.requeue:
+            return "NO_REQUEUE", []
+        if job.state == JobState.PENDING:
+            return "PENDING", []
+        if job.state == JobState.COMPLETING:
+            return "COMPLETING", []
+        actions: list[Action] = []
+        if job.state == JobState.RUNNING:
+            assert job.alloc is not None
+            job.requeue_when_done = True
+            job.held = job.held or hold
+            self._job_to(job, JobState.COMPLETING, now, "user", "requeue")
+            actions.append(KillJob(job.id, job.run, job.alloc.nodes, "REQUEUE"))
+            return None, actions
+        if job.state == JobState.CONFIGURING:
+            self._release(job, now)
+        self._back_to_pending(job, now, "requeue", hold=hold)
+        return None, actions
+
+    def _back_to_pending(
+        self, job: Job, now: float, cause: str, reason: str = "requeued", *, hold: bool = False
+    ) -> None:
+        """End the current run and make the job wait again as run ``n+1`` (recorded)."""
+        self._job_to(job, JobState.PENDING, now, cause, reason)
+        job.run += 1
+        job.start_time = job.end_time = None
+        job.alloc = None
+        job.final_state = None
+        job.requeue_when_done = False
+        job.exit_code = job.exit_signal = 0
+        job.eligible_time = now
+        job.held = job.held or hold
+        job.reason = "JobHeldUser" if job.held else "None"
+
+    def update(self, job: Job, changes: dict[str, object], now: float) -> str | None:
+        """Change a job's request (``scontrol update``); an error code, or None when done.
+
+        A running job may only change its time limit. Any change is checked like a submission:
+        ``IMPOSSIBLE`` if the job could then never run, ``NOT_PENDING``, ``ALREADY_DONE``.
+        """
+        if job.state.final or job.state == JobState.COMPLETING:
+            return "ALREADY_DONE"
+        if job.state != JobState.PENDING and set(changes) - {"time_limit_s"}:
+            return "NOT_PENDING"
+        spec = replace(job.spec, **changes)  # type: ignore[arg-type]
+        if self.check(spec) is not None:
+            return "IMPOSSIBLE"
+        job.spec = spec
+        if "partitions" in changes and spec.partitions:
+            job.partition = spec.partitions[0]
+        if "nice" in changes:
+            job.priority = max(0, PRIORITY_BASE - (job.array_id or job.id) - spec.nice)
+        job.time_limit_s = self._effective_limit(spec, job.partition)
+        if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time is not None:
+            heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+        self.dirty_jobs.add(job.id)
+        self.journal.append(
+            Transition(
+                "job",
+                self.job_key(job),
+                job.state,
+                job.state,
+                now,
+                "user",
+                "update " + ",".join(sorted(changes)),
+            )
+        )
+        return None
+
+    # ------------------------------------------------------------------------------------------
     # events from nodes
     # ------------------------------------------------------------------------------------------
 
@@ -355,6 +472,10 @@ class Engine:
         """The batch script of ``job_id`` (run ``run``) exited. Stale runs are ignored."""
         job = self.jobs.get(job_id)
         if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
+            return []
+        if job.state == JobState.COMPLETING and job.requeue_when_done:
+            self._release(job, now)
+            self._back_to_pending(job, now, "requeue")
             return []
         job.exit_code = exit_code
         job.exit_signal = signal
@@ -456,13 +577,7 @@ class Engine:
                     "job", self.job_key(job), job.state, JobState.NODE_FAIL, now, "node_fail", reason, job.run
                 )
             )
-            self._job_to(job, JobState.PENDING, now, "requeue", f"NodeFail: {reason}")
-            job.run += 1
-            job.start_time = None
-            job.end_time = None
-            job.alloc = None
-            job.reason = "None"
-            job.eligible_time = now
+            self._back_to_pending(job, now, "requeue", f"NodeFail: {reason}")
         else:
             self._job_to(job, JobState.NODE_FAIL, now, "node_fail", reason)
             job.end_time = now
@@ -576,10 +691,16 @@ class Engine:
 
     def _enforce_time_limits(self, now: float, actions: list[Action]) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, job_id, run = heapq.heappop(self._deadlines)
+            deadline, job_id, run = heapq.heappop(self._deadlines)
             job = self.jobs.get(job_id)
             if job is None or job.run != run or job.state != JobState.RUNNING or job.alloc is None:
                 continue
+            if (
+                job.time_limit_s is None
+                or job.start_time is None
+                or (abs(job.start_time + job.time_limit_s - deadline) > 1e-6)
+            ):
+                continue  # the limit was changed since (scontrol update): another entry stands
             job.final_state = JobState.TIMEOUT
             self._job_to(job, JobState.COMPLETING, now, "timer", "TimeLimit")
             actions.append(KillJob(job.id, job.run, job.alloc.nodes, "TIMEOUT"))
@@ -663,9 +784,13 @@ class Engine:
             key=lambda j: (-j.priority, j.submit_time, j.id),
         )
         ctx = _Pass(now, avail, by_partition, reservations, blocked_shapes, actions, power_up)
+        self._unfinished_by_name = None
         for job in queue:
             while True:
                 reason = self._ineligible_reason(job, now)
+                if reason == "DependencyNeverSatisfied" and job.spec.kill_on_invalid_dep:
+                    self._cancel_never_satisfied(job, now)
+                    break
                 if reason is None:
                     reason = self._schedule_one(job, ctx)
                 if reason is not None:
@@ -733,7 +858,133 @@ class Engine:
             active = self._array_active.get(job.id, 0)
             if active >= job.spec.array_max_running:
                 return "JobArrayTaskLimit"
+        if job.spec.dependencies:
+            state = self._dependency_state(job, now)
+            if state == _WAIT:
+                return "Dependency"
+            if state == _NEVER:
+                return "DependencyNeverSatisfied"
         return None
+
+    # -- dependencies ---------------------------------------------------------------------------
+
+    def _dependency_state(self, job: Job, now: float) -> int:
+        """Whether ``job`` may start as far as its dependencies go: _OK, _WAIT or _NEVER.
+
+        For an array remainder with ``aftercorr`` conditions, each pending task has its own
+        answer: the first task that may start is remembered for :meth:`_split_task`.
+        """
+        if job.is_array_remainder and any(c.kind == "aftercorr" for c in job.spec.dependencies):
+            assert job.pending_tasks is not None
+            seen_wait = False
+            for n, task_id in enumerate(job.pending_tasks):
+                state = self._conditions_state(job, now, task_id)
+                if state == _OK:
+                    self._next_task[job.id] = task_id
+                    return _OK
+                seen_wait = seen_wait or state == _WAIT
+                if n >= 10_000:  # bound the search; later tasks are looked at as these start
+                    return _WAIT
+            return _WAIT if seen_wait else _NEVER
+        return self._conditions_state(job, now, job.task_id)
+
+    def _conditions_state(self, job: Job, now: float, task_id: int | None) -> int:
+        spec = job.spec
+        states = [self._condition_state(c, job, now, task_id) for c in spec.dependencies]
+        if spec.dependency_any:
+            return _OK if _OK in states else (_WAIT if _WAIT in states else _NEVER)
+        return _NEVER if _NEVER in states else (_WAIT if _WAIT in states else _OK)
+
+    def _condition_state(self, c: DepCondition, job: Job, now: float, task_id: int | None) -> int:
+        if c.resolved is not None:
+            return _OK if c.resolved else _NEVER
+        if c.kind == "singleton":
+            first = self._unfinished_singletons().get((job.spec.user, job.spec.name))
+            mine = job.array_id if job.array_id is not None else job.id
+            return _OK if first is None or first >= mine else _WAIT
+        if c.kind == "aftercorr":
+            if task_id is None:
+                return _OK  # not an array task: nothing corresponds
+            records = self._dep_records(c.job_id, task_id)
+        else:
+            records = self._dep_records(c.job_id, c.task_id)
+        if not records:
+            return _OK  # gone (purged, or a cancelled pending task): nothing left to wait for
+        if c.kind == "after":
+            if any(r.state == JobState.PENDING for r in records):
+                return _WAIT
+            started = [r.start_time or r.end_time or 0.0 for r in records]
+            return _OK if now >= max(started) + c.delay_s else _WAIT
+        if not all(r.state.final for r in records):
+            return _WAIT
+        if c.kind == "afterany":
+            return _OK
+        ok = all(r.state == JobState.COMPLETED for r in records)
+        if c.kind in ("afterok", "aftercorr"):
+            return _OK if ok else _NEVER
+        # afternotok: met when something did not complete successfully
+        return _NEVER if ok else _OK
+
+    def _dep_records(self, job_id: int, task_id: int | None) -> list[Job]:
+        """The records a condition on ``job_id`` (task ``task_id``, -1 or None: all) watches.
+
+        An array's pending remainder stands for its tasks that have not started.
+        """
+        job = self.jobs.get(job_id)
+        is_array = job_id in self._array_tasks or (job is not None and job.array_id == job_id)
+        if not is_array:
+            return [job] if job is not None else []
+        records = self.array_tasks(job_id)
+        if job is not None:
+            records.append(job)
+        if task_id is None or task_id < 0:
+            return records
+        for r in records:
+            if r.task_id == task_id or (
+                r.is_array_remainder and r.pending_tasks and task_id in r.pending_tasks
+            ):
+                return [r]
+        return []
+
+    def _unfinished_singletons(self) -> dict[tuple[str, str], int]:
+        """(user, name) -> the lowest job (or array) id of that pair not yet finished, per pass."""
+        if self._unfinished_by_name is None:
+            out: dict[tuple[str, str], int] = {}
+            for j in self.jobs.values():
+                if j.state.final:
+                    continue
+                key = (j.spec.user, j.spec.name)
+                jid = j.array_id if j.array_id is not None else j.id
+                if key not in out or jid < out[key]:
+                    out[key] = jid
+            self._unfinished_by_name = out
+        return self._unfinished_by_name
+
+    def dependency_text(self, job: Job, now: float) -> str | None:
+        """Slurm's ``Dependency=`` text: the conditions still standing, with their state."""
+        spec = job.spec
+        if not spec.dependencies:
+            return None
+        parts = []
+        for c in spec.dependencies:
+            state = self._condition_state(c, job, now, job.task_id)
+            if state == _OK:
+                continue
+            if c.kind == "singleton":
+                parts.append("singleton(unfulfilled)")
+                continue
+            target = str(c.job_id)
+            if c.task_id is not None:
+                target += "_*" if c.task_id < 0 else f"_{c.task_id}"
+            delay = f"+{int(c.delay_s // 60)}" if c.delay_s else ""
+            parts.append(f"{c.kind}:{target}{delay}({'failed' if state == _NEVER else 'unfulfilled'})")
+        return ("?" if spec.dependency_any else ",").join(parts) or None
+
+    def _cancel_never_satisfied(self, job: Job, now: float) -> None:
+        """--kill-on-invalid-dep: a job whose dependency can never be met is cancelled."""
+        self._job_to(job, JobState.CANCELLED, now, "dependency", "DependencyNeverSatisfied")
+        job.end_time = now
+        job.reason = "DependencyNeverSatisfied"
 
     def _try_place(
         self,
@@ -865,10 +1116,14 @@ class Engine:
         actions.append(LaunchJob(job.id, job.run, job.alloc.nodes))
 
     def _split_task(self, meta: Job, now: float) -> Job:
-        """Take the lowest pending task of an array remainder as a job record of its own."""
+        """Take the lowest pending task (or the one its dependencies chose) as a record of its own."""
         pending = meta.pending_tasks
         assert pending is not None
-        task_id = pending.pop_min()
+        chosen = self._next_task.pop(meta.id, None)
+        if chosen is not None and pending.discard(chosen):
+            task_id = chosen
+        else:
+            task_id = pending.pop_min()
         self.dirty_jobs.add(meta.id)
         if not pending:
             # The last task keeps the array's own id, as in Slurm.

@@ -59,6 +59,25 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DepCondition:
+    """One dependency condition (Slurm's ``--dependency`` vocabulary).
+
+    ``kind`` is ``after`` (the other job started), ``afterany`` (it ended), ``afterok`` (it
+    completed successfully), ``afternotok`` (it ended otherwise), ``aftercorr`` (the task with the
+    same index completed successfully) or ``singleton`` (no earlier job of the same name and
+    user is unfinished). ``task_id`` None means every task of an array job. ``resolved`` is set
+    when the other job is no longer in the engine's memory and the front end decided the outcome
+    from the records: True met, False can never be met.
+    """
+
+    kind: str
+    job_id: int = 0
+    task_id: int | None = None
+    delay_s: float = 0.0
+    resolved: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a job asks for. Shared, unchanged, by every task of an array and every run."""
 
@@ -83,6 +102,9 @@ class JobSpec:
     array_max_running: int | None = None  # the %N of --array
     features: tuple[str, ...] = ()  # every one of these must be a feature of each node used
     gpu_type: str | None = None  # GPUs of this type only (None: any type)
+    dependencies: tuple[DepCondition, ...] = ()
+    dependency_any: bool = False  # True: any one condition suffices (Slurm's "?")
+    kill_on_invalid_dep: bool = False  # cancel the job when its dependency can never be met
 
 
 @dataclass(slots=True)
@@ -128,6 +150,7 @@ class Job:
     exit_code: int = 0
     exit_signal: int = 0
     final_state: JobState | None = None  # while COMPLETING: the state it ends in
+    requeue_when_done: bool = False  # while COMPLETING: back to PENDING as a new run (requeue)
     held: bool = False
     time_limit_s: float | None = None  # effective limit (spec or partition default)
 

@@ -86,7 +86,7 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     ),
     JobState.RUNNING: _ENDED_BY_PROCESS
     | frozenset({JobState.COMPLETING, JobState.NODE_FAIL, JobState.PENDING}),
-    JobState.COMPLETING: _ENDED_BY_PROCESS | frozenset({JobState.NODE_FAIL}),
+    JobState.COMPLETING: _ENDED_BY_PROCESS | frozenset({JobState.NODE_FAIL, JobState.PENDING}),
     # A requeue (``scontrol requeue``) brings a finished job back to PENDING as a new run.
     **{s: frozenset({JobState.PENDING}) for s in FINAL_JOB_STATES},
 }

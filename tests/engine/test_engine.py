@@ -9,6 +9,7 @@ import pytest
 from stratus.engine.engine import Engine
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
+    DepCondition,
     EngineConfig,
     JobSpec,
     KillJob,
@@ -356,3 +357,111 @@ def test_cancel_one_task_of_an_array_by_task_id() -> None:
     assert out.cancelled == 1 and arr.state == JobState.CANCELLED
     (task0,) = e.array_tasks(arr.id)
     assert task0.state == JobState.RUNNING
+
+
+def dep(kind: str, job_id: int = 0, task_id: int | None = None, delay_s: float = 0.0) -> DepCondition:
+    return DepCondition(kind, job_id, task_id, delay_s)
+
+
+def _one_node() -> Engine:
+    e = cluster(static=2, dynamic=0, cpus=1)
+    boot_all(e, e.tick(0.0), 0.0)
+    return e
+
+
+def test_afterok_afternotok_afterany_follow_the_parent() -> None:
+    e = _one_node()
+    parent = e.submit(spec(), 0.0)
+    ok = e.submit(spec(dependencies=(dep("afterok", parent.id),)), 0.0)
+    notok = e.submit(spec(dependencies=(dep("afternotok", parent.id),)), 0.0)
+    anyc = e.submit(spec(dependencies=(dep("afterany", parent.id),)), 0.0)
+    e.schedule(0.0)
+    assert parent.state == JobState.RUNNING
+    assert (ok.reason, notok.reason, anyc.reason) == ("Dependency", "Dependency", "Dependency")
+    assert e.dependency_text(ok, 0.0) == f"afterok:{parent.id}(unfulfilled)"
+    e.job_ended(parent.id, 0, 1.0, exit_code=1)
+    e.schedule(1.0)
+    assert ok.state == JobState.PENDING and ok.reason == "DependencyNeverSatisfied"
+    assert e.dependency_text(ok, 1.0) == f"afterok:{parent.id}(failed)"
+    assert notok.state == JobState.RUNNING and anyc.state == JobState.RUNNING
+
+
+def test_kill_on_invalid_dependency_cancels() -> None:
+    e = _one_node()
+    parent = e.submit(spec(), 0.0)
+    child = e.submit(spec(dependencies=(dep("afterok", parent.id),), kill_on_invalid_dep=True), 0.0)
+    e.schedule(0.0)
+    e.job_ended(parent.id, 0, 1.0, exit_code=2)
+    e.schedule(1.0)
+    assert child.state == JobState.CANCELLED and child.reason == "DependencyNeverSatisfied"
+
+
+def test_or_dependencies_after_with_delay_and_singleton() -> None:
+    e = _one_node()
+    a = e.submit(spec(name="a"), 0.0)
+    b = e.submit(spec(name="b", time_limit_s=100.0), 0.0)
+    either = e.submit(
+        spec(dependencies=(dep("afterok", a.id), dep("afterok", b.id)), dependency_any=True), 0.0
+    )
+    later = e.submit(spec(dependencies=(dep("after", b.id, delay_s=60.0),)), 0.0)
+    e.schedule(0.0)
+    e.job_ended(a.id, 0, 5.0)
+    e.schedule(5.0)
+    assert either.state == JobState.RUNNING  # one of the two is enough
+    assert later.reason == "Dependency"
+    e.schedule(61.0)
+    assert later.state == JobState.RUNNING or later.reason in ("Resources", "Priority")
+    # singleton: one job of a name and user at a time, in submission order
+    f = _one_node()
+    s1 = f.submit(spec(name="s", dependencies=(dep("singleton"),)), 0.0)
+    s2 = f.submit(spec(name="s", dependencies=(dep("singleton"),)), 0.0)
+    f.schedule(0.0)
+    assert s1.state == JobState.RUNNING and s2.reason == "Dependency"
+    f.job_ended(s1.id, 0, 1.0)
+    f.schedule(1.0)
+    assert s2.state == JobState.RUNNING
+
+
+def test_dependency_on_an_array_and_aftercorr() -> None:
+    e = cluster(static=4, dynamic=0, cpus=1)
+    boot_all(e, e.tick(0.0), 0.0)
+    first = e.submit(spec(), 0.0, array=IndexSet.from_range(0, 2))
+    whole = e.submit(spec(dependencies=(dep("afterok", first.id),)), 0.0)
+    corr = e.submit(spec(dependencies=(dep("aftercorr", first.id),)), 0.0, array=IndexSet.from_range(0, 2))
+    e.schedule(0.0)
+    tasks = {t.task_id: t for t in [*e.array_tasks(first.id), first] if t.task_id is not None}
+    assert sorted(tasks) == [0, 1, 2] and all(t.state == JobState.RUNNING for t in tasks.values())
+    e.job_ended(tasks[1].id, 0, 1.0)  # task 1 done: corr's task 1 may start, not 0 or 2
+    e.schedule(1.0)
+    started = [t.task_id for t in e.array_tasks(corr.id)]
+    assert started == [1] and whole.reason == "Dependency"
+    e.job_ended(tasks[0].id, 0, 2.0)
+    e.job_ended(tasks[2].id, 0, 2.0)
+    e.schedule(2.0)
+    assert whole.state == JobState.RUNNING
+
+
+def test_hold_release_requeue_and_update() -> None:
+    e = _one_node()
+    job = e.submit(spec(), 0.0, hold=True)
+    e.schedule(0.0)
+    assert job.reason == "JobHeldUser" and job.state == JobState.PENDING
+    assert e.set_hold(job, False, 1.0)
+    e.schedule(1.0)
+    assert job.state == JobState.RUNNING
+    err, actions = e.requeue(job, 2.0)
+    assert err is None and actions == [KillJob(job.id, 0, job.alloc.nodes, "REQUEUE")]  # type: ignore[union-attr]
+    assert job.state == JobState.COMPLETING
+    e.job_ended(job.id, 0, 2.5, signal=15)
+    assert job.state == JobState.PENDING and job.run == 1
+    e.schedule(3.0)
+    assert job.state == JobState.RUNNING
+    assert e.update(job, {"time_limit_s": 10.0}, 3.0) is None
+    assert e.next_wakeup(3.0) == 13.0
+    assert e.update(job, {"cpus_per_task": 2}, 3.0) == "NOT_PENDING"
+    pending = e.submit(spec(), 4.0)
+    assert e.update(pending, {"cpus_per_task": 99}, 4.0) == "IMPOSSIBLE"
+    assert e.update(pending, {"partitions": ("q",), "nice": 10}, 4.0) is None
+    assert e.requeue(pending, 4.0)[0] == "PENDING"
+    norequeue = e.submit(spec(requeue=False), 4.0)
+    assert e.requeue(norequeue, 4.0)[0] == "NO_REQUEUE"
