@@ -78,6 +78,9 @@ class Step:
     spool_dir: str
     why_killed: str | None = None
     kill_handle: asyncio.TimerHandle | None = None
+    mem_limit_kb: int | None = None
+    max_rss_kb: int = 0
+    oom: bool = False
 
 
 class Agent:
@@ -93,6 +96,7 @@ class Agent:
         self.writer: asyncio.StreamWriter | None = None
         self.stopping = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.memory_watch: asyncio.Task[None] | None = None
 
     # -- main loop ------------------------------------------------------------------------------
 
@@ -241,6 +245,10 @@ class Agent:
             self._report(job_id, run, exit_code=1, sig=0, error=error, usage={})
             return
         step = Step(job_id, run, proc, pidfd, msg["stdout"] if same else stderr, str(spool))
+        if msg.get("mem_limit_mb"):
+            step.mem_limit_kb = int(msg["mem_limit_mb"]) * 1024
+            if self.memory_watch is None:
+                self.memory_watch = asyncio.get_running_loop().create_task(self._watch_memory())
         self.steps[key] = step
         assert self.loop is not None
         self.loop.add_reader(pidfd, self._reap, key)
@@ -271,13 +279,27 @@ class Agent:
         shutil.rmtree(step.spool_dir, ignore_errors=True)
         usage = {}
         if rusage is not None:
-            usage = {"maxrss_kb": rusage.ru_maxrss, "utime": rusage.ru_utime, "stime": rusage.ru_stime}
+            usage = {
+                "maxrss_kb": max(rusage.ru_maxrss, step.max_rss_kb),
+                "utime": rusage.ru_utime,
+                "stime": rusage.ru_stime,
+            }
         exit_code, sig = (0, -code) if code < 0 else (code, 0)
-        _log(f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}")
-        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error="", usage=usage)
+        _log(
+            f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}{' (out of memory)' * step.oom}"
+        )
+        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error="", usage=usage, oom=step.oom)
 
     def _report(
-        self, job_id: int, run: int, *, exit_code: int, sig: int, error: str, usage: dict[str, Any]
+        self,
+        job_id: int,
+        run: int,
+        *,
+        exit_code: int,
+        sig: int,
+        error: str,
+        usage: dict[str, Any],
+        oom: bool = False,
     ) -> None:
         msg = {
             "type": "finished",
@@ -286,12 +308,48 @@ class Agent:
             "exit_code": exit_code,
             "signal": sig,
             "end_time": time.time(),
-            "oom": False,
+            "oom": oom,
             "error": error,
             "usage": usage,
         }
         self.unacked[(job_id, run)] = msg
         self._send(msg)
+
+    async def _watch_memory(self) -> None:
+        """Every second, the resident memory of each job with a limit; over it: OUT_OF_MEMORY.
+
+        A job's memory is the sum over its process group (the batch script and what it
+        started), as a memory cgroup would count it. psutil is imported only when some job has
+        a limit, so the agent starts fast.
+        """
+        import psutil
+
+        while any(s.mem_limit_kb for s in self.steps.values()):
+            by_group: dict[int, int] = {}
+            for p in psutil.process_iter(["memory_info"]):
+                try:
+                    pgid = os.getpgid(p.pid)
+                    mem = p.info["memory_info"]
+                except (ProcessLookupError, PermissionError, psutil.Error):
+                    continue
+                if mem is not None:
+                    by_group[pgid] = by_group.get(pgid, 0) + mem.rss // 1024
+            for key, step in list(self.steps.items()):
+                rss = by_group.get(step.proc.pid, 0)
+                step.max_rss_kb = max(step.max_rss_kb, rss)
+                if step.mem_limit_kb and rss > step.mem_limit_kb and not step.oom:
+                    step.oom = True
+                    _log(f"job {key[0]} run {key[1]}: {rss} KB > limit {step.mem_limit_kb} KB: killing")
+                    with contextlib.suppress(OSError), open(step.stderr_path, "ab") as f:
+                        f.write(
+                            f"slurmstepd-{self.node}: error: Detected 1 oom-kill event(s) in "
+                            f"StepId={key[0]}.batch. Some of your processes may have been killed "
+                            "by the cgroup out-of-memory handler.\n".encode()
+                        )
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(step.proc.pid, signal.SIGKILL)
+            await asyncio.sleep(1.0)
+        self.memory_watch = None
 
     def _kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
         step = self.steps.get(key)

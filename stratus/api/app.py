@@ -136,11 +136,24 @@ def create_app(ctrl: Controller) -> FastAPI:
         out = result.stdout.encode("utf-8", "surrogateescape")
         err = result.stderr.encode("utf-8", "surrogateescape")
         headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}
+        if result.wait_job is not None:
+            headers["X-Wait-Job"] = str(result.wait_job)
         if result.need_stdin:
             headers["X-Need"] = "stdin"
         elif result.need_file is not None:
             headers["X-Need"] = "file:" + urllib.parse.quote(result.need_file)
         return Response(content=out + err, media_type="application/octet-stream", headers=headers)
+
+    @app.get("/slurm/v1/wait/{job_id}")
+    async def wait_job(job_id: int) -> Response:
+        """For ``sbatch --wait``: ``X-Done: 1`` and the job's exit code once it has ended."""
+        code = ctrl.slurm.wait_status(job_id)
+        headers = {
+            "X-Done": "0" if code is None else "1",
+            "X-Exit-Code": str(code or 0),
+            "X-Stdout-Length": "0",
+        }
+        return Response(content=b"", headers=headers)
 
     @app.get("/v3/clusters/{name}")
     async def describe_cluster(name: str) -> dict[str, Any]:

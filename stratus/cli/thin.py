@@ -96,7 +96,9 @@ def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) 
     return "".join(parts).encode("ascii")
 
 
-def _post(host: str, port: int, token: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+def _post(
+    host: str, port: int, token: str, path: str, body: bytes, method: str = "POST"
+) -> tuple[int, dict[str, str], bytes]:
     import _socket
 
     s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
@@ -104,7 +106,7 @@ def _post(host: str, port: int, token: str, path: str, body: bytes) -> tuple[int
     try:
         s.connect((host, port))
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("ascii")
         s.sendall(head + body)
@@ -196,7 +198,26 @@ def run(cluster_dir: str, argv: list[str]) -> int:
     n = int(headers.get("x-stdout-length", len(payload)))
     _write(1, payload[:n])
     _write(2, payload[n:])
+    wait_job = headers.get("x-wait-job")
+    if wait_job:
+        return _wait(host, int(api_port), token, wait_job)
     return int(headers.get("x-exit-code", "0"))
+
+
+def _wait(host: str, port: int, token: str, job_id: str) -> int:
+    """sbatch --wait: poll until the job has ended; its exit code becomes ours."""
+    import time
+
+    delay = 0.1
+    while True:
+        try:
+            _, headers, _ = _post(host, port, token, "/slurm/v1/wait/" + job_id, b"", "GET")
+        except OSError:
+            headers = {}  # the head node may restart meanwhile: keep waiting
+        if headers.get("x-done") == "1":
+            return int(headers.get("x-exit-code", "0"))
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
 
 
 def main(cluster_dir: str) -> None:

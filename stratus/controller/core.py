@@ -112,6 +112,7 @@ class Controller:
         self.launching: set[str] = set()
         self.terminating: set[str] = set()
         self.recovering_until = 0.0
+        self._usage: dict[tuple[int, int], dict[str, Any]] = {}  # measured by agents, until stored
         self.cluster: dict[str, Any] = {}
         self.api_port = 0
         self.agent_port = 0
@@ -162,15 +163,14 @@ class Controller:
         self, actions: list[Action] | None = None, extra: Callable[[Connection], None] | None = None
     ) -> None:
         """Persist what the engine changed (plus ``extra`` writes) in one transaction, then act."""
-        transitions, dirty_jobs, dirty_nodes, dirty_parts = self.engine.drain_changes()
-        if transitions or dirty_jobs or dirty_nodes or dirty_parts or extra is not None:
+        changes = self.engine.drain_changes()
+        if changes or extra is not None:
             try:
                 with self.store.transaction() as conn:
-                    self.store.save_engine_changes(
-                        conn, self.engine, transitions, dirty_jobs, dirty_nodes, dirty_parts
-                    )
+                    self.store.save_engine_changes(conn, self.engine, changes, self._usage)
                     if extra is not None:
                         extra(conn)
+                self._usage.clear()
             except Exception:
                 # Memory is now ahead of the disk. Carrying on could act on, or acknowledge,
                 # state that a restart would not know: stop, and restart from what is stored.
@@ -555,6 +555,8 @@ class Controller:
         if rep.get("error"):
             log.warning("job %s run %d: %s", job_id, run, rep["error"])
         end = min(float(rep.get("end_time") or self.clock()), self.clock())
+        if rep.get("usage"):
+            self._usage[(job_id, run)] = dict(rep["usage"])
         return self.engine.job_ended(
             job_id,
             run,

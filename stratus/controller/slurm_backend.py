@@ -11,21 +11,29 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stratus.engine.engine import CancelOutcome
 from stratus.engine.indexset import IndexSet
-from stratus.engine.model import Action, Job, JobSpec, KillJob, Rejection
+from stratus.engine.model import Action, DepCondition, Job, JobSpec, KillJob, Rejection
 from stratus.engine.states import JobState, NodeState
 from stratus.slurm import errors as serr
+from stratus.slurm.depend import DependencyError, parse_dependency
 from stratus.slurm.env import JobEnvInput, batch_job_env
 from stratus.slurm.errors import SlurmError
+from stratus.slurm.hostlist import compress
 from stratus.slurm.patterns import PatternContext, output_paths
+from stratus.slurm.timefmt import TimeSpecError, duration_secs, parse_mem_mb
 from stratus.slurm.views import (
+    AcctQuery,
+    AcctRow,
     BatchRequest,
     CancelRequest,
     CancelResult,
     ClientContext,
+    ControlRequest,
+    ControlResult,
     JobRow,
     NodeRow,
     PartitionRow,
@@ -36,6 +44,92 @@ if TYPE_CHECKING:
 
 NO_VAL = 4294967294  # Slurm prints this task id in the paths of an array's pending remainder
 _PAYLOAD_CACHE = 256
+
+
+def _usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """What the agent measured of a run, as AcctRow fields (nothing when unknown)."""
+    if not usage:
+        return {}
+    return {
+        "max_rss_kb": usage.get("maxrss_kb"),
+        "user_cpu_s": usage.get("utime"),
+        "system_cpu_s": usage.get("stime"),
+    }
+
+
+def _batch_step_state(job: Job) -> str:
+    """The batch step's state: how the script itself ended (killed scripts show CANCELLED)."""
+    if not job.state.final:
+        return "RUNNING" if job.state in (JobState.RUNNING, JobState.COMPLETING) else job.state.value
+    if job.state == JobState.OUT_OF_MEMORY:
+        return "OUT_OF_MEMORY"
+    if job.exit_signal:
+        return "CANCELLED"
+    return "COMPLETED" if job.exit_code == 0 else "FAILED"
+
+
+JOB_NOT_PENDING = "Job is no longer pending execution"
+_REQUEUE_ERRORS = {
+    "PENDING": "Job is pending execution",
+    "COMPLETING": "Job is completing",
+    "NO_REQUEUE": "Requested operation is presently disabled",
+}
+_UPDATE_ERRORS = {
+    "ALREADY_DONE": serr.ALREADY_DONE,
+    "NOT_PENDING": JOB_NOT_PENDING,
+    "IMPOSSIBLE": serr.REQUESTED_NODE_CONFIG_UNAVAILABLE,
+}
+
+
+def _update_fields(fields: dict[str, str]) -> dict[str, object]:
+    """``scontrol update`` keys (case-insensitive, Slurm's names) as engine spec changes."""
+    out: dict[str, object] = {}
+    for key, value in fields.items():
+        k = key.lower()
+        if k == "timelimit":
+            if value.upper() in ("UNLIMITED", "INFINITE"):
+                out["time_limit_s"] = None
+                continue
+            try:
+                secs = duration_secs(value)
+            except TimeSpecError:
+                raise ValueError("Invalid TimeLimit value") from None
+            out["time_limit_s"] = None if secs is None or secs <= 0 else float(secs)
+        elif k == "partition":
+            out["partitions"] = tuple(p for p in value.split(",") if p)
+        elif k in ("numcpus", "mincpusnode"):
+            out["cpus_per_task"] = _positive(key, value.split("-")[0])
+        elif k in ("numtasks", "reqtasks"):
+            out["ntasks"] = _positive(key, value)
+        elif k in ("numnodes", "reqnodes"):
+            lo, _, hi = value.partition("-")
+            out["min_nodes"] = _positive(key, lo)
+            out["max_nodes"] = _positive(key, hi) if hi else out["min_nodes"]
+        elif k == "nice":
+            try:
+                out["nice"] = int(value)
+            except ValueError:
+                raise ValueError(f"Invalid {key} value") from None
+        elif k in ("jobname", "name"):
+            out["name"] = value
+        elif k == "minmemorynode":
+            try:
+                out["mem_per_node_mb"] = parse_mem_mb(value)
+            except ValueError:
+                raise ValueError(f"Invalid {key} value") from None
+        else:
+            raise ValueError(f"Update of {key} is not supported by stratus")
+    return out
+
+
+def _positive(key: str, value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"Invalid {key} value") from None
+    if n < 1:
+        raise ValueError(f"Invalid {key} value")
+    return n
 
 
 def _features(constraint: str | None) -> tuple[str, ...]:
@@ -113,9 +207,6 @@ class ControllerSlurmBackend:
     # -- submission -----------------------------------------------------------------------------
 
     def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
-        if request.dependency is not None:
-            # Accepting it and running the job at once would be wrong: refuse until it is real.
-            raise serr.submit_failed("Job dependencies (--dependency) are not supported by stratus yet")
         spec = self._spec(request, ctx)
         engine = self.ctrl.engine
         if self.ctrl.deleting:
@@ -165,7 +256,31 @@ class ControllerSlurmBackend:
         self._infos[job.id] = info
         return job.id
 
+    def estimate(self, request: BatchRequest, ctx: ClientContext) -> tuple[int, float, str, int, str]:
+        spec = self._spec(request, ctx)
+        engine = self.ctrl.engine
+        rejection = engine.check(spec)
+        if rejection is not None:
+            raise self._rejected(rejection)
+        now = self.ctrl.clock()
+        found = engine.estimate(spec, now)
+        if found is None:
+            raise serr.submit_failed(serr.REQUESTED_PART_CONFIG_UNAVAILABLE)
+        start, nodes, partition = found
+        return engine.next_job_id, start, compress(nodes), spec.ntasks * spec.cpus_per_task, partition
+
+    def wait_status(self, job_id: int) -> int | None:
+        engine = self.ctrl.engine
+        records = engine.targets(job_id, None)
+        if records:
+            if not all(r.state.final for r in records):
+                return None
+            return max(r.exit_code if not r.exit_signal else 128 + r.exit_signal for r in records)
+        states = self._stored_states(job_id, None)
+        return 0 if all(s == JobState.COMPLETED.value for s in states) else 1
+
     def _spec(self, r: BatchRequest, ctx: ClientContext) -> JobSpec:
+        deps, any_of = self._dependencies(r.dependency)
         min_nodes = r.min_nodes or 1
         max_nodes = r.max_nodes  # -N 2 gives (2, 2); -N 2- gives (2, None): open-ended
         cpt = r.cpus_per_task or 1
@@ -210,7 +325,51 @@ class ControllerSlurmBackend:
             array_max_running=r.array.max_running if r.array is not None else None,
             features=_features(r.constraint),
             gpu_type=r.gpu_type,
+            dependencies=deps,
+            dependency_any=any_of,
+            kill_on_invalid_dep=r.extra.get("kill-on-invalid-dep", "").lower() in ("yes", "y", "1"),
         )
+
+    def _dependencies(self, text: str | None) -> tuple[tuple[DepCondition, ...], bool]:
+        """``--dependency`` as engine conditions; a job that never existed is refused.
+
+        Slurm accepts a dependency on an unknown job and runs the job at once; stratus refuses
+        it (``Job dependency problem``), since that is almost always a typo. A job that finished
+        long ago (no longer in memory) is looked up in the store and its outcome decided now.
+        """
+        if not text:
+            return (), False
+        try:
+            parsed = parse_dependency(text)
+        except DependencyError:
+            raise serr.dependency_problem() from None
+        engine = self.ctrl.engine
+        conds: list[DepCondition] = []
+        for d in parsed.items:
+            kind = "afterany" if d.type == "afterburstbuffer" else d.type
+            if kind == "singleton":
+                conds.append(DepCondition("singleton"))
+                continue
+            resolved: bool | None = None
+            if not engine.knows(d.job_id):
+                states = self._stored_states(d.job_id, d.task_id)
+                if not states:
+                    raise serr.dependency_problem()
+                ok = all(s == JobState.COMPLETED.value for s in states)
+                final = all(JobState(s).final for s in states)
+                if kind in ("after", "afterany") or not final:
+                    resolved = True if final else None
+                elif kind in ("afterok", "aftercorr"):
+                    resolved = ok
+                else:  # afternotok
+                    resolved = not ok
+            conds.append(DepCondition(kind, d.job_id, d.task_id, d.delay_min * 60.0, resolved))
+        return tuple(conds), parsed.any_of
+
+    def _stored_states(self, job_id: int, task_id: int | None) -> list[str]:
+        """States of the stored records of a job (or one task of it), newest runs."""
+        with self.ctrl.store.reading() as conn:
+            return self.ctrl.store.job_states(conn, job_id, task_id)
 
     @staticmethod
     def _rejected(r: Rejection) -> SlurmError:
@@ -303,6 +462,158 @@ class ControllerSlurmBackend:
             errors = []
         return CancelResult(cancelled=count, errors=errors, exit_code=1 if errors else 0)
 
+    # -- scontrol job actions -------------------------------------------------------------------
+
+    def control(self, request: ControlRequest, ctx: ClientContext) -> ControlResult:
+        """hold, uhold, release, requeue, requeuehold, update: every change stored before answering.
+
+        Error lines are scontrol's: ``<Slurm error> for job <id>``.
+        """
+        engine = self.ctrl.engine
+        now = self.ctrl.clock()
+        errors: list[str] = []
+        actions: list[Action] = []
+        changes: dict[str, object] = {}
+        if request.action == "update":
+            try:
+                changes = _update_fields(request.fields)
+            except ValueError as exc:
+                return ControlResult(errors=[str(exc)], exit_code=1)
+        for target in request.targets:
+            label = str(target.job_id)
+            if target.task_ids is not None:
+                label += "_" + (
+                    target.task_ids.to_slurm()
+                    if len(target.task_ids) == 1
+                    else f"[{target.task_ids.to_slurm()}]"
+                )
+            records = engine.targets(target.job_id, target.task_ids)
+            if not records:
+                errors.append(f"{serr.INVALID_JOB_ID} for job {label}")
+                continue
+            if ctx.uid != 0 and any(r.spec.uid != ctx.uid for r in records):
+                errors.append(f"{serr.ACCESS_DENIED} for job {label}")
+                continue
+            problem = None
+            for job in records:
+                problem = self._control_one(request.action, job, changes, now, actions) or problem
+            if problem is not None:
+                errors.append(f"{problem} for job {label}")
+        self.ctrl.commit(actions)
+        return ControlResult(errors=errors, exit_code=1 if errors else 0)
+
+    def _control_one(
+        self, action: str, job: Job, changes: dict[str, object], now: float, actions: list[Action]
+    ) -> str | None:
+        engine = self.ctrl.engine
+        if action in ("hold", "uhold", "release"):
+            if not engine.set_hold(job, action != "release", now):
+                return serr.ALREADY_DONE if job.state.final else JOB_NOT_PENDING
+            return None
+        if action in ("requeue", "requeuehold"):
+            err, acts = engine.requeue(job, now, hold=action == "requeuehold")
+            actions.extend(acts)
+            return None if err is None else _REQUEUE_ERRORS[err]
+        if action == "update":
+            err = engine.update(job, changes, now)
+            return None if err is None else _UPDATE_ERRORS[err]
+        return f"Unknown job action {action}"
+
+    # -- accounting (sacct) -------------------------------------------------------------------
+
+    def accounting(self, query: AcctQuery) -> list[AcctRow]:
+        """Jobs from the store (finished long ago too), one row per run, plus batch steps."""
+        with self.ctrl.store.reading() as conn:
+            stored = self.ctrl.store.load_accounting(
+                conn, job_ids=query.job_ids, users=query.users, start=query.start, end=query.end
+            )
+        out: list[AcctRow] = []
+        for job, info, runs in stored:
+            spec = job.spec
+            base = {
+                "job_id": job.id,
+                "name": spec.name,
+                "user": spec.user,
+                "uid": spec.uid,
+                "gid": spec.gid,
+                "partition": job.partition or ",".join(spec.partitions),
+                "submit_time": job.submit_time,
+                "array_job_id": job.array_id,
+                "array_task_id": job.task_id,
+                "account": info.get("account"),
+                "group": info.get("group", str(spec.gid)),
+                "eligible_time": job.eligible_time,
+                "time_limit_min": None if job.time_limit_s is None else math.ceil(job.time_limit_s / 60),
+                "num_tasks": spec.ntasks,
+                "req_cpus": spec.ntasks * spec.cpus_per_task,
+                "req_mem_mb": spec.mem_per_node_mb,
+                "req_gpus": spec.gpus_per_node,
+                "workdir": info.get("workdir", ""),
+                "priority": job.priority,
+                "cluster": self.cluster_name,
+            }
+            for run in runs:
+                if run["run"] >= job.run:
+                    continue  # the current run is the job's own row below
+                out.append(
+                    AcctRow(
+                        **base,
+                        state=run["state"],
+                        restarts=run["run"],
+                        start_time=run["start_time"],
+                        end_time=run["end_time"],
+                        nodes=run["nodes"],
+                        num_nodes=len(run["nodes"]) or 1,
+                        num_cpus=run["cpus"] or 1,
+                        exit_code=run["exit_code"],
+                        exit_signal=run["exit_signal"],
+                        reason=run["reason"] or "None",
+                        **_usage_fields(run["usage"]),
+                    )
+                )
+            current = next((r for r in runs if r["run"] == job.run), None)
+            usage = _usage_fields(current["usage"] if current else None)
+            alloc = job.alloc
+            started = job.start_time is not None and job.state not in (JobState.PENDING, JobState.CONFIGURING)
+            out.append(
+                AcctRow(
+                    **base,
+                    state=job.state.value,
+                    state_by_uid=spec.uid if job.state == JobState.CANCELLED else None,
+                    restarts=job.run,
+                    array_pending=job.pending_tasks if job.is_array_remainder else None,
+                    reason=job.reason,
+                    start_time=job.start_time if started else None,
+                    end_time=job.end_time,
+                    nodes=alloc.nodes if alloc is not None and started else (),
+                    num_nodes=len(alloc.nodes) if alloc is not None else spec.min_nodes,
+                    num_cpus=alloc.total_cpus if alloc is not None else spec.ntasks * spec.cpus_per_task,
+                    exit_code=job.exit_code,
+                    exit_signal=job.exit_signal,
+                    derived_exit_code=job.exit_code,
+                    derived_exit_signal=job.exit_signal,
+                    **usage,
+                )
+            )
+            if started and alloc is not None:
+                out.append(
+                    AcctRow(
+                        **{**base, "name": "batch", "partition": ""},
+                        step="batch",
+                        state=_batch_step_state(job),
+                        restarts=job.run,
+                        start_time=job.start_time,
+                        end_time=job.end_time,
+                        nodes=alloc.nodes[:1],
+                        num_nodes=1,
+                        num_cpus=alloc.cpus[0],
+                        exit_code=job.exit_code,
+                        exit_signal=job.exit_signal,
+                        **usage,
+                    )
+                )
+        return out
+
     def _records_of(self, job_id: int) -> list[Job]:
         engine = self.ctrl.engine
         out = list(engine.array_tasks(job_id))
@@ -333,13 +644,19 @@ class ControllerSlurmBackend:
         self.preload_infos()
         rows = []
         cache = self._rows
-        for job in self.ctrl.engine.jobs.values():
+        engine = self.ctrl.engine
+        now = self.ctrl.clock()
+        for job in engine.jobs.values():
             version = _version(job)
             hit = cache.get(job.id)
             if hit is None or hit[0] != version:
                 hit = (version, self._job_row(job))
                 cache[job.id] = hit
-            rows.append(hit[1])
+            row = hit[1]
+            if job.spec.dependencies and job.state == JobState.PENDING:
+                # Which conditions still stand changes without the job changing: not cached.
+                row = replace(row, dependency=engine.dependency_text(job, now))
+            rows.append(row)
         self._prune()
         return rows
 
@@ -541,8 +858,13 @@ class ControllerSlurmBackend:
         full_env = dict(env)
         full_env.update(batch_job_env(env_input))
         stdin = info.get("stdin") or "/dev/null"
+        spec = job.spec
+        mem_limit = spec.mem_per_node_mb
+        if not mem_limit and spec.mem_per_cpu_mb:
+            mem_limit = spec.mem_per_cpu_mb * job.alloc.cpus[0]
         return {
             "type": "launch",
+            "mem_limit_mb": mem_limit or None,  # --mem, enforced by the agent (OUT_OF_MEMORY)
             "job_id": job.id,
             "run": job.run,
             "node": node,

@@ -25,6 +25,7 @@ from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
     Action,
     Allocation,
+    Changes,
     DepCondition,
     EngineConfig,
     Job,
@@ -37,6 +38,7 @@ from stratus.engine.model import (
     PowerDown,
     PowerUp,
     Rejection,
+    RunEnd,
     Transition,
 )
 from stratus.engine.placement import Avail, apply, node_limits, place, shape_of
@@ -119,6 +121,7 @@ class Engine:
         self.dirty_jobs: set[int] = set()
         self.dirty_nodes: set[str] = set()
         self.dirty_partitions: set[str] = set()
+        self.ended_runs: list[RunEnd] = []
         # Derived indexes, rebuilt by restore(): tasks of each array, running tasks per array,
         # and a heap of (deadline, job id, run) for time limits.
         self._array_tasks: dict[int, set[int]] = {}
@@ -162,11 +165,32 @@ class Engine:
         node.state_time = now
         self.dirty_nodes.add(node.name)
 
-    def drain_changes(self) -> tuple[list[Transition], set[int], set[str], set[str]]:
-        """Hand over (and forget) what changed since the last call: journal and dirty sets."""
-        out = (self.journal, self.dirty_jobs, self.dirty_nodes, self.dirty_partitions)
+    def drain_changes(self) -> Changes:
+        """Hand over (and forget) what changed since the last call: journal, dirty sets, ended runs."""
+        out = Changes(self.journal, self.dirty_jobs, self.dirty_nodes, self.dirty_partitions, self.ended_runs)
         self.journal, self.dirty_jobs, self.dirty_nodes, self.dirty_partitions = [], set(), set(), set()
+        self.ended_runs = []
         return out
+
+    def _run_ended(self, job: Job, state: JobState | str, now: float, reason: str = "") -> None:
+        """Record the end of ``job``'s current run for accounting (only runs that started)."""
+        if job.start_time is None:
+            return
+        alloc = job.alloc
+        self.ended_runs.append(
+            RunEnd(
+                job_id=job.id,
+                run=job.run,
+                state=str(state),
+                start_time=job.start_time,
+                end_time=now,
+                nodes=alloc.nodes if alloc is not None else (),
+                cpus=alloc.total_cpus if alloc is not None else 0,
+                exit_code=job.exit_code,
+                exit_signal=job.exit_signal,
+                reason=reason,
+            )
+        )
 
     def _effective_limit(self, spec: JobSpec, partition: str | None) -> float | None:
         if spec.time_limit_s is not None:
@@ -348,6 +372,10 @@ class Engine:
     # holds, requeues and updates (scontrol)
     # ------------------------------------------------------------------------------------------
 
+    def knows(self, job_id: int) -> bool:
+        """Whether ``job_id`` names a job or an array this engine still holds."""
+        return job_id in self.jobs or job_id in self._array_tasks
+
     def targets(self, job_id: int, task_ids: IndexSet | None) -> list[Job]:
         """The records ``job_id`` (and ``task_ids`` of it) names: a job, or an array's records."""
         records = self._dep_records(job_id, None)
@@ -473,12 +501,13 @@ class Engine:
         job = self.jobs.get(job_id)
         if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
             return []
+        job.exit_code = exit_code
+        job.exit_signal = signal
         if job.state == JobState.COMPLETING and job.requeue_when_done:
+            self._run_ended(job, "REQUEUED", now, "requeue")
             self._release(job, now)
             self._back_to_pending(job, now, "requeue")
             return []
-        job.exit_code = exit_code
-        job.exit_signal = signal
         if job.state == JobState.COMPLETING and job.final_state is not None:
             new = job.final_state
             reason = _final_reason(new)
@@ -492,6 +521,7 @@ class Engine:
         job.reason = reason
         job.end_time = now
         job.final_state = None
+        self._run_ended(job, new, now, reason)
         actions: list[Action] = []
         if job.alloc is not None and len(job.alloc.nodes) > 1:
             # The batch script ended; the other nodes may still run its steps.
@@ -564,12 +594,15 @@ class Engine:
             job.end_time = now
             job.final_state = None
             job.reason = _final_reason(final)
+            self._run_ended(job, final, now, reason)
             if others:
                 actions.append(KillJob(job.id, job.run, others, "NODE_FAIL"))
             self._release(job, now)
             return
         if job.state == JobState.RUNNING and others:
             actions.append(KillJob(job.id, job.run, others, "NODE_FAIL"))
+        if job.state in (JobState.RUNNING, JobState.COMPLETING):  # a booting job never ran
+            self._run_ended(job, JobState.NODE_FAIL, now, reason)
         self._release(job, now)
         if job.spec.requeue:
             self.journal.append(
@@ -1036,6 +1069,28 @@ class Engine:
         if shadow is not None:
             reservations[pname] = shadow
         return "Resources"
+
+    def estimate(self, spec: JobSpec, now: float) -> tuple[float, tuple[str, ...], str] | None:
+        """When and where a job with ``spec`` would start if submitted now (``--test-only``).
+
+        Placement as a pass would place it, ignoring priority order; a job that does not fit now
+        is given the time running jobs' limits free enough nodes. None if that time is unknown.
+        """
+        avail = self._build_avail()
+        probe = Job(id=-1, spec=spec, submit_time=now, priority=0)
+        best: tuple[float, tuple[str, ...], str] | None = None
+        for pname in spec.partitions or ((self.default_partition,) if self.default_partition else ()):
+            part = self.partitions.get(pname)
+            if part is None or not part.up:
+                continue
+            candidates = sorted((avail[n] for n in part.defn.nodes if n in avail), key=lambda a: a.rank)
+            alloc = self._try_place(probe, pname, candidates, {}, now)
+            if alloc is not None:
+                return now, alloc.nodes, pname
+            later = self._reserve(probe, pname, avail, now)
+            if later is not None and (best is None or later[0] < best[0]):
+                best = (later[0], tuple(sorted(later[1], key=_natural_key)), pname)
+        return best
 
     def _reserve(
         self, job: Job, pname: str, avail: dict[str, Avail], now: float

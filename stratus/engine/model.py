@@ -229,6 +229,40 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class RunEnd:
+    """A run of a job ended: the record accounting keeps (sacct), one per run.
+
+    ``state`` is how the run ended: the job's final state, or NODE_FAIL / REQUEUED for a run
+    that was requeued.
+    """
+
+    job_id: int
+    run: int
+    state: str
+    start_time: float | None
+    end_time: float
+    nodes: tuple[str, ...]
+    cpus: int
+    exit_code: int = 0
+    exit_signal: int = 0
+    reason: str = ""
+
+
+@dataclass
+class Changes:
+    """Everything the engine changed since the last hand-over (see ``Engine.drain_changes``)."""
+
+    transitions: list[Transition]
+    jobs: set[int]
+    nodes: set[str]
+    partitions: set[str]
+    runs: list[RunEnd]
+
+    def __bool__(self) -> bool:
+        return bool(self.transitions or self.jobs or self.nodes or self.partitions or self.runs)
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchJob:
     """Start job ``job_id`` (run ``run``) on its allocated nodes (batch script on the first)."""
 

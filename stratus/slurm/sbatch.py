@@ -33,7 +33,14 @@ from stratus.slurm.arrays import DEFAULT_MAX_ARRAY_SIZE, ArraySpecError, parse_a
 from stratus.slurm.depend import DependencyError, parse_dependency
 from stratus.slurm.errors import SlurmError, check_clusters
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
-from stratus.slurm.timefmt import TimeSpecError, duration_mins, duration_secs, parse_begin, parse_mem_mb
+from stratus.slurm.timefmt import (
+    TimeSpecError,
+    duration_mins,
+    duration_secs,
+    fmt_timestamp,
+    parse_begin,
+    parse_mem_mb,
+)
 from stratus.slurm.views import BatchRequest, ClientContext, CommandResult, SlurmBackend
 
 PROG = "sbatch"
@@ -235,7 +242,7 @@ ENV_OPTIONS: tuple[tuple[str, str], ...] = (
 _EARLY = {"h", "usage", "V", "Q", "v", "wrap"}
 # Options whose effect stratus cannot provide yet; refusing them is better than silently
 # submitting a job the user asked only to test, or returning before it ends.
-_UNSUPPORTED = {"test-only", "W"}
+_UNSUPPORTED: set[str] = set()
 _MAIL_TYPES = {
     "NONE", "ARRAY_TASKS", "BEGIN", "END", "FAIL", "INVALID_DEPEND", "REQUEUE", "ALL",
     "STAGE_OUT", "TIME_LIMIT", "TIME_LIMIT_90", "TIME_LIMIT_80", "TIME_LIMIT_50",
@@ -908,16 +915,24 @@ def run_sbatch(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -
     clusters = request.extra.get("clusters")
     if clusters is not None:
         check_clusters(PROG, clusters, backend.cluster_name, parsed.clusters_from_env)
+    if "test-only" in request.extra:
+        # Nothing is submitted: say when and where it would start (sbatch's info line).
+        job_id, start, nodes, cpus, partition = backend.estimate(request, ctx)
+        return CommandResult(
+            stderr=f"{PROG}: Job {job_id} to start at {fmt_timestamp(start)} using {cpus} processors "
+            f"on nodes {nodes} in partition {partition}\n"
+        )
     job_id = backend.submit(request, ctx)
+    wait_job = job_id if "wait" in request.extra else None
     stderr = "".join(w + "\n" for w in parsed.warnings)
     if parsed.quiet:
-        return CommandResult(stderr=stderr)
+        return CommandResult(stderr=stderr, wait_job=wait_job)
     # With -M, sbatch names the cluster it submitted to.
     if request.parsable:
         suffix = f";{backend.cluster_name}" if clusters is not None else ""
-        return CommandResult(stdout=f"{job_id}{suffix}\n", stderr=stderr)
+        return CommandResult(stdout=f"{job_id}{suffix}\n", stderr=stderr, wait_job=wait_job)
     suffix = f" on cluster {backend.cluster_name}" if clusters is not None else ""
-    return CommandResult(stdout=f"Submitted batch job {job_id}{suffix}\n", stderr=stderr)
+    return CommandResult(stdout=f"Submitted batch job {job_id}{suffix}\n", stderr=stderr, wait_job=wait_job)
 
 
 USAGE = """\

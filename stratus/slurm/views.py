@@ -47,6 +47,7 @@ class CommandResult:
     exit_code: int = 0
     need_stdin: bool = False
     need_file: str | None = None  # ask the client to send this file's bytes (as given, maybe relative)
+    wait_job: int | None = None  # sbatch --wait: the client waits for this job, exits with its code
 
 
 # -- what the front end asks the backend to do ---------------------------------------------------
@@ -254,6 +255,93 @@ class CancelResult:
     messages: Sequence[str] = ()
 
 
+@dataclass(slots=True)
+class ControlRequest:
+    """A job action from ``scontrol`` (hold, release, requeue, update).
+
+    ``action`` is one of ``hold`` (held by the user: reason JobHeldUser), ``uhold`` (same),
+    ``release``, ``requeue``, ``requeuehold``, ``update``. For ``update``, ``fields`` holds the
+    ``Key=Value`` pairs as given, keys in Slurm's spelling (``TimeLimit``, ``Partition``,
+    ``NumCPUs``, ``Nice``, ``JobName``, ``MinMemoryNode`` ...), values unparsed.
+    """
+
+    action: str
+    targets: list[JobTarget] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """What an ``scontrol`` job action did: complete error lines in Slurm's wording, exit code."""
+
+    errors: Sequence[str] = ()
+    exit_code: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AcctQuery:
+    """What ``sacct`` asks of the accounting store (the front end filters the rest itself).
+
+    ``start``/``end`` bound the time window as sacct does (a job is in the window if it was
+    eligible, running or ended within it); ``None`` means unbounded. ``job_ids`` empty: all.
+    """
+
+    job_ids: tuple[int, ...] = ()
+    users: tuple[str, ...] = ()
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcctRow:
+    """One line of ``sacct``: a run of a job, or one step of it (``step`` set).
+
+    A job requeued after a node failure has one row per run (``restarts`` 0, 1 ...); the newest
+    run is the job's current state. Steps: ``batch`` (the batch script), ``extern``, ``0`` ...
+    Resource figures are what the node agent measured; ``None`` when unknown.
+    """
+
+    job_id: int  # the record's own id (JobIDRaw)
+    name: str
+    user: str
+    uid: int
+    gid: int
+    partition: str
+    state: str  # Slurm long name; a CANCELLED one may carry "by <uid>" in ``state_by_uid``
+    submit_time: float
+    step: str | None = None
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    array_pending: IndexSet | None = None  # a pending array remainder, shown as 20_[40-64]
+    restarts: int = 0
+    account: str | None = None
+    group: str = ""
+    state_by_uid: int | None = None
+    reason: str = "None"
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    time_limit_min: int | None = None  # None = UNLIMITED
+    nodes: tuple[str, ...] = ()
+    num_nodes: int = 1
+    num_cpus: int = 1
+    num_tasks: int | None = None
+    req_cpus: int = 1
+    req_mem_mb: int | None = None  # per node
+    req_gpus: int = 0
+    exit_code: int = 0
+    exit_signal: int = 0
+    derived_exit_code: int = 0  # the highest exit code of the job's steps
+    derived_exit_signal: int = 0
+    max_rss_kb: int | None = None
+    max_vmem_kb: int | None = None
+    user_cpu_s: float | None = None
+    system_cpu_s: float | None = None
+    workdir: str = ""
+    priority: int = 0
+    cluster: str = ""
+
+
 class SlurmBackend(Protocol):
     """What the Slurm front end needs from a cluster. The controller implements it."""
 
@@ -282,4 +370,23 @@ class SlurmBackend(Protocol):
 
     def now(self) -> float:
         """The controller's clock (POSIX seconds), for elapsed times and headers."""
+        ...
+
+    def estimate(self, request: BatchRequest, ctx: ClientContext) -> tuple[int, float, str, int, str]:
+        """sbatch --test-only: (job id it would get, start time, nodes, CPUs, partition).
+
+        Nothing is submitted; raises ``SlurmError`` where ``submit`` would reject the request.
+        """
+        ...
+
+    def wait_status(self, job_id: int) -> int | None:
+        """sbatch --wait: None while the job (every task of an array) runs, else its exit code."""
+        ...
+
+    def control(self, request: ControlRequest, ctx: ClientContext) -> ControlResult:
+        """Hold, release, requeue or update jobs (scontrol); durable before it returns."""
+        ...
+
+    def accounting(self, query: AcctQuery) -> Iterable[AcctRow]:
+        """Rows of the accounting store matching ``query`` (every run and step, finished or not)."""
         ...

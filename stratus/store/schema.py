@@ -82,6 +82,22 @@ partitions = Table(
     Column("up", Integer, nullable=False),
 )
 
+runs = Table(
+    "runs",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=False),
+    Column("run", Integer, primary_key=True, autoincrement=False),
+    Column("state", String, nullable=False),  # how the run ended (REQUEUED / NODE_FAIL for requeues)
+    Column("start_time", Float),
+    Column("end_time", Float, nullable=False),
+    Column("nodes", Text, nullable=False),  # JSON list
+    Column("cpus", Integer, nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("exit_signal", Integer, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("usage", Text),  # JSON: maxrss_kb, utime, stime as the node agent measured them
+)
+
 journal = Table(
     "journal",
     metadata,

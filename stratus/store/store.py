@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from stratus.engine.engine import Engine as SchedEngine
 from stratus.engine.indexset import IndexSet
-from stratus.engine.model import Allocation, Job, JobSpec, Node, NodeDef, Transition
+from stratus.engine.model import Allocation, Changes, DepCondition, Job, JobSpec, Node, NodeDef, Transition
 from stratus.engine.states import JobState, NodeState
 from stratus.store import schema
 
@@ -47,6 +47,7 @@ _META_UPSERT = _upsert(schema.meta, "key")
 _JOB_UPSERT = _upsert(schema.jobs, "id", skip=("payload_id",))
 _NODE_UPSERT = _upsert(schema.nodes, "name", skip=("instance",))
 _PARTITION_UPSERT = _upsert(schema.partitions, "name")
+_RUN_UPSERT = sqlite_insert(schema.runs).on_conflict_do_nothing(index_elements=["job_id", "run"])
 _JOURNAL_INSERT = schema.journal.insert()
 
 
@@ -137,13 +138,35 @@ class Store:
         self,
         conn: Connection,
         engine: SchedEngine,
-        transitions: list[Transition],
-        dirty_jobs: Iterable[int],
-        dirty_nodes: Iterable[str],
-        dirty_partitions: Iterable[str],
+        changes: Changes,
+        usage: dict[tuple[int, int], dict[str, Any]] | None = None,
     ) -> None:
-        """Write what the engine changed: journal rows, job rows, node rows, the id counter."""
-        self.append_journal(conn, transitions)
+        """Write what the engine changed: journal, job, node, partition and run rows, id counter.
+
+        ``usage`` adds what agents measured to the runs that ended, by (job id, run).
+        """
+        self.append_journal(conn, changes.transitions)
+        dirty_jobs, dirty_nodes, dirty_partitions = changes.jobs, changes.nodes, changes.partitions
+        if changes.runs:
+            conn.execute(
+                _RUN_UPSERT,
+                [
+                    {
+                        "job_id": r.job_id,
+                        "run": r.run,
+                        "state": r.state,
+                        "start_time": r.start_time,
+                        "end_time": r.end_time,
+                        "nodes": json.dumps(list(r.nodes)),
+                        "cpus": r.cpus,
+                        "exit_code": r.exit_code,
+                        "exit_signal": r.exit_signal,
+                        "reason": r.reason,
+                        "usage": json.dumps((usage or {}).get((r.job_id, r.run))) if usage else None,
+                    }
+                    for r in changes.runs
+                ],
+            )
         rows = [job_to_row(engine.jobs[i]) for i in sorted(dirty_jobs) if i in engine.jobs]
         if rows:
             conn.execute(_JOB_UPSERT, rows)
@@ -251,6 +274,59 @@ class Store:
             out.append((node, json.loads(r.instance) if r.instance else None))
         return out
 
+    def job_states(self, conn: Connection, job_id: int, task_id: int | None) -> list[str]:
+        """The stored states of job ``job_id``, or of its array's tasks (``task_id``: one of them)."""
+        j = schema.jobs.c
+        q = select(j.state).where((j.id == job_id) | (j.array_id == job_id))
+        if task_id is not None and task_id >= 0:
+            q = q.where(j.task_id == task_id)
+        return [r[0] for r in conn.execute(q)]
+
+    def load_accounting(
+        self,
+        conn: Connection,
+        *,
+        job_ids: Iterable[int] = (),
+        users: Iterable[str] = (),
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[tuple[Job, dict[str, Any], list[dict[str, Any]]]]:
+        """Every stored job matching the filters, with its payload summary and its ended runs.
+
+        ``job_ids`` match a job's own id or its array's id. The time window keeps jobs that
+        were submitted before ``end`` and had not ended before ``start``.
+        """
+        j = schema.jobs.c
+        q = select(schema.jobs)
+        ids = list(job_ids)
+        if ids:
+            q = q.where(j.id.in_(ids) | j.array_id.in_(ids))
+        names = list(users)
+        if names:
+            q = q.where(j.user.in_(names))
+        if start is not None:
+            q = q.where(j.end_time.is_(None) | (j.end_time >= start))
+        if end is not None:
+            q = q.where(j.submit_time <= end)
+        jobs = [row_to_job(r._mapping) for r in conn.execute(q.order_by(j.id))]
+        infos = self.load_payload_infos(
+            conn, {job.array_id if job.array_id is not None else job.id for job in jobs}
+        )
+        runs: dict[int, list[dict[str, Any]]] = {}
+        r = schema.runs.c
+        all_ids = [job.id for job in jobs]
+        for i in range(0, len(all_ids), 500):
+            chunk = all_ids[i : i + 500]
+            for row in conn.execute(select(schema.runs).where(r.job_id.in_(chunk)).order_by(r.job_id, r.run)):
+                d = dict(row._mapping)
+                d["nodes"] = tuple(json.loads(d["nodes"]))
+                d["usage"] = json.loads(d["usage"]) if d["usage"] else None
+                runs.setdefault(d["job_id"], []).append(d)
+        return [
+            (job, infos.get(job.array_id if job.array_id is not None else job.id, {}), runs.get(job.id, []))
+            for job in jobs
+        ]
+
     def load_partitions(self, conn: Connection) -> dict[str, bool]:
         return {r.name: bool(r.up) for r in conn.execute(select(schema.partitions))}
 
@@ -300,7 +376,9 @@ def job_to_row(job: Job) -> dict[str, Any]:
 
 def row_to_job(r: Any) -> Job:
     spec_d = json.loads(r["spec"])
-    spec_d["partitions"] = tuple(spec_d.get("partitions") or ())
+    for key in ("partitions", "features"):
+        spec_d[key] = tuple(spec_d.get(key) or ())
+    spec_d["dependencies"] = tuple(DepCondition(**d) for d in spec_d.get("dependencies") or ())
     spec = JobSpec(**spec_d)
     alloc = None
     if r["alloc"]:

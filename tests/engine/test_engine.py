@@ -194,8 +194,10 @@ def test_node_failure_requeues_explicitly_and_replaces_static_node() -> None:
     e.drain_changes()
     acts = e.node_lost("q-st-c-1", 2.0, "agent lost")
     assert acts == [PowerDown(("q-st-c-1",))]
-    journal, dirty_jobs, dirty_nodes, _ = e.drain_changes()
-    assert "q-st-c-1" in dirty_nodes
+    changes = e.drain_changes()
+    journal, dirty_jobs = changes.transitions, changes.jobs
+    assert "q-st-c-1" in changes.nodes
+    assert [(r.job_id, r.run, r.state) for r in changes.runs] == [(job.id, 0, "NODE_FAIL")]
     job_moves = [(t.old, t.new, t.run) for t in journal if t.entity == "job"]
     assert job_moves == [(JobState.RUNNING, JobState.NODE_FAIL, 0), (JobState.RUNNING, JobState.PENDING, 0)]
     assert job.state == JobState.PENDING and job.run == 1 and job.id in dirty_jobs

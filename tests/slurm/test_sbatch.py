@@ -106,7 +106,6 @@ def test_bad_directives(tmp_path: Path) -> None:
         (["--nice=9999999999"], ["sbatch: error: Invalid --nice value, out of range (+/- 2147483645)"], 255),
         (["--gres=gpu:a:b:c"], [FAILED + "Invalid generic resource (gres) specification"], 1),
         (["--gpus=x:y:z"], [FAILED + "Invalid Trackable RESource (TRES) specification"], 1),
-        (["--test-only"], ["sbatch: error: --test-only is not supported by stratus yet"], 1),
         (["--dependency=afterok:5+0"], [FAILED + "Job dependency problem"], 1),
     ],
 )  # fmt: skip

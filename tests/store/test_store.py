@@ -20,9 +20,8 @@ def _engine() -> Engine:
 
 
 def _persist(store: Store, e: Engine) -> None:
-    journal, dj, dn, dp = e.drain_changes()
     with store.transaction() as conn:
-        store.save_engine_changes(conn, e, journal, dj, dn, dp)
+        store.save_engine_changes(conn, e, e.drain_changes())
 
 
 def test_round_trip_and_restore(tmp_path: Path) -> None:
