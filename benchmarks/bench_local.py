@@ -10,6 +10,9 @@ powered-down dynamic nodes):
   d'. end to end, one 1000-task array of trivial tasks
   e. submit to RUNNING on an idle static node (n=10)
   f. a powered-down dynamic node: submit until the job runs (n=3)
+  g. squeue latency with 10,000 jobs in the system (n=10)
+  h. sacct latency with 10,000 jobs in the accounting store (n=10)
+  i. a dependency chain of 1,000 jobs (each afterok the previous), first submit to last end
 
 Slurm's figures come from its BASELINE (default and throughput-tuned settings); each line says
 how many times faster or slower stratus was. Also printed, measured in this run: the floor of
@@ -108,6 +111,38 @@ class Bench:
         return self.slurm("squeue", "-h", "-o", "%i").strip() == ""
 
 
+def submit_held(b: Bench, count: int) -> None:
+    """Submit ``count`` held jobs straight through the head node's API (4 at a time)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    cluster = b.home / "clusters" / "bench"
+    host, port, _ = (cluster / "endpoint").read_text().split()
+    token = (cluster / "token").read_text().strip()
+    body = json.dumps(
+        {
+            "argv": ["--hold", "-p", "queue1", "--wrap=true"],
+            "cwd": str(b.work),
+            "env": {"PATH": "/usr/bin"},
+            "uid": os.getuid(),
+            "gid": os.getgid(),
+            "host": "bench",
+        }
+    )
+
+    def one(_: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request("POST", "/slurm/v1/sbatch", body, {"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200 or r.headers.get("X-Exit-Code") != "0":
+            raise SystemExit(f"submission failed: HTTP {r.status}")
+        conn.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(count)))
+
+
 def timed(fn) -> float:  # type: ignore[no-untyped-def]
     t = time.perf_counter()
     fn()
@@ -203,6 +238,26 @@ def main() -> int:
             b.wait(b.queue_empty, every=0.05)
 
         results["d2_e2e_array_s"] = timed(e2e_array) * 1000 / n
+
+        # i. a dependency chain: each job waits for the previous one to complete.
+        def chain() -> None:
+            prev = ""
+            for _ in range(n):
+                dep = [f"--dependency=afterok:{prev}"] if prev else []
+                prev = b.slurm("sbatch", "--parsable", "-p", "queue1", *dep, "--wrap=true").strip()
+            b.wait(b.queue_empty, every=0.05)
+
+        results["i_chain_1000_s"] = timed(chain) * 1000 / n
+
+        # g, h: 10,000 held jobs in the queue (submitted through the API to save time).
+        many = 10 * n
+        submit_held(b, many)
+        lat = [timed(lambda: b.slurm("squeue")) for _ in range(10)]
+        results["g_squeue_10k_ms"] = 1000 * statistics.median(lat)
+        results["g_squeue_lines"] = float(b.slurm("squeue").count("\n") - 1)
+        lat = [timed(lambda: b.slurm("sacct", "-X", "-S", "2000-01-01")) for _ in range(10)]
+        results["h_sacct_10k_ms"] = 1000 * statistics.median(lat)
+        b.slurm("scancel", "-p", "queue1")
     finally:
         subprocess.run(
             [sys.executable, "-m", "stratus.cli.main", "delete-cluster", "-n", "bench", "--wait"],
@@ -222,6 +277,11 @@ def main() -> int:
         ("e. same, vs Slurm tuned", results["e_submit_to_run_s"], "s", SLURM["e_submit_to_run_tuned_s"]),
         ("f. powered-down node to running", results["f_cloud_node_s"], "s", SLURM["f_cloud_node_s"]),
     ]
+    alone = [
+        ("g. squeue, 10,000 jobs queued", results["g_squeue_10k_ms"], "ms"),
+        ("h. sacct -X, 10,000 jobs stored", results["h_sacct_10k_ms"], "ms"),
+        ("i. 1000-job dependency chain", results["i_chain_1000_s"], "s"),
+    ]
     print(
         f"\nstratus local benchmark, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -234,6 +294,10 @@ def main() -> int:
         verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
         print(f"{label:36} {ours:>9.3f} {unit:2} {theirs:>9.3f} {unit:2}  {verdict}")
     print(f"   (b: {results['b_jobs_per_s']:.0f} jobs/s; Slurm about 200 jobs/s)")
+    print("No Slurm baseline for these:")
+    for label, ours, unit in alone:
+        print(f"{label:36} {ours:>9.3f} {unit:2}")
+    print(f"   (g: squeue printed {results['g_squeue_lines']:.0f} lines)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

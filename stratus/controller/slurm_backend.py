@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import pwd
 from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,27 @@ if TYPE_CHECKING:
 
 NO_VAL = 4294967294  # Slurm prints this task id in the paths of an array's pending remainder
 _PAYLOAD_CACHE = 256
+
+
+def _login_defaults(env: dict[str, str], user: str, slurm_bin: str) -> None:
+    """What a job finds even with ``--export=NONE``: the user's basics, and Slurm's commands.
+
+    Slurm then gives the job the user's login environment (``--get-user-env``); stratus gives
+    HOME, USER, LOGNAME, SHELL and a default PATH where missing. The cluster's Slurm commands
+    come first on PATH either way, as they are installed system-wide on a Slurm cluster, so a
+    job can run ``scontrol show hostnames`` or submit more jobs.
+    """
+    try:
+        pw = pwd.getpwnam(user)
+        defaults = {"HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell or "/bin/sh"}
+    except KeyError:
+        defaults = {"USER": user, "LOGNAME": user, "SHELL": "/bin/sh"}
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    path = env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+    if slurm_bin not in path.split(os.pathsep):
+        path = slurm_bin + os.pathsep + path
+    env["PATH"] = path
 
 
 def _usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -857,6 +879,7 @@ class ControllerSlurmBackend:
         )
         full_env = dict(env)
         full_env.update(batch_job_env(env_input))
+        _login_defaults(full_env, job.spec.user, str(self.ctrl.paths.bin))
         stdin = info.get("stdin") or "/dev/null"
         spec = job.spec
         mem_limit = spec.mem_per_node_mb
