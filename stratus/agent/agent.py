@@ -2,9 +2,12 @@
 
 Guarantees:
 
-* A job step runs as its own process group inside the agent's session, with the job's
-  environment, working directory and output files. When the batch script exits, whatever it left
-  behind in its process group is killed (Slurm does the same with cgroups).
+* A job's batch script runs as its own process group inside the agent's session, with the job's
+  environment, working directory and output files. When it exits, whatever it left behind in its
+  process group is killed (Slurm does the same with cgroups), and so are the job's steps here.
+* A job step (``srun``) runs its tasks here as process groups of their own, streams their output
+  and exit codes to the ``srun`` that asked for them, and reports the step's end to the
+  controller. A step whose ``srun`` goes away is killed, as Slurm kills it.
 * The agent keeps running its jobs when the controller goes away, reconnects when it comes back,
   and reports every exit until the controller acknowledges it (see ``protocol``).
 * It stops, killing its jobs, when told to shut down (power down), when the controller rejects
@@ -30,7 +33,7 @@ from stratus.paths import ClusterPaths, read_endpoint, read_token
 
 INSTANCE_ENV = "STRATUS_INSTANCE_ID"  # also set by the local provider for the agent itself
 
-# The job step's first process. It sets the umask, opens the job's files and changes directory
+# The batch script's first process. It sets the umask, opens the job's files and changes directory
 # in the child (a FIFO or a hung mount then blocks the job, never the agent), exports the pid as
 # SLURM_TASK_PID (only the child knows it), and replaces itself with the script, so that pid is
 # the script's. Arguments: umask stdin stdout stderr("" = stdout) mode(append|truncate) cwd
@@ -52,6 +55,13 @@ exec "$@"
 """
 HEARTBEAT_S = 5.0
 
+# A step task's first process: its working directory, its pid as SLURM_TASK_PID, then the program.
+_TASK_WRAPPER = r"""cd "$1" 2>/dev/null || cd /tmp
+shift
+SLURM_TASK_PID=$$; export SLURM_TASK_PID
+exec "$@"
+"""
+
 
 def _signum(name: str) -> int:
     """A signal given as ``TERM``, ``SIGUSR1`` or ``10``."""
@@ -67,8 +77,19 @@ def _log(msg: str) -> None:
 
 
 @dataclass
-class Step:
-    """A running batch script."""
+class RunningStep:
+    """A job step's tasks on this node, and the stream to the ``srun`` that started it."""
+
+    job_id: int
+    run: int
+    step_id: int
+    procs: list[asyncio.subprocess.Process]
+    runner: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Batch:
+    """A job's running batch script."""
 
     job_id: int
     run: int
@@ -91,12 +112,13 @@ class Agent:
         self.node = node
         self.instance_id = instance_id
         self.kill_wait = kill_wait
-        self.steps: dict[tuple[int, int], Step] = {}
+        self.batches: dict[tuple[int, int], Batch] = {}
         self.unacked: dict[tuple[int, int], dict[str, Any]] = {}
         self.writer: asyncio.StreamWriter | None = None
         self.stopping = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.memory_watch: asyncio.Task[None] | None = None
+        self.job_steps: dict[tuple[int, int, int], RunningStep] = {}
 
     # -- main loop ------------------------------------------------------------------------------
 
@@ -139,7 +161,7 @@ class Agent:
             "node": self.node,
             "instance_id": self.instance_id,
             "pid": os.getpid(),
-            "running": [{"job_id": s.job_id, "run": s.run, "pid": s.proc.pid} for s in self.steps.values()],
+            "running": [{"job_id": s.job_id, "run": s.run, "pid": s.proc.pid} for s in self.batches.values()],
             "finished": list(self.unacked.values()),
         }
         writer.write(encode(hello))
@@ -183,6 +205,14 @@ class Agent:
         kind = msg["type"]
         if kind == "launch":
             self._launch(msg)
+        elif kind == "step":
+            key = (int(msg["job_id"]), int(msg["run"]), int(msg["step_id"]))
+            if key not in self.job_steps:
+                rs = RunningStep(*key, procs=[])
+                self.job_steps[key] = rs
+                rs.runner = asyncio.get_running_loop().create_task(self._run_step(rs, msg))
+        elif kind == "kill_step":
+            self._kill_steps(int(msg["job_id"]), int(msg["run"]), int(msg["step_id"]))
         elif kind == "kill":
             self._kill((msg["job_id"], msg["run"]), msg.get("why", "CANCELLED"), msg.get("signal", "TERM"))
         elif kind == "ack":
@@ -197,7 +227,7 @@ class Agent:
 
     def _launch(self, msg: dict[str, Any]) -> None:
         key = (int(msg["job_id"]), int(msg["run"]))
-        if key in self.steps or key in self.unacked:
+        if key in self.batches or key in self.unacked:
             return  # a repeated launch (controller restarted between send and ack)
         job_id, run = key
         spool = self.paths.spool(self.node) / f"job{job_id:05d}.{run}"
@@ -244,51 +274,52 @@ class Agent:
             shutil.rmtree(spool, ignore_errors=True)
             self._report(job_id, run, exit_code=1, sig=0, error=error, usage={})
             return
-        step = Step(job_id, run, proc, pidfd, msg["stdout"] if same else stderr, str(spool))
+        batch = Batch(job_id, run, proc, pidfd, msg["stdout"] if same else stderr, str(spool))
         if msg.get("mem_limit_mb"):
-            step.mem_limit_kb = int(msg["mem_limit_mb"]) * 1024
+            batch.mem_limit_kb = int(msg["mem_limit_mb"]) * 1024
             if self.memory_watch is None:
                 self.memory_watch = asyncio.get_running_loop().create_task(self._watch_memory())
-        self.steps[key] = step
+        self.batches[key] = batch
         assert self.loop is not None
         self.loop.add_reader(pidfd, self._reap, key)
         self._send({"type": "started", "job_id": job_id, "run": run, "pid": proc.pid})
         _log(f"job {job_id} run {run}: started pid {proc.pid}")
 
     def _reap(self, key: tuple[int, int]) -> None:
-        step = self.steps.get(key)
-        if step is None:
+        batch = self.batches.get(key)
+        if batch is None:
             return
         try:
-            pid, status, rusage = os.wait4(step.proc.pid, os.WNOHANG)
+            pid, status, rusage = os.wait4(batch.proc.pid, os.WNOHANG)
         except ChildProcessError:
-            pid, status, rusage = step.proc.pid, 0, None
+            pid, status, rusage = batch.proc.pid, 0, None
         if pid == 0:
             return
         assert self.loop is not None
-        self.loop.remove_reader(step.pidfd)
-        os.close(step.pidfd)
-        if step.kill_handle is not None:
-            step.kill_handle.cancel()
+        self.loop.remove_reader(batch.pidfd)
+        os.close(batch.pidfd)
+        if batch.kill_handle is not None:
+            batch.kill_handle.cancel()
         code = os.waitstatus_to_exitcode(status)
-        step.proc.returncode = code
-        # Whatever the script left running in its process group ends with it.
+        batch.proc.returncode = code
+        # Whatever the script left running in its process group ends with it, and its steps.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(step.proc.pid, signal.SIGKILL)
-        del self.steps[key]
-        shutil.rmtree(step.spool_dir, ignore_errors=True)
+            os.killpg(batch.proc.pid, signal.SIGKILL)
+        self._kill_steps(*key)
+        del self.batches[key]
+        shutil.rmtree(batch.spool_dir, ignore_errors=True)
         usage = {}
         if rusage is not None:
             usage = {
-                "maxrss_kb": max(rusage.ru_maxrss, step.max_rss_kb),
+                "maxrss_kb": max(rusage.ru_maxrss, batch.max_rss_kb),
                 "utime": rusage.ru_utime,
                 "stime": rusage.ru_stime,
             }
         exit_code, sig = (0, -code) if code < 0 else (code, 0)
         _log(
-            f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}{' (out of memory)' * step.oom}"
+            f"job {key[0]} run {key[1]}: exited code={exit_code} signal={sig}{' (out of memory)' * batch.oom}"
         )
-        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error="", usage=usage, oom=step.oom)
+        self._report(key[0], key[1], exit_code=exit_code, sig=sig, error="", usage=usage, oom=batch.oom)
 
     def _report(
         self,
@@ -324,7 +355,7 @@ class Agent:
         """
         import psutil
 
-        while any(s.mem_limit_kb for s in self.steps.values()):
+        while any(s.mem_limit_kb for s in self.batches.values()):
             by_group: dict[int, int] = {}
             for p in psutil.process_iter(["memory_info"]):
                 try:
@@ -334,33 +365,130 @@ class Agent:
                     continue
                 if mem is not None:
                     by_group[pgid] = by_group.get(pgid, 0) + mem.rss // 1024
-            for key, step in list(self.steps.items()):
-                rss = by_group.get(step.proc.pid, 0)
-                step.max_rss_kb = max(step.max_rss_kb, rss)
-                if step.mem_limit_kb and rss > step.mem_limit_kb and not step.oom:
-                    step.oom = True
-                    _log(f"job {key[0]} run {key[1]}: {rss} KB > limit {step.mem_limit_kb} KB: killing")
-                    with contextlib.suppress(OSError), open(step.stderr_path, "ab") as f:
+            for key, batch in list(self.batches.items()):
+                rss = by_group.get(batch.proc.pid, 0)
+                batch.max_rss_kb = max(batch.max_rss_kb, rss)
+                if batch.mem_limit_kb and rss > batch.mem_limit_kb and not batch.oom:
+                    batch.oom = True
+                    _log(f"job {key[0]} run {key[1]}: {rss} KB > limit {batch.mem_limit_kb} KB: killing")
+                    with contextlib.suppress(OSError), open(batch.stderr_path, "ab") as f:
                         f.write(
                             f"slurmstepd-{self.node}: error: Detected 1 oom-kill event(s) in "
                             f"StepId={key[0]}.batch. Some of your processes may have been killed "
                             "by the cgroup out-of-memory handler.\n".encode()
                         )
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(step.proc.pid, signal.SIGKILL)
+                        os.killpg(batch.proc.pid, signal.SIGKILL)
             await asyncio.sleep(1.0)
         self.memory_watch = None
 
+    # -- job steps (srun) -----------------------------------------------------------------------
+
+    async def _run_step(self, rs: RunningStep, msg: dict[str, Any]) -> None:
+        """Run this node's tasks of a step; stream their output and exits to srun."""
+        key = (rs.job_id, rs.run, rs.step_id)
+        io: asyncio.StreamWriter | None = None
+        codes: list[tuple[int, int]] = []
+        try:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(msg["io_host"], int(msg["io_port"])), timeout=10.0
+                )
+                writer.write(encode({"type": "hello", "token": msg["io_token"], "node": self.node}))
+                io = writer
+            except (OSError, TimeoutError) as exc:
+                _log(f"step {key}: cannot reach srun: {exc}")
+                codes.append((1, 0))
+                return
+            assert io is not None
+            loop = asyncio.get_running_loop()
+            watcher = loop.create_task(self._watch_srun(reader, rs))
+            started: list[tuple[int, asyncio.subprocess.Process, list[asyncio.Task[None]]]] = []
+            for t in msg["tasks"]:
+                env = dict(msg["env"])
+                env.update(t["env"])
+                env[INSTANCE_ENV] = self.instance_id
+                try:
+                    proc = await asyncio.create_subprocess_exec(
+                        "/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg["cwd"], *msg["argv"],
+                        env=env,
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                        process_group=0,
+                    )  # fmt: skip
+                except OSError as exc:
+                    io.write(encode({"type": "err", "procid": t["procid"], "data": f"{exc}\n"}))
+                    io.write(encode({"type": "exit", "procid": t["procid"], "code": 2, "signal": 0}))
+                    codes.append((2, 0))
+                    continue
+                rs.procs.append(proc)
+                assert proc.stdout is not None and proc.stderr is not None
+                pumps = [
+                    loop.create_task(_pump(proc.stdout, io, "out", t["procid"])),
+                    loop.create_task(_pump(proc.stderr, io, "err", t["procid"])),
+                ]
+                started.append((t["procid"], proc, pumps))
+            for procid, proc, pumps in started:
+                rc = await proc.wait()
+                code, sig = (0, -rc) if rc < 0 else (rc, 0)
+                codes.append((code, sig))
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # what the task left behind ends with it
+                await asyncio.gather(*pumps, return_exceptions=True)
+                io.write(encode({"type": "exit", "procid": procid, "code": code, "signal": sig}))
+            watcher.cancel()
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(io.drain(), timeout=5.0)
+        finally:
+            if io is not None:
+                io.close()
+            self.job_steps.pop(key, None)
+            worst = max(codes, default=(0, 0), key=lambda c: (c[1] != 0, c[0] or c[1]))
+            self._send(
+                {
+                    "type": "step_finished",
+                    "job_id": rs.job_id,
+                    "run": rs.run,
+                    "step_id": rs.step_id,
+                    "node": self.node,
+                    "exit_code": worst[0],
+                    "signal": worst[1],
+                    "end_time": time.time(),
+                }
+            )
+
+    async def _watch_srun(self, reader: asyncio.StreamReader, rs: RunningStep) -> None:
+        """srun going away (or asking) kills the step, as in Slurm."""
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
+            while True:
+                msg = decode(await reader.readuntil(b"\n"))
+                if msg.get("type") == "signal":
+                    for proc in rs.procs:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(proc.pid, _signum(str(msg.get("signal", "TERM"))))
+        self._kill_steps(rs.job_id, rs.run, rs.step_id)
+
+    def _kill_steps(self, job_id: int, run: int, step_id: int | None = None) -> None:
+        """SIGKILL the tasks of a job's steps on this node (one step, or all of them)."""
+        for (j, r, s), rs in list(self.job_steps.items()):
+            if j == job_id and r == run and (step_id is None or s == step_id):
+                for proc in rs.procs:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+
     def _kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
-        step = self.steps.get(key)
-        if step is None:
+        if why != "SIGNAL":
+            self._kill_steps(*key)  # a job's steps end with it, here too
+        batch = self.batches.get(key)
+        if batch is None:
             return
         if why == "SIGNAL":
             # scancel -s: deliver the signal to the job, nothing more.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(step.proc.pid, _signum(sig_name))
+                os.killpg(batch.proc.pid, _signum(sig_name))
             return
-        if step.why_killed is None and why in ("CANCELLED", "TIMEOUT"):
+        if batch.why_killed is None and why in ("CANCELLED", "TIMEOUT"):
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
             tail = " DUE TO TIME LIMIT" if why == "TIMEOUT" else ""
             line = (
@@ -368,38 +496,51 @@ class Agent:
                 f"CANCELLED AT {stamp}{tail} ***\n"
             )
             try:
-                with open(step.stderr_path, "ab") as f:
+                with open(batch.stderr_path, "ab") as f:
                     f.write(line.encode())
             except OSError:
                 pass
-        step.why_killed = step.why_killed or why
+        batch.why_killed = batch.why_killed or why
         signum = _signum(sig_name)
         try:
-            os.killpg(step.proc.pid, signal.SIGCONT)
-            os.killpg(step.proc.pid, signum)
+            os.killpg(batch.proc.pid, signal.SIGCONT)
+            os.killpg(batch.proc.pid, signum)
         except ProcessLookupError:
             return
-        if step.kill_handle is None and self.loop is not None:
-            step.kill_handle = self.loop.call_later(self.kill_wait, self._force_kill, key)
+        if batch.kill_handle is None and self.loop is not None:
+            batch.kill_handle = self.loop.call_later(self.kill_wait, self._force_kill, key)
 
     def _force_kill(self, key: tuple[int, int]) -> None:
-        step = self.steps.get(key)
-        if step is not None:
+        batch = self.batches.get(key)
+        if batch is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(step.proc.pid, signal.SIGKILL)
+                os.killpg(batch.proc.pid, signal.SIGKILL)
 
     async def _stop_all(self, why: str) -> None:
-        for key in list(self.steps):
+        for key in list(self.batches):
             self._kill(key, why, "TERM")
         deadline = time.monotonic() + min(self.kill_wait, 10.0)
-        while self.steps and time.monotonic() < deadline:
+        while self.batches and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        for key in list(self.steps):
+        for key in list(self.batches):
             self._force_kill(key)
         await asyncio.sleep(0)
         if self.writer is not None:
             with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(self.writer.drain(), timeout=1.0)
+
+
+async def _pump(stream: asyncio.StreamReader, io: asyncio.StreamWriter, kind: str, procid: int) -> None:
+    """Forward a task's stdout or stderr to srun, chunk by chunk, as it comes."""
+    while True:
+        data = await stream.read(65536)
+        if not data:
+            return
+        if not io.is_closing():
+            io.write(
+                encode({"type": kind, "procid": procid, "data": data.decode("utf-8", "surrogateescape")})
+            )
+            await io.drain()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance-id", required=True)
     parser.add_argument("--kill-wait", type=float, default=30.0)
     args = parser.parse_args(argv)
-    os.umask(0o077)  # its spool holds job scripts; each job step sets the submitter's umask
+    os.umask(0o077)  # its spool holds job scripts; each job batch sets the submitter's umask
     agent = Agent(ClusterPaths(Path(args.cluster_dir)), args.node, args.instance_id, args.kill_wait)
     _log(f"agent for {args.node} ({args.instance_id}) pid {os.getpid()} starting")
     return asyncio.run(agent.run())

@@ -28,6 +28,7 @@ from stratus.api import shapes
 from stratus.controller.lifecycle import FLEET_REQUESTS, FleetStatus
 from stratus.engine.states import NodeState
 from stratus.slurm.commands import run_command
+from stratus.slurm.errors import SlurmError
 from stratus.slurm.views import ClientContext
 
 if TYPE_CHECKING:
@@ -98,6 +99,32 @@ def create_app(ctrl: Controller) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
+
+    @app.post("/slurm/v1/steps")
+    async def create_step(request: Request) -> JSONResponse:
+        """srun: start a job step on a running job's allocation (body: srun's request).
+
+        Registered before the command route, which would otherwise take "steps" for a command.
+        """
+        try:
+            body = json.loads(await request.body())
+            uid, gid = int(body["uid"]), int(body["gid"])
+            env = {str(k): str(v) for k, v in body["env"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+        ctx = ClientContext(
+            user=user_name(uid),
+            uid=uid,
+            gid=gid,
+            cwd=str(body.get("cwd", "/")),
+            env=env,
+            host="",
+            group=group_name(gid),
+        )
+        try:
+            return JSONResponse(ctrl.slurm.create_step(body, ctx))
+        except SlurmError as exc:
+            return JSONResponse({"message": "\n".join(exc.lines)}, status_code=409)
 
     @app.post("/slurm/v1/{command}")
     async def slurm_command(command: str, request: Request) -> Response:

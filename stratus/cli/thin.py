@@ -245,13 +245,30 @@ def shim_text(python: str, package_root: str, cluster_dir: str) -> str:
     )
 
 
+# Commands that do more than forward a request (srun streams its tasks' output): full programs.
+PROGRAMS = {"srun": "stratus.cli.srun"}
+
+
+def program_text(python: str, package_root: str, cluster_dir: str, module: str) -> str:
+    """The executable text of a command that is a full stratus program."""
+    return (
+        f"#!{python} -IS\n"
+        "import sys\n"
+        f"sys.path.insert(0, {package_root!r})\n"
+        f"from {module} import main\n"
+        f"main({cluster_dir!r})\n"
+    )
+
+
 def write_shims(bin_dir: str, python: str, package_root: str, cluster_dir: str) -> None:
     """(Re)write ``bin_dir/<command>`` for every command, atomically, only where they differ."""
     import os
 
     os.makedirs(bin_dir, exist_ok=True)
-    text = shim_text(python, package_root, cluster_dir)
-    for cmd in COMMANDS:
+    texts = {cmd: shim_text(python, package_root, cluster_dir) for cmd in COMMANDS}
+    for cmd, module in PROGRAMS.items():
+        texts[cmd] = program_text(python, package_root, cluster_dir, module)
+    for cmd, text in texts.items():
         path = os.path.join(bin_dir, cmd)
         try:
             with open(path) as f:

@@ -545,6 +545,8 @@ class Controller:
             conn.send({"type": "ack", "job_id": msg["job_id"], "run": msg["run"]})
         elif kind == "started":
             conn.running.add((int(msg["job_id"]), int(msg["run"])))
+        elif kind == "step_finished":
+            self.slurm.step_finished(msg)
         elif kind == "heartbeat":
             pass
         else:

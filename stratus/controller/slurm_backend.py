@@ -21,7 +21,7 @@ from stratus.engine.model import Action, DepCondition, Job, JobSpec, KillJob, Re
 from stratus.engine.states import JobState, NodeState
 from stratus.slurm import errors as serr
 from stratus.slurm.depend import DependencyError, parse_dependency
-from stratus.slurm.env import JobEnvInput, batch_job_env
+from stratus.slurm.env import JobEnvInput, batch_job_env, compressed_counts
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.hostlist import compress
 from stratus.slurm.patterns import PatternContext, output_paths
@@ -221,6 +221,8 @@ class ControllerSlurmBackend:
         self._infos: dict[int, dict[str, Any]] = {}
         # Rows only change when their job does: (version, row) per job id, see _version.
         self._rows: dict[int, tuple[tuple[object, ...], JobRow]] = {}
+        self._step_ids: dict[tuple[int, int], int] = {}  # (job, run) -> last step id used
+        self._open_steps: dict[tuple[int, int, int], dict[str, Any]] = {}
         self._payloads: OrderedDict[int, tuple[dict[str, Any], str, dict[str, str]]] = OrderedDict()
 
     def now(self) -> float:
@@ -550,7 +552,9 @@ class ControllerSlurmBackend:
                 conn, job_ids=query.job_ids, users=query.users, start=query.start, end=query.end
             )
         out: list[AcctRow] = []
-        for job, info, runs in stored:
+        for job, info, records in stored:
+            runs = [r for r in records if r.get("kind") != "step"]
+            steps = [r for r in records if r.get("kind") == "step" and r["run"] == job.run]
             spec = job.spec
             base = {
                 "job_id": job.id,
@@ -634,7 +638,160 @@ class ControllerSlurmBackend:
                         **usage,
                     )
                 )
+            for step in steps:
+                ended = step["end_time"] is not None
+                # A step still open when its job ended (the head node restarted meanwhile)
+                # ended with the job.
+                state = step["state"] if ended or not job.state.final else job.state.value
+                out.append(
+                    AcctRow(
+                        **{**base, "name": step["name"], "partition": ""},
+                        step=str(step["step_id"]),
+                        state=state,
+                        restarts=job.run,
+                        start_time=step["start_time"],
+                        end_time=step["end_time"] if ended else (job.end_time if job.state.final else None),
+                        nodes=step["nodes"],
+                        num_nodes=len(step["nodes"]),
+                        num_cpus=step["cpus"],
+                        num_tasks=step["ntasks"],
+                        exit_code=step["exit_code"],
+                        exit_signal=step["exit_signal"],
+                    )
+                )
         return out
+
+    # -- job steps (srun) -------------------------------------------------------------------
+
+    def create_step(self, body: dict[str, Any], ctx: ClientContext) -> dict[str, Any]:
+        """Start a job step on a running job's allocation; raises ``SlurmError`` (srun's words).
+
+        Tasks are laid out block-wise: each node takes as many tasks as its CPUs in the job
+        allow (``cpus_per_task`` each) before the next one is used. Each involved agent is told
+        to run its tasks and to stream their output to srun's ``io`` address.
+        """
+        engine = self.ctrl.engine
+        job_id = int(body["job_id"])
+        job = engine.jobs.get(job_id)
+
+        def fail(reason: str) -> SlurmError:
+            return SlurmError(f"srun: error: Unable to create step for job {job_id}: {reason}", 1)
+
+        if job is None:
+            raise fail(serr.INVALID_JOB_ID)
+        if job.state != JobState.RUNNING or job.alloc is None:
+            raise fail(
+                serr.ALREADY_DONE if job.state.final or job.state == JobState.COMPLETING else JOB_NOT_PENDING
+            )
+        if ctx.uid != 0 and ctx.uid != job.spec.uid:
+            raise fail(serr.ACCESS_DENIED)
+        alloc = job.alloc
+        cpt = int(body.get("cpus_per_task") or 1)
+        per_node = body.get("ntasks_per_node")
+        n_nodes = int(body.get("nodes") or 0) or None
+        ntasks = body.get("ntasks")
+        if ntasks is None:
+            ntasks = (per_node * (n_nodes or len(alloc.nodes))) if per_node else (n_nodes or job.spec.ntasks)
+        ntasks = int(ntasks)
+        nodes = list(alloc.nodes[: n_nodes or min(len(alloc.nodes), ntasks)])
+        if n_nodes is not None and n_nodes > len(alloc.nodes):
+            raise fail(serr.REQUESTED_NODE_CONFIG_UNAVAILABLE)
+        caps = [min(alloc.cpus[i] // cpt, per_node or ntasks) for i in range(len(nodes))]
+        if sum(caps) < ntasks or ntasks < len(nodes) or ntasks < 1:
+            raise fail(serr.TOO_MANY_PROCESSORS)
+        counts = [1] * len(nodes)
+        left = ntasks - len(nodes)
+        for i, cap in enumerate(caps):
+            extra = min(cap - 1, left)
+            counts[i] += extra
+            left -= extra
+        missing = [n for n, c in zip(nodes, counts, strict=True) if c and n not in self.ctrl.agents]
+        if missing:
+            raise fail(f"Node {missing[0]} not responding")
+        run = job.run
+        key = (job_id, run)
+        if key not in self._step_ids:
+            with self.ctrl.store.reading() as conn:
+                self._step_ids[key] = self.ctrl.store.last_step_id(conn, job_id, run)
+        step_id = self._step_ids[key] + 1
+        self._step_ids[key] = step_id
+        argv = [str(a) for a in body["argv"]]
+        name = str(body.get("name") or os.path.basename(argv[0]))
+        now = self.ctrl.clock()
+        self.ctrl.commit(
+            extra=lambda c: self.ctrl.store.start_step(
+                c, job_id, run, step_id, name, nodes, ntasks, ntasks * cpt, now
+            )
+        )
+        step_env = dict(ctx.env)
+        step_env.update(
+            {
+                "SLURM_STEP_ID": str(step_id),
+                "SLURM_STEPID": str(step_id),
+                "SLURM_NTASKS": str(ntasks),
+                "SLURM_NPROCS": str(ntasks),
+                "SLURM_STEP_NUM_TASKS": str(ntasks),
+                "SLURM_STEP_NUM_NODES": str(len(nodes)),
+                "SLURM_STEP_NODELIST": compress(nodes),
+                "SLURM_STEP_TASKS_PER_NODE": compressed_counts(counts),
+                "SLURM_NNODES": str(len(nodes)),
+                "SLURM_NODELIST": compress(nodes),
+            }
+        )
+        if body.get("cpus_per_task"):
+            step_env["SLURM_CPUS_PER_TASK"] = str(cpt)
+        procid = 0
+        layout: dict[str, list[int]] = {}
+        for nodeid, (node, count) in enumerate(zip(nodes, counts, strict=True)):
+            tasks = []
+            for localid in range(count):
+                tasks.append(
+                    {
+                        "procid": procid,
+                        "env": {
+                            "SLURM_PROCID": str(procid),
+                            "SLURM_LOCALID": str(localid),
+                            "SLURM_NODEID": str(nodeid),
+                            "SLURMD_NODENAME": node,
+                            "SLURM_TOPOLOGY_ADDR": node,
+                        },
+                    }
+                )
+                layout.setdefault(node, []).append(procid)
+                procid += 1
+            self.ctrl.agents[node].send(
+                {
+                    "type": "step",
+                    "job_id": job_id,
+                    "run": run,
+                    "step_id": step_id,
+                    "argv": argv,
+                    "cwd": str(body.get("cwd") or ctx.cwd),
+                    "env": step_env,
+                    "tasks": tasks,
+                    "io_host": str(body["io_host"]),
+                    "io_port": int(body["io_port"]),
+                    "io_token": str(body["io_token"]),
+                }
+            )
+        self._open_steps[(job_id, run, step_id)] = {"nodes": set(layout), "codes": []}
+        return {"job_id": job_id, "step_id": step_id, "layout": layout, "ntasks": ntasks}
+
+    def step_finished(self, msg: dict[str, Any]) -> None:
+        """An agent finished its tasks of a step; the step ends when every node has."""
+        key = (int(msg["job_id"]), int(msg["run"]), int(msg["step_id"]))
+        open_step = self._open_steps.get(key)
+        if open_step is None:
+            return  # reported after a restart: the step is closed with its job
+        open_step["nodes"].discard(msg.get("node"))
+        open_step["codes"].append((int(msg.get("exit_code", 0)), int(msg.get("signal", 0))))
+        if open_step["nodes"]:
+            return
+        del self._open_steps[key]
+        code, sig = max(open_step["codes"], key=lambda c: (c[1] != 0, c[0] or c[1]))
+        state = "CANCELLED" if sig else ("COMPLETED" if code == 0 else "FAILED")
+        now = self.ctrl.clock()
+        self.ctrl.commit(extra=lambda c: self.ctrl.store.end_step(c, *key, state, code, sig, now))
 
     def _records_of(self, job_id: int) -> list[Job]:
         engine = self.ctrl.engine

@@ -98,6 +98,23 @@ runs = Table(
     Column("usage", Text),  # JSON: maxrss_kb, utime, stime as the node agent measured them
 )
 
+steps = Table(
+    "steps",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=False),
+    Column("run", Integer, primary_key=True, autoincrement=False),
+    Column("step_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String, nullable=False),
+    Column("nodes", Text, nullable=False),  # JSON list
+    Column("ntasks", Integer, nullable=False),
+    Column("cpus", Integer, nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("state", String, nullable=False),
+    Column("exit_code", Integer, nullable=False, default=0),
+    Column("exit_signal", Integer, nullable=False, default=0),
+)
+
 journal = Table(
     "journal",
     metadata,

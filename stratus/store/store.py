@@ -274,6 +274,62 @@ class Store:
             out.append((node, json.loads(r.instance) if r.instance else None))
         return out
 
+    def start_step(
+        self,
+        conn: Connection,
+        job_id: int,
+        run: int,
+        step_id: int,
+        name: str,
+        nodes: list[str],
+        ntasks: int,
+        cpus: int,
+        now: float,
+    ) -> None:
+        """Record a job step (srun) that starts now."""
+        conn.execute(
+            schema.steps.insert().values(
+                job_id=job_id,
+                run=run,
+                step_id=step_id,
+                name=name,
+                nodes=json.dumps(nodes),
+                ntasks=ntasks,
+                cpus=cpus,
+                start_time=now,
+                state="RUNNING",
+                exit_code=0,
+                exit_signal=0,
+            )
+        )
+
+    def end_step(
+        self,
+        conn: Connection,
+        job_id: int,
+        run: int,
+        step_id: int,
+        state: str,
+        exit_code: int,
+        signal: int,
+        now: float,
+    ) -> None:
+        """Record how a job step ended."""
+        s = schema.steps.c
+        conn.execute(
+            schema.steps.update()
+            .where(s.job_id == job_id, s.run == run, s.step_id == step_id)
+            .values(state=state, exit_code=exit_code, exit_signal=signal, end_time=now)
+        )
+
+    def last_step_id(self, conn: Connection, job_id: int, run: int) -> int:
+        """The highest step id a run of a job has used (-1 when none)."""
+        s = schema.steps.c
+        row = conn.execute(
+            select(s.step_id).where(s.job_id == job_id, s.run == run).order_by(s.step_id.desc())
+        ).first()
+        return -1 if row is None else int(row[0])
+
     def job_states(self, conn: Connection, job_id: int, task_id: int | None) -> list[str]:
         """The stored states of job ``job_id``, or of its array's tasks (``task_id``: one of them)."""
         j = schema.jobs.c
@@ -321,6 +377,16 @@ class Store:
                 d = dict(row._mapping)
                 d["nodes"] = tuple(json.loads(d["nodes"]))
                 d["usage"] = json.loads(d["usage"]) if d["usage"] else None
+                runs.setdefault(d["job_id"], []).append(d)
+        st = schema.steps.c
+        for i in range(0, len(all_ids), 500):
+            chunk = all_ids[i : i + 500]
+            for row in conn.execute(
+                select(schema.steps).where(st.job_id.in_(chunk)).order_by(st.job_id, st.step_id)
+            ):
+                d = dict(row._mapping)
+                d["nodes"] = tuple(json.loads(d["nodes"]))
+                d["kind"] = "step"
                 runs.setdefault(d["job_id"], []).append(d)
         return [
             (job, infos.get(job.array_id if job.array_id is not None else job.id, {}), runs.get(job.id, []))

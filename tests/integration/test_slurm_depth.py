@@ -27,7 +27,9 @@ def test_dependencies_end_to_end(stratus: Stratus, tmp_path: Path, workdir: Path
     ok = c.sbatch(f"--dependency=afterok:{parent}", "--wrap", "echo ok", cwd=workdir)
     notok = c.sbatch(f"--dependency=afternotok:{parent}", "--wrap", "echo afternotok child ran", cwd=workdir)
     anyc = c.sbatch(f"--dependency=afterany:{parent}", "--wrap", "echo afterany child ran", cwd=workdir)
-    killed = c.sbatch(f"--dependency=afterok:{parent}", "--kill-on-invalid-dep=yes", "--wrap", "true", cwd=workdir)
+    killed = c.sbatch(
+        f"--dependency=afterok:{parent}", "--kill-on-invalid-dep=yes", "--wrap", "true", cwd=workdir
+    )
     assert _state(c, ok) == ("PENDING", "Dependency")
     wait_for(lambda: _state(c, ok) == ("PENDING", "DependencyNeverSatisfied"), 30)
     wait_for(lambda: _state(c, anyc)[0] == "COMPLETED" and _state(c, notok)[0] == "COMPLETED", 30)
@@ -75,3 +77,51 @@ def test_out_of_memory_wait_and_test_only(stratus: Stratus, tmp_path: Path, work
     assert r.code == 0 and r.out == ""
     assert r.err.startswith("sbatch: Job ") and " to start at " in r.err and "in partition queue1" in r.err
     assert set(c.squeue_states("-t", "all")) == before
+
+
+def test_srun_steps_in_a_batch_job(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    import sqlite3
+
+    c = _cluster(stratus, tmp_path, "steps")
+    script = workdir / "steps.sh"
+    script.write_text(
+        "#!/bin/bash\n#SBATCH -N 2 -n 2\n"
+        "srun -l bash -c 'echo task $SLURM_PROCID/$SLURM_NTASKS node $SLURM_NODEID $SLURMD_NODENAME"
+        " step $SLURM_STEP_ID'\n"
+        "srun -n 1 bash -c 'echo to-stderr >&2; exit 3'\n"
+        'echo "srun said $?"\n'
+        "srun -n 3 true\n"
+        'echo "third: $?"\n'
+    )
+    job = c.sbatch("steps.sh", cwd=workdir)
+    wait_for(lambda: _state(c, job)[0] == "COMPLETED", 60)
+    out = (workdir / f"slurm-{job}.out").read_text().splitlines()
+    assert sorted(line for line in out if line[:3] in ("0: ", "1: ")) == [
+        "0: task 0/2 node 0 queue1-st-t2micro-1 step 0",
+        "1: task 1/2 node 1 queue1-st-t2micro-2 step 0",
+    ]
+    assert "to-stderr" in out
+    assert "srun: error: queue1-st-t2micro-1: task 0: Exited with exit code 3" in out
+    assert "srun said 3" in out
+    assert "srun: error: Unable to create step for job " in "\n".join(out)  # 3 tasks on 2 CPUs
+    assert "third: 1" in out
+    con = sqlite3.connect(f"file:{c.root / 'state.db'}?mode=ro", uri=True)
+    try:
+        steps = con.execute("select step_id, state, exit_code, ntasks from steps order by step_id").fetchall()
+    finally:
+        con.close()
+    assert steps == [(0, "COMPLETED", 0, 2), (1, "FAILED", 3, 1)]
+
+
+def test_cancelling_a_job_kills_its_steps(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path, "stepkill")
+    marker = workdir / "pids"
+    job = c.sbatch("--wrap", f"srun bash -c 'echo $$ >> {marker}; sleep 60'", cwd=workdir)
+    wait_for(lambda: marker.exists() and marker.read_text().strip(), 30)
+    pid = int(marker.read_text().split()[0])
+    import psutil
+
+    assert psutil.pid_exists(pid)
+    assert c.slurm("scancel", str(job)).code == 0
+    wait_for(lambda: not psutil.pid_exists(pid), 30, what="the step's task to be killed")
+    wait_for(lambda: _state(c, job)[0] == "CANCELLED", 30)

@@ -1,0 +1,209 @@
+"""``srun``: run a command as a job step on the tasks of a job allocation.
+
+Inside a batch job (``SLURM_JOB_ID`` set, or ``--jobid``), srun asks the head node for a step;
+the head node lays the tasks out on the job's nodes and tells their agents, which run the tasks
+and stream their output and exit codes back here over a socket this srun listens on, as
+slurmstepd does for Slurm's srun. srun prints the output as it comes (``-l`` labels lines with
+the task id), and exits with the highest task exit code. If srun is interrupted, the step's tasks
+are signalled; if srun dies, the agents kill them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import sys
+from typing import Any
+
+from stratus.agent.protocol import MAX_LINE, decode, encode
+
+SIGNAL_NAMES = {
+    int(signal.SIGKILL): "Killed",
+    int(signal.SIGTERM): "Terminated",
+    int(signal.SIGSEGV): "Segmentation fault",
+    int(signal.SIGABRT): "Aborted",
+    int(signal.SIGINT): "Interrupt",
+    int(signal.SIGBUS): "Bus error",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="srun", add_help=True, allow_abbrev=False)
+    p.add_argument("-n", "--ntasks", type=int)
+    p.add_argument("-N", "--nodes", type=str)
+    p.add_argument("-c", "--cpus-per-task", type=int)
+    p.add_argument("--ntasks-per-node", type=int)
+    p.add_argument("-J", "--job-name")
+    p.add_argument("-l", "--label", action="store_true")
+    p.add_argument("--jobid", type=int)
+    p.add_argument("-D", "--chdir")
+    p.add_argument("--export")
+    p.add_argument("-K", "--kill-on-bad-exit", nargs="?", const="1")
+    # Accepted for compatibility; they change nothing here (no MPI plugins, no CPU binding).
+    for flag in ("--mpi", "--cpu-bind", "--cpu_bind", "--distribution", "-m", "-t", "--time", "--mem"):
+        p.add_argument(flag, dest=None)
+    for flag in ("-u", "--unbuffered", "--overlap", "--exclusive", "-Q", "--quiet", "-v", "--verbose"):
+        p.add_argument(flag, action="count")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    return p
+
+
+def _post(cluster_dir: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    with open(os.path.join(cluster_dir, "endpoint")) as f:
+        host, port, _ = f.read().split()
+    with open(os.path.join(cluster_dir, "token")) as f:
+        token = f.read().strip()
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    conn.request(
+        "POST",
+        path,
+        json.dumps(body),
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    r = conn.getresponse()
+    data = json.loads(r.read() or b"{}")
+    conn.close()
+    return r.status, data
+
+
+class Step:
+    """The running step, seen from srun: connections from agents, output, task exits."""
+
+    def __init__(self, token: str, label: bool) -> None:
+        self.ntasks: int | None = None  # known once the head node has laid the step out
+        self.token = token
+        self.label = label
+        self.exits: dict[int, tuple[int, int, str]] = {}  # procid -> (code, signal, node)
+        self.partial: dict[tuple[int, str], str] = {}
+        self.done = asyncio.Event()
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        node = "?"
+        try:
+            hello = decode(await reader.readuntil(b"\n"))
+            if hello.get("type") != "hello" or hello.get("token") != self.token:
+                writer.close()
+                return
+            node = str(hello.get("node"))
+            self.writers.append(writer)
+            while True:
+                msg = decode(await reader.readuntil(b"\n"))
+                kind = msg.get("type")
+                if kind in ("out", "err"):
+                    self.write(int(msg["procid"]), kind, str(msg["data"]))
+                elif kind == "exit":
+                    procid = int(msg["procid"])
+                    self.flush(procid)
+                    self.exits[procid] = (int(msg["code"]), int(msg["signal"]), node)
+                    self.check_done()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.CancelledError):
+            pass  # an agent done (or srun done with it): nothing more to read
+        finally:
+            writer.close()
+
+    def check_done(self) -> None:
+        if self.ntasks is not None and len(self.exits) >= self.ntasks:
+            self.done.set()
+
+    def write(self, procid: int, kind: str, data: str) -> None:
+        stream = sys.stdout if kind == "out" else sys.stderr
+        if not self.label:
+            stream.write(data)
+            stream.flush()
+            return
+        # With -l every line starts with its task id; keep partial lines until they end.
+        text = self.partial.pop((procid, kind), "") + data
+        lines = text.split("\n")
+        self.partial[(procid, kind)] = lines.pop()
+        for line in lines:
+            stream.write(f"{procid}: {line}\n")
+        stream.flush()
+
+    def flush(self, procid: int) -> None:
+        for kind in ("out", "err"):
+            rest = self.partial.pop((procid, kind), "")
+            if rest:
+                (sys.stdout if kind == "out" else sys.stderr).write(f"{procid}: {rest}\n")
+
+    def signal(self, name: str) -> None:
+        for w in self.writers:
+            with contextlib.suppress(OSError):
+                w.write(encode({"type": "signal", "signal": name}))
+
+
+async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
+    job_id = args.jobid or int(os.environ.get("SLURM_JOB_ID", "0") or 0)
+    if not job_id:
+        sys.stderr.write(
+            "srun: error: stratus runs srun inside a job allocation (an sbatch script, or --jobid)\n"
+        )
+        return 1
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        sys.stderr.write("srun: fatal: No command given to execute.\n")
+        return 1
+    token = secrets.token_hex(16)
+    step = Step(token, args.label)
+    server = await asyncio.start_server(step.connection, "127.0.0.1", 0, limit=MAX_LINE)
+    port = server.sockets[0].getsockname()[1]
+    env = dict(os.environ)
+    if args.export is not None and args.export.upper() == "NONE":
+        env = {k: v for k, v in env.items() if k.startswith("SLURM_")}
+    body = {
+        "job_id": job_id,
+        "argv": command,
+        "cwd": args.chdir or os.getcwd(),
+        "env": env,
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "ntasks": args.ntasks,
+        "nodes": int(args.nodes.split("-")[0]) if args.nodes else None,
+        "cpus_per_task": args.cpus_per_task,
+        "ntasks_per_node": args.ntasks_per_node,
+        "name": args.job_name,
+        "io_host": "127.0.0.1",
+        "io_port": port,
+        "io_token": token,
+    }
+    try:
+        status, reply = await asyncio.to_thread(_post, cluster_dir, "/slurm/v1/steps", body)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"srun: error: Unable to contact slurm controller (connect failure): {exc}\n")
+        server.close()
+        return 1
+    if status != 200:
+        sys.stderr.write(str(reply.get("message", f"srun: error: HTTP {status}")) + "\n")
+        server.close()
+        return 1
+    step.ntasks = int(reply["ntasks"])
+    step.check_done()
+    loop = asyncio.get_running_loop()
+    for signum, name in ((signal.SIGINT, "INT"), (signal.SIGTERM, "TERM")):
+        loop.add_signal_handler(signum, step.signal, name)
+    await step.done.wait()
+    server.close()
+    worst = 0
+    by_outcome: dict[tuple[str, int, int], list[int]] = {}
+    for procid, (code, sig, node) in sorted(step.exits.items()):
+        if code or sig:
+            by_outcome.setdefault((node, code, sig), []).append(procid)
+        worst = max(worst, 128 + sig if sig else code)
+    for (node, code, sig), procids in sorted(by_outcome.items()):
+        tasks = ",".join(str(p) for p in procids)
+        what = SIGNAL_NAMES.get(sig, f"signal {sig}") if sig else f"Exited with exit code {code}"
+        sys.stderr.write(f"srun: error: {node}: task{'s' if len(procids) > 1 else ''} {tasks}: {what}\n")
+    return worst
+
+
+def main(cluster_dir: str) -> None:
+    args = _parser().parse_args(sys.argv[1:])
+    sys.exit(asyncio.run(_run(cluster_dir, args)))
