@@ -126,6 +126,34 @@ def create_app(ctrl: Controller) -> FastAPI:
         except SlurmError as exc:
             return JSONResponse({"message": "\n".join(exc.lines)}, status_code=409)
 
+    @app.post("/slurm/v1/allocations")
+    async def allocate(request: Request) -> JSONResponse:
+        """salloc / srun outside a job: queue an allocation. Body: {prog, argv, cwd, env, uid, gid}."""
+        try:
+            body = json.loads(await request.body())
+            uid, gid = int(body["uid"]), int(body["gid"])
+            env = {str(k): str(v) for k, v in body["env"].items()}
+            argv = [str(a) for a in body["argv"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+        ctx = ClientContext(
+            user=user_name(uid),
+            uid=uid,
+            gid=gid,
+            cwd=str(body.get("cwd", "/")),
+            env=env,
+            host=str(body.get("host", "localhost")),
+            group=group_name(gid),
+            umask=int(body.get("umask", 0o022)) & 0o777,
+        )
+        try:
+            job_id, command = ctrl.slurm.allocate(str(body.get("prog", "salloc")), argv, ctx)
+        except SlurmError as exc:
+            return JSONResponse(
+                {"message": "\n".join(exc.lines), "exit_code": exc.exit_code}, status_code=409
+            )
+        return JSONResponse({"job_id": job_id, "command": command})
+
     @app.post("/slurm/v1/{command}")
     async def slurm_command(command: str, request: Request) -> Response:
         """Run a Slurm command. Body: ``{argv, cwd, env, uid, gid, host[, stdin]}`` (JSON).
@@ -170,6 +198,16 @@ def create_app(ctrl: Controller) -> FastAPI:
         elif result.need_file is not None:
             headers["X-Need"] = "file:" + urllib.parse.quote(result.need_file)
         return Response(content=out + err, media_type="application/octet-stream", headers=headers)
+
+    @app.get("/slurm/v1/allocations/{job_id}")
+    async def allocation(job_id: int) -> JSONResponse:
+        return JSONResponse(ctrl.slurm.allocation_status(job_id))
+
+    @app.post("/slurm/v1/allocations/{job_id}/done")
+    async def allocation_done(job_id: int, request: Request) -> JSONResponse:
+        body = json.loads(await request.body() or b"{}")
+        ctrl.slurm.allocation_done(job_id, int(body.get("exit_code", 0)))
+        return JSONResponse({})
 
     @app.get("/slurm/v1/wait/{job_id}")
     async def wait_job(job_id: int) -> Response:

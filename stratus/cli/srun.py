@@ -138,13 +138,52 @@ class Step:
                 w.write(encode({"type": "signal", "signal": name}))
 
 
+# srun options that shape the step only: not passed on when srun asks for an allocation.
+_STEP_ONLY_FLAGS = {"-l", "--label", "-u", "--unbuffered", "--overlap", "-K", "--kill-on-bad-exit", "-Q",
+                    "--quiet", "-v", "--verbose"}  # fmt: skip
+_STEP_ONLY_WITH_VALUE = {"--mpi", "--cpu-bind", "--cpu_bind", "--distribution", "-m", "--jobid"}
+
+
+def allocation_options(options: list[str]) -> list[str]:
+    """srun's options minus those that only shape the step: what an allocation is asked with."""
+    out: list[str] = []
+    skip = False
+    for tok in options:
+        if skip:
+            skip = False
+            continue
+        name = tok.split("=", 1)[0]
+        if name in _STEP_ONLY_FLAGS:
+            continue
+        if name in _STEP_ONLY_WITH_VALUE:
+            skip = "=" not in tok and not (tok.startswith("-") and not tok.startswith("--") and len(tok) > 2)
+            continue
+        out.append(tok)
+    return out
+
+
+def main_outside(cluster_dir: str, args: argparse.Namespace, options: list[str]) -> int:
+    """srun without an allocation: get one (as salloc does), run the step in it, release it."""
+    from stratus.cli.salloc import Head, KeepAlive, allocate, relinquish
+
+    head = Head(cluster_dir)
+    job_id, _, env = allocate(head, "srun", [*allocation_options(options), *args.command])
+    os.environ.update(env)
+    args.jobid = job_id
+    keep = KeepAlive(head, job_id)
+    keep.start()
+    code = 1
+    try:
+        code = asyncio.run(_run(cluster_dir, args))
+    finally:
+        keep.stopped.set()
+        with contextlib.suppress(OSError):
+            relinquish(head, job_id, code)
+    return code
+
+
 async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
     job_id = args.jobid or int(os.environ.get("SLURM_JOB_ID", "0") or 0)
-    if not job_id:
-        sys.stderr.write(
-            "srun: error: stratus runs srun inside a job allocation (an sbatch script, or --jobid)\n"
-        )
-        return 1
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -206,4 +245,15 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
 
 def main(cluster_dir: str) -> None:
     args = _parser().parse_args(sys.argv[1:])
+    if args.command and args.command[0] == "--":
+        args.command = args.command[1:]
+    if not args.command:
+        sys.stderr.write("srun: fatal: No command given to execute.\n")
+        sys.exit(1)
+    if not (args.jobid or os.environ.get("SLURM_JOB_ID")):
+        raw = sys.argv[1:]
+        options = raw[: len(raw) - len(args.command)]
+        if options and options[-1] == "--":
+            options.pop()
+        sys.exit(main_outside(cluster_dir, args, options))
     sys.exit(asyncio.run(_run(cluster_dir, args)))

@@ -246,7 +246,7 @@ def shim_text(python: str, package_root: str, cluster_dir: str) -> str:
 
 
 # Commands that do more than forward a request (srun streams its tasks' output): full programs.
-PROGRAMS = {"srun": "stratus.cli.srun"}
+PROGRAMS = {"srun": "stratus.cli.srun", "salloc": "stratus.cli.salloc"}
 
 
 def program_text(python: str, package_root: str, cluster_dir: str, module: str) -> str:

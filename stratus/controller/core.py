@@ -52,6 +52,7 @@ AGENT_RECONNECT_GRACE_S = 60.0  # an agent alive but not connected for this long
 AGENT_SILENCE_S = 3 * HEARTBEAT_S  # a connected agent silent this long is hung: disconnect it
 RECOVERY_GRACE_S = 15.0  # after a restart, hold new placements this long for agents to return
 TERMINATE_GRACE_S = 5.0
+INTERACTIVE_SILENCE_S = 60.0  # a salloc/srun that stops asking this long has gone: cancel it
 EXIT_STORE_FAILURE = 70
 
 
@@ -189,6 +190,7 @@ class Controller:
             if isinstance(action, LaunchJob):
                 self._send_launch(action.job_id, action.run, action.nodes)
             elif isinstance(action, KillJob):
+                self._end_interactive(action)
                 for node in action.nodes:
                     conn = self.agents.get(node)
                     if conn is not None:
@@ -208,6 +210,20 @@ class Controller:
                 for node in action.nodes:
                     self._spawn(self._power_down(node))
 
+    def _end_interactive(self, action: KillJob) -> None:
+        """An interactive allocation has no batch script to report its end: end it now.
+
+        Its steps on the nodes are killed by the same KillJob; the allocation itself is over
+        as soon as the head node decides so (cancel, time limit).
+        """
+        job = self.engine.jobs.get(action.job_id)
+        if job is None or not job.spec.interactive or job.state != JobState.COMPLETING:
+            return
+        self._spawn(self._finish_interactive(job.id, job.run))
+
+    async def _finish_interactive(self, job_id: int, run: int) -> None:
+        self.commit(self.engine.job_ended(job_id, run, self.clock(), signal=9))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -223,8 +239,8 @@ class Controller:
         if conn is None:
             return  # sent when the agent (re)connects: see _reconcile
         job = self.engine.jobs.get(job_id)
-        if job is None or job.run != run:
-            return
+        if job is None or job.run != run or job.spec.interactive:
+            return  # an interactive allocation has no batch script: its client runs steps
         try:
             msg = self.slurm.launch_message(job)
         except Exception:
@@ -397,6 +413,7 @@ class Controller:
 
     async def _check_liveness(self) -> None:
         self.provider.reap()
+        self.slurm.expire_allocations(INTERACTIVE_SILENCE_S)
         now = self.clock()
         for conn in list(self.agents.values()):
             if now - conn.last_seen > AGENT_SILENCE_S:
@@ -525,6 +542,7 @@ class Controller:
             key = (job.id, job.run)
             if (
                 job.state in (JobState.RUNNING, JobState.COMPLETING)
+                and not job.spec.interactive
                 and job.alloc is not None
                 and job.alloc.nodes[0] == name
                 and key not in conn.running
@@ -599,6 +617,11 @@ class Controller:
             self._write_cluster([], None)
         if self.deleting:
             self._spawn(self._delete())  # a deletion the previous head node did not finish
+        for job in list(self.engine.jobs.values()):
+            if job.spec.interactive and job.state == JobState.COMPLETING:
+                self._spawn(self._finish_interactive(job.id, job.run))
+            elif job.spec.interactive and not job.state.final:
+                self.slurm.allocation_status(job.id)  # its client gets the usual time to come back
         for name, node in self.engine.nodes.items():
             if node.state == NodeState.POWERING_DOWN or (
                 node.state == NodeState.DOWN and name in self.instances

@@ -90,6 +90,18 @@ def _batch_step_state(job: Job) -> str:
     return "COMPLETED" if job.exit_code == 0 else "FAILED"
 
 
+# Set per task by srun's steps, not for the allocation itself.
+_TASK_VARIABLES = (
+    "SLURM_PROCID",
+    "SLURM_LOCALID",
+    "SLURM_NODEID",
+    "SLURMD_NODENAME",
+    "SLURM_GTIDS",
+    "SLURM_TOPOLOGY_ADDR",
+    "SLURM_TOPOLOGY_ADDR_PATTERN",
+    "SLURM_PRIO_PROCESS",
+)
+
 JOB_NOT_PENDING = "Job is no longer pending execution"
 _REQUEUE_ERRORS = {
     "PENDING": "Job is pending execution",
@@ -222,6 +234,8 @@ class ControllerSlurmBackend:
         # Rows only change when their job does: (version, row) per job id, see _version.
         self._rows: dict[int, tuple[tuple[object, ...], JobRow]] = {}
         self._step_ids: dict[tuple[int, int], int] = {}  # (job, run) -> last step id used
+        self._interactive = False  # submit() is serving salloc/srun: no batch script
+        self._alloc_seen: dict[int, float] = {}  # interactive job -> last time its client asked
         self._open_steps: dict[tuple[int, int, int], dict[str, Any]] = {}
         self._payloads: OrderedDict[int, tuple[dict[str, Any], str, dict[str, str]]] = OrderedDict()
 
@@ -352,6 +366,7 @@ class ControllerSlurmBackend:
             dependencies=deps,
             dependency_any=any_of,
             kill_on_invalid_dep=r.extra.get("kill-on-invalid-dep", "").lower() in ("yes", "y", "1"),
+            interactive=self._interactive,
         )
 
     def _dependencies(self, text: str | None) -> tuple[tuple[DepCondition, ...], bool]:
@@ -660,6 +675,85 @@ class ControllerSlurmBackend:
                     )
                 )
         return out
+
+    # -- interactive allocations (salloc, srun outside a job) ---------------------------------
+
+    def allocate(self, prog: str, argv: list[str], ctx: ClientContext) -> tuple[int, list[str]]:
+        """Queue an allocation with salloc's (or srun's) options; (job id, the command to run).
+
+        The options are sbatch's, so sbatch's parser reads them; the command after them is only
+        recorded (it runs on the client's side, not as a batch script).
+        """
+        import shlex
+
+        from stratus.slurm.options import OptionError, getopt_long
+        from stratus.slurm.sbatch import LONGOPTS, SHORTOPTS, parse_sbatch
+
+        try:
+            _, command = getopt_long(prog, argv, SHORTOPTS, LONGOPTS)
+        except OptionError as exc:
+            raise SlurmError([str(exc), f'Try "{prog} --help" for more information'], 1) from None
+        options = list(argv[: len(argv) - len(command)])
+        if options and options[-1] == "--":
+            options.pop()
+        wrap = shlex.join(command) if command else "true"
+        parsed = parse_sbatch([*options, "--wrap", wrap], ctx, self.now(), self.max_array_size)
+        request = parsed.request
+        if request is None or request.array is not None:
+            raise SlurmError(f"{prog}: error: job arrays are for sbatch", 1)
+        named = any(o in ("-J", "--job-name") or o.startswith(("-J", "--job-name=")) for o in options)
+        if not named and "SBATCH_JOB_NAME" not in ctx.env:
+            # Like Slurm: the allocation is named after its command (or the client).
+            request.name = os.path.basename(command[0]) if command else prog
+        self._interactive = True
+        try:
+            job_id = self.submit(request, ctx)
+        finally:
+            self._interactive = False
+        self._alloc_seen[job_id] = self.now()
+        return job_id, command
+
+    def allocation_status(self, job_id: int) -> dict[str, Any]:
+        """What a waiting salloc/srun needs: the job's state and, once granted, its environment.
+
+        Every call counts as the client being alive (see :meth:`expire_allocations`).
+        """
+        self._alloc_seen[job_id] = self.now()
+        job = self.ctrl.engine.jobs.get(job_id)
+        if job is None:
+            return {"state": "UNKNOWN"}
+        out: dict[str, Any] = {"state": job.state.value, "reason": job.reason}
+        if job.state == JobState.RUNNING and job.alloc is not None:
+            info = self.info(job.id)
+            env = batch_job_env(self._env_input(job, info))
+            for task_var in _TASK_VARIABLES:
+                env.pop(task_var, None)
+            out["env"] = env
+            out["nodes"] = list(job.alloc.nodes)
+        return out
+
+    def allocation_done(self, job_id: int, exit_code: int) -> None:
+        """The client relinquishes its allocation: the job ends with the command's exit code."""
+        engine = self.ctrl.engine
+        job = engine.jobs.get(job_id)
+        self._alloc_seen.pop(job_id, None)
+        if job is None or not job.spec.interactive:
+            return
+        now = self.now()
+        if job.state in (JobState.PENDING, JobState.CONFIGURING):
+            self.ctrl.commit(engine.cancel(job_id, None, now).actions)
+        elif job.state == JobState.RUNNING:
+            self.ctrl.commit(engine.job_ended(job_id, job.run, now, exit_code=exit_code))
+
+    def expire_allocations(self, timeout_s: float) -> None:
+        """Allocations whose client stopped asking for ``timeout_s`` are cancelled (gone client)."""
+        now = self.now()
+        for job_id, seen in list(self._alloc_seen.items()):
+            if now - seen > timeout_s:
+                job = self.ctrl.engine.jobs.get(job_id)
+                self._alloc_seen.pop(job_id, None)
+                if job is not None and not job.state.final:
+                    self.ctrl.commit(self.ctrl.engine.cancel(job_id, None, now, cause="client gone").actions)
 
     # -- job steps (srun) -------------------------------------------------------------------
 
@@ -998,15 +1092,12 @@ class ControllerSlurmBackend:
             self._payloads.popitem(last=False)
         return loaded
 
-    def launch_message(self, job: Job) -> dict[str, Any]:
-        """What the batch host's agent needs to start ``job``'s batch script."""
+    def _env_input(self, job: Job, info: dict[str, Any]) -> JobEnvInput:
+        """What the ``SLURM_*`` environment of ``job`` is built from."""
         assert job.alloc is not None
-        info, script, env = self._payload(job.array_id if job.array_id is not None else job.id)
-        node = job.alloc.nodes[0]
-        stdout, stderr = self._paths(job, info, node)
         workdir = info.get("workdir", "/")
         arr = info.get("array")
-        env_input = JobEnvInput(
+        return JobEnvInput(
             job_id=job.id,
             name=job.spec.name,
             partition=job.partition or "",
@@ -1034,6 +1125,15 @@ class ControllerSlurmBackend:
             prio_process=job.spec.nice,
             controller_port=self.ctrl.api_port,
         )
+
+    def launch_message(self, job: Job) -> dict[str, Any]:
+        """What the batch host's agent needs to start ``job``'s batch script."""
+        assert job.alloc is not None
+        info, script, env = self._payload(job.array_id if job.array_id is not None else job.id)
+        node = job.alloc.nodes[0]
+        stdout, stderr = self._paths(job, info, node)
+        workdir = info.get("workdir", "/")
+        env_input = self._env_input(job, info)
         full_env = dict(env)
         full_env.update(batch_job_env(env_input))
         _login_defaults(full_env, job.spec.user, str(self.ctrl.paths.bin))

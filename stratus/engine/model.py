@@ -105,6 +105,7 @@ class JobSpec:
     dependencies: tuple[DepCondition, ...] = ()
     dependency_any: bool = False  # True: any one condition suffices (Slurm's "?")
     kill_on_invalid_dep: bool = False  # cancel the job when its dependency can never be met
+    interactive: bool = False  # salloc/srun: no batch script; the client uses the allocation
 
 
 @dataclass(slots=True)

@@ -125,3 +125,24 @@ def test_cancelling_a_job_kills_its_steps(stratus: Stratus, tmp_path: Path, work
     assert c.slurm("scancel", str(job)).code == 0
     wait_for(lambda: not psutil.pid_exists(pid), 30, what="the step's task to be killed")
     wait_for(lambda: _state(c, job)[0] == "CANCELLED", 30)
+
+
+def test_salloc_and_srun_outside_a_job(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path, "alloc", min_count=0)  # the allocation powers a node up
+    env = dict(c.stratus.env, PATH=str(c.root / "bin") + ":" + c.stratus.env["PATH"])
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(cmd), cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+
+    p = run("srun", "-N", "2", "-l", "bash", "-c", "echo $SLURM_PROCID on $SLURMD_NODENAME")
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.splitlines()) == ["0: 0 on queue1-dy-t2micro-1", "1: 1 on queue1-dy-t2micro-2"]
+    p = run("srun", "bash", "-c", "exit 4")
+    assert p.returncode == 4 and "Exited with exit code 4" in p.stderr
+    p = run("salloc", "-N", "1", "bash", "-c", "echo granted $SLURM_JOB_NODELIST; srun hostname; exit 7")
+    assert p.returncode == 7, p.stderr
+    assert p.stdout.startswith("granted queue1-dy-t2micro-")
+    assert "salloc: Granted job allocation" in p.stderr and "salloc: Relinquishing job allocation" in p.stderr
+    states = c.slurm("squeue", "-h", "-t", "all", "-o", "%j %T").out.split("\n")
+    assert "hostname COMPLETED" not in states  # a step, not a job
+    assert {"bash FAILED"} <= set(states) and "bash COMPLETED" in states
