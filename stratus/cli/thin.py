@@ -14,7 +14,7 @@ cluster directory baked in.
 import sys
 
 # The commands the head node implements (stratus.slurm.commands.COMMANDS; a test keeps them equal).
-COMMANDS = ("sbatch", "squeue", "sinfo", "scancel")
+COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "sacct")
 
 # What Slurm prints when slurmctld cannot be reached, per command (then exit 1).
 _CONNECT_FAILURE = "Unable to contact slurm controller (connect failure)"

@@ -25,6 +25,7 @@ from stratus.slurm.env import JobEnvInput, batch_job_env, compressed_counts
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.hostlist import compress
 from stratus.slurm.patterns import PatternContext, output_paths
+from stratus.slurm.scontrol import DISABLED, JOB_NOT_PENDING, JOB_PENDING, TRANSITION_STATE_NO_UPDATE
 from stratus.slurm.timefmt import TimeSpecError, duration_secs, parse_mem_mb
 from stratus.slurm.views import (
     AcctQuery,
@@ -102,11 +103,10 @@ _TASK_VARIABLES = (
     "SLURM_PRIO_PROCESS",
 )
 
-JOB_NOT_PENDING = "Job is no longer pending execution"
 _REQUEUE_ERRORS = {
-    "PENDING": "Job is pending execution",
-    "COMPLETING": "Job is completing",
-    "NO_REQUEUE": "Requested operation is presently disabled",
+    "PENDING": JOB_PENDING,
+    "COMPLETING": TRANSITION_STATE_NO_UPDATE,
+    "NO_REQUEUE": DISABLED,
 }
 _UPDATE_ERRORS = {
     "ALREADY_DONE": serr.ALREADY_DONE,
@@ -132,7 +132,8 @@ def _update_fields(fields: dict[str, str]) -> dict[str, object]:
         elif k == "partition":
             out["partitions"] = tuple(p for p in value.split(",") if p)
         elif k in ("numcpus", "mincpusnode"):
-            out["cpus_per_task"] = _positive(key, value.split("-")[0])
+            # The job's CPUs in all (Slurm's minimum CPU count): spread over its tasks.
+            out["total_cpus"] = _positive(key, value.split("-")[0])
         elif k in ("numtasks", "reqtasks"):
             out["ntasks"] = _positive(key, value)
         elif k in ("numnodes", "reqnodes"):
@@ -554,9 +555,29 @@ class ControllerSlurmBackend:
             actions.extend(acts)
             return None if err is None else _REQUEUE_ERRORS[err]
         if action == "update":
-            err = engine.update(job, changes, now)
+            mine = dict(changes)
+            total = mine.pop("total_cpus", None)
+            if isinstance(total, int):
+                mine["cpus_per_task"] = max(1, math.ceil(total / max(job.spec.ntasks, 1)))
+            err = engine.update(job, mine, now)
             return None if err is None else _UPDATE_ERRORS[err]
         return f"Unknown job action {action}"
+
+    def slurm_config(self) -> dict[str, str]:
+        """The slurm.conf parameters stratus has, for ``scontrol show config``."""
+        layout = self.ctrl.layout
+        idle = layout.scaledown_idletime_s
+        return {
+            "MinJobAge": f"{int(layout.min_job_age_s)} sec",
+            "SuspendTime": "INFINITE" if idle == math.inf else f"{int(idle)} sec",
+            "ResumeTimeout": f"{int(layout.resume_timeout_s)} sec",
+            "EnforcePartLimits": "ALL",
+            "PrivateData": "cloud",
+            "SelectTypeParameters": "CR_CPU_MEMORY" if layout.memory_based_scheduling else "CR_CPU",
+            "SchedulerType": "sched/backfill",
+            "PriorityType": "priority/basic",
+            "JobRequeue": "1",
+        }
 
     # -- accounting (sacct) -------------------------------------------------------------------
 

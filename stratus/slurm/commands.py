@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from stratus.slurm.errors import SlurmError
+from stratus.slurm.sacct import run_sacct
 from stratus.slurm.sbatch import run_sbatch
 from stratus.slurm.scancel import run_scancel
+from stratus.slurm.scontrol import run_scontrol
 from stratus.slurm.sinfo import run_sinfo
 from stratus.slurm.squeue import run_squeue
 from stratus.slurm.views import ClientContext, CommandResult, SlurmBackend
@@ -33,6 +35,8 @@ COMMANDS: dict[str, Command] = {
     "squeue": run_squeue,
     "sinfo": run_sinfo,
     "scancel": run_scancel,
+    "scontrol": run_scontrol,
+    "sacct": run_sacct,
 }
 
 

@@ -225,6 +225,8 @@ class NodeRow:
     instance_type: str | None = None
     instance_id: str | None = None
     tmp_disk_mb: int = 0  # TmpDisk
+    arch: str | None = None  # the node's machine (``uname -m``) once its agent registered
+    os: str | None = None  # ``uname -s -r -v`` of the node once its agent registered
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +274,17 @@ class ControlRequest:
 
 @dataclass(frozen=True, slots=True)
 class ControlResult:
-    """What an ``scontrol`` job action did: complete error lines in Slurm's wording, exit code."""
+    """What an ``scontrol`` job action did: complete error lines in Slurm's wording, exit code.
+
+    ``failures`` lists the targets refused as a whole, as (job id as the user wrote it, Slurm's
+    error string such as ``Invalid job id specified``); scontrol words them itself
+    (``<reason> for job <id>``, plus ``slurm_suspend error: <reason>`` for hold and release).
+    ``errors`` are printed as they are (for instance per-task lines ``18_3: <reason>``).
+    """
 
     errors: Sequence[str] = ()
     exit_code: int = 0
+    failures: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stratus.slurm import errors
+from stratus.engine.indexset import IndexSet
+from stratus.slurm import errors, jobstate
 from stratus.slurm.commands import run_command
+from stratus.slurm.scontrol import JOB_NOT_PENDING, JOB_PENDING
+from stratus.slurm.timefmt import duration_mins
 from stratus.slurm.views import (
+    AcctQuery,
+    AcctRow,
     BatchRequest,
     CancelRequest,
     CancelResult,
     ClientContext,
     CommandResult,
+    ControlRequest,
+    ControlResult,
     JobRow,
+    JobTarget,
     NodeRow,
     PartitionRow,
 )
@@ -143,6 +151,11 @@ class FakeBackend:
     submitted: list[BatchRequest] = field(default_factory=list)
     cancels: list[CancelRequest] = field(default_factory=list)
     enforce_part_limits: bool = False
+    controls: list[ControlRequest] = field(default_factory=list)
+    acct_rows: list[AcctRow] = field(default_factory=list)
+    acct_queries: list[AcctQuery] = field(default_factory=list)
+    config: dict[str, str] = field(default_factory=dict)  # what slurm_config() adds to show config
+    held_priority: dict[int, int] = field(default_factory=dict)
 
     def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
         names = request.partitions or [p.name for p in self.part_rows if p.default][:1]
@@ -202,12 +215,109 @@ class FakeBackend:
     def now(self) -> float:
         return self.clock
 
+    def slurm_config(self) -> Mapping[str, str]:
+        return dict(self.config)
 
-def _target_text(job_id: int, tasks: object) -> str:
+    # -- scontrol job actions, applied to the rows in memory --------------------------------
+
+    def _targets(self, t: JobTarget) -> list[int]:
+        """Indexes of the rows a target names (a job, its array, or some tasks of it)."""
+        out = []
+        for i, r in enumerate(self.job_rows):
+            if t.task_ids is None:
+                if t.job_id in (r.job_id, r.array_job_id):
+                    out.append(i)
+            elif r.array_job_id == t.job_id and (
+                (r.array_task_id is not None and r.array_task_id in t.task_ids)
+                or (r.array_pending is not None and any(x in r.array_pending for x in t.task_ids))
+            ):
+                out.append(i)
+        return out
+
+    def control(self, request: ControlRequest, ctx: ClientContext) -> ControlResult:
+        self.controls.append(request)
+        failures: list[tuple[str, str]] = []
+        for t in request.targets:
+            label = _target_text(t.job_id, t.task_ids)
+            hits = self._targets(t)
+            if not hits:
+                failures.append((label, errors.INVALID_JOB_ID))
+                continue
+            problem = None
+            for i in hits:
+                problem = self._apply(i, request) or problem
+            if problem:
+                failures.append((label, problem))
+        return ControlResult(failures=failures, exit_code=1 if failures else 0)
+
+    def _apply(self, i: int, request: ControlRequest) -> str | None:
+        r = self.job_rows[i]
+        action = request.action
+        if action in ("hold", "uhold"):
+            if not jobstate.is_pending(r.state):
+                return JOB_NOT_PENDING
+            self.held_priority.setdefault(r.job_id, r.priority)
+            self.job_rows[i] = replace(r, priority=0, reason="JobHeldUser")
+        elif action == "release":
+            if r.job_id in self.held_priority:
+                prio = self.held_priority.pop(r.job_id)
+                self.job_rows[i] = replace(r, priority=prio, reason="None")
+        elif action in ("requeue", "requeuehold"):
+            if jobstate.is_pending(r.state):
+                return JOB_PENDING
+            self.job_rows[i] = replace(
+                r,
+                state="PENDING",
+                reason="JobHeldUser" if action == "requeuehold" else "BeginTime",
+                restarts=r.restarts + 1,
+                start_time=None,
+                end_time=None,
+                nodes=(),
+            )
+        elif action == "update":
+            f = request.fields
+            changes: dict[str, object] = {}
+            if "JobName" in f:
+                changes["name"] = f["JobName"]
+            if "TimeLimit" in f:
+                changes["time_limit_min"] = duration_mins(f["TimeLimit"])
+            if "Partition" in f:
+                changes["partition"] = f["Partition"]
+            if "NumCPUs" in f:
+                changes["num_cpus"] = int(f["NumCPUs"].split("-")[0])
+            if "Nice" in f:
+                changes["nice"] = int(f["Nice"])
+            if "MinMemoryNode" in f:
+                changes["min_memory_mb"] = int(f["MinMemoryNode"])
+            if "Comment" in f:
+                changes["comment"] = f["Comment"]
+            self.job_rows[i] = replace(r, **changes)  # type: ignore[arg-type]
+        return None
+
+    # -- sacct: the accounting rows in memory --------------------------------------------------
+
+    def accounting(self, query: AcctQuery) -> Iterable[AcctRow]:
+        """Rows of the jobs matching the query (a superset of sacct's window, as a store keeps)."""
+        self.acct_queries.append(query)
+        out = []
+        for r in self.acct_rows:
+            if query.job_ids and not ({r.job_id, r.array_job_id} & set(query.job_ids)):
+                continue
+            if query.users and r.user not in query.users:
+                continue
+            if query.end is not None and r.submit_time > query.end:
+                continue
+            if query.start is not None and r.end_time is not None and r.end_time < query.start:
+                continue
+            out.append(r)
+        return out
+
+
+def _target_text(job_id: int, tasks: IndexSet | None) -> str:
     if tasks is None:
         return str(job_id)
-    ids = list(tasks)  # type: ignore[call-overload]
-    return f"{job_id}_{ids[0]}" if len(ids) == 1 else f"{job_id}_[{tasks.to_slurm()}]"  # type: ignore[attr-defined]
+    ids = list(tasks)
+    return f"{job_id}_{ids[0]}" if len(ids) == 1 else f"{job_id}_[{tasks.to_slurm()}]"
 
 
 def make_ctx(cwd: str = "/home/user/work", stdin: bytes | None = None, **env: str) -> ClientContext:
