@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import grp
 import json
+import logging
 import pwd
 import secrets
 import urllib.parse
@@ -29,7 +30,9 @@ from stratus.controller.lifecycle import FLEET_REQUESTS, FleetStatus
 from stratus.engine.states import NodeState
 from stratus.slurm.commands import run_command
 from stratus.slurm.errors import SlurmError
-from stratus.slurm.views import ClientContext
+from stratus.slurm.views import ClientContext, CommandResult
+
+log = logging.getLogger("stratus.api")
 
 if TYPE_CHECKING:
     from stratus.controller.core import Controller
@@ -187,7 +190,15 @@ def create_app(ctrl: Controller) -> FastAPI:
             umask=umask,
             files=files,
         )
-        result = run_command(command, argv, ctx, ctrl.slurm)
+        try:
+            result = run_command(command, argv, ctx, ctrl.slurm)
+        except Exception:
+            # A bug must not look like a network failure to the user: say so, log the details.
+            log.exception("%s %s failed", command, argv)
+            result = CommandResult(
+                stderr=f"{command}: error: internal error in the head node (see logs/controller.log)\n",
+                exit_code=1,
+            )
         out = result.stdout.encode("utf-8", "surrogateescape")
         err = result.stderr.encode("utf-8", "surrogateescape")
         headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}

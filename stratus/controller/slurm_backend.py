@@ -660,7 +660,7 @@ class ControllerSlurmBackend:
             if started and alloc is not None:
                 out.append(
                     AcctRow(
-                        **{**base, "name": "batch", "partition": ""},
+                        **{**base, "name": "batch", "partition": "", "num_tasks": 1},
                         step="batch",
                         state=_batch_step_state(job),
                         restarts=job.run,
@@ -681,7 +681,7 @@ class ControllerSlurmBackend:
                 state = step["state"] if ended or not job.state.final else job.state.value
                 out.append(
                     AcctRow(
-                        **{**base, "name": step["name"], "partition": ""},
+                        **{**base, "name": step["name"], "partition": "", "num_tasks": step["ntasks"]},
                         step=str(step["step_id"]),
                         state=state,
                         restarts=job.run,
@@ -690,7 +690,6 @@ class ControllerSlurmBackend:
                         nodes=step["nodes"],
                         num_nodes=len(step["nodes"]),
                         num_cpus=step["cpus"],
-                        num_tasks=step["ntasks"],
                         exit_code=step["exit_code"],
                         exit_signal=step["exit_signal"],
                     )

@@ -146,3 +146,40 @@ def test_salloc_and_srun_outside_a_job(stratus: Stratus, tmp_path: Path, workdir
     states = c.slurm("squeue", "-h", "-t", "all", "-o", "%j %T").out.split("\n")
     assert "hostname COMPLETED" not in states  # a step, not a job
     assert {"bash FAILED"} <= set(states) and "bash COMPLETED" in states
+
+
+def test_scontrol_and_sacct_through_the_head_node(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path, "sc")
+    held = c.sbatch("--hold", "--wrap", "true", cwd=workdir)
+    show = c.slurm("scontrol", "show", "job", str(held)).out
+    assert f"JobId={held} JobName=wrap" in show and "JobState=PENDING Reason=JobHeldUser" in show
+    assert c.slurm("scontrol", "release", str(held)).code == 0
+    wait_for(lambda: _state(c, held)[0] == "COMPLETED", 30)
+    # update a running job's time limit: it times out
+    slow = c.sbatch("--wrap", "sleep 60", cwd=workdir)
+    wait_for(lambda: _state(c, slow)[0] == "RUNNING", 30)
+    assert c.slurm("scontrol", "update", f"JobId={slow}", "TimeLimit=0:02").code == 0
+    wait_for(lambda: _state(c, slow)[0] == "TIMEOUT", 30)
+    # requeue a running job: it runs again as a new run, and sacct -D shows both
+    marker = workdir / "runs"
+    again = c.sbatch("--wrap", f"echo run >> {marker}; sleep 2", cwd=workdir)
+    wait_for(lambda: marker.exists(), 30)
+    assert c.slurm("scontrol", "requeue", str(again)).code == 0
+    wait_for(lambda: _state(c, again)[0] == "COMPLETED", 60)
+    assert marker.read_text().split() == ["run", "run"]
+    assert "Restarts=1" in c.slurm("scontrol", "show", "job", str(again)).out
+    r = c.slurm("sacct", "-D", "-X", "-j", str(again), "--format=JobID,State,Restarts", "-P", "-n")
+    assert r.out.split() == [f"{again}|REQUEUED|0", f"{again}|COMPLETED|1"], r.out
+    r = c.slurm("scontrol", "requeue", str(held))  # finished long enough ago? still in memory
+    assert r.code in (0, 1)
+    # errors
+    r = c.slurm("scontrol", "hold", "999999")
+    assert r.code == 1 and "Invalid job id specified for job 999999" in r.err
+    r = c.slurm("scontrol", "show", "partition", "nosuch")
+    assert (r.code, r.out.strip()) == (1, "Partition nosuch not found")
+    assert "State=IDLE" in c.slurm("scontrol", "show", "node", "queue1-st-t2micro-1").out
+    # the calls Parsl makes
+    r = c.slurm("sacct", "-X", "--noheader", "--format=jobid,state%20", "--job", f"{held},{slow}")
+    assert r.out.split() == [str(held), "COMPLETED", str(slow), "TIMEOUT"], r.out
+    r = c.slurm("squeue", "--noheader", "--format=%i %t", "--job", str(held))
+    assert r.code == 0
