@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -241,7 +242,7 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             for row in conn.execute(select(p.id, p.info).where(p.id.in_(chunk))):
-                out[int(row[0])] = json.loads(row[1])
+                out[int(row[0])] = _info(row[1])
         return out
 
     def load_live_jobs(self, conn: Connection, finished_since: float) -> list[tuple[Job, int]]:
@@ -440,12 +441,26 @@ def job_to_row(job: Job) -> dict[str, Any]:
     }
 
 
-def row_to_job(r: Any) -> Job:
-    spec_d = json.loads(r["spec"])
+@functools.lru_cache(maxsize=4096)
+def _info(text: str) -> dict[str, Any]:
+    """A stored payload summary, cached by its text like specs (callers never modify it)."""
+    info: dict[str, Any] = json.loads(text)
+    return info
+
+
+@functools.lru_cache(maxsize=4096)
+def _spec(text: str) -> JobSpec:
+    """A stored JobSpec. Cached by its text: jobs of one workload mostly share their spec, and
+    JobSpecs are immutable, so loading 10,000 jobs decodes a handful of them."""
+    spec_d = json.loads(text)
     for key in ("partitions", "features"):
         spec_d[key] = tuple(spec_d.get(key) or ())
     spec_d["dependencies"] = tuple(DepCondition(**d) for d in spec_d.get("dependencies") or ())
-    spec = JobSpec(**spec_d)
+    return JobSpec(**spec_d)
+
+
+def row_to_job(r: Any) -> Job:
+    spec = _spec(r["spec"])
     alloc = None
     if r["alloc"]:
         a = json.loads(r["alloc"])
