@@ -229,13 +229,13 @@ def main() -> int:
                 subprocess.run(
                     [sb, "-p", "queue1", "--wrap=true"], env=b.env, cwd=b.work, stdout=subprocess.DEVNULL
                 )
-            b.wait(b.queue_empty, every=0.05)
+            b.wait(b.queue_empty, every=0.25)
 
         results["d_e2e_1000_s"] = timed(e2e_jobs) * 1000 / n
 
         def e2e_array() -> None:
             b.slurm("sbatch", "-p", "queue1", f"--array=1-{n}", "--wrap=true")
-            b.wait(b.queue_empty, every=0.05)
+            b.wait(b.queue_empty, every=0.25)
 
         results["d2_e2e_array_s"] = timed(e2e_array) * 1000 / n
 
@@ -245,7 +245,7 @@ def main() -> int:
             for _ in range(n):
                 dep = [f"--dependency=afterok:{prev}"] if prev else []
                 prev = b.slurm("sbatch", "--parsable", "-p", "queue1", *dep, "--wrap=true").strip()
-            b.wait(b.queue_empty, every=0.05)
+            b.wait(b.queue_empty, every=0.25)
 
         results["i_chain_1000_s"] = timed(chain) * 1000 / n
 

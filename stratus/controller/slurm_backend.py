@@ -933,13 +933,15 @@ class ControllerSlurmBackend:
             with self.ctrl.store.reading() as conn:
                 self._infos.update(self.ctrl.store.load_payload_infos(conn, missing))
 
-    def jobs(self) -> list[JobRow]:
+    def jobs(self, finished: bool = True) -> list[JobRow]:
         self.preload_infos()
         rows = []
         cache = self._rows
         engine = self.ctrl.engine
         now = self.ctrl.clock()
         for job in engine.jobs.values():
+            if not finished and job.state.final:
+                continue
             version = _version(job)
             hit = cache.get(job.id)
             if hit is None or hit[0] != version:

@@ -974,7 +974,9 @@ def run_squeue(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -
     if p.steps:
         # stratus keeps no job steps yet: the header only.
         return CommandResult(stdout="".join(out) + _step_header(p))
-    rows = list(backend.jobs())
+    # Finished jobs only matter for -t with a finished state, -t all, or explicit job ids.
+    finished = p.all_states or bool(p.jobs) or any(s not in jobstate.ACTIVE for s in p.states or ())
+    rows = list(backend.jobs(finished))
     if p.jobs and len(p.jobs) == 1 and not _job_known(rows, p.jobs[0].job_id):
         return CommandResult(
             stdout="".join(out), stderr=f"slurm_load_jobs error: {INVALID_JOB_ID}\n", exit_code=1

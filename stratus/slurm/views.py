@@ -365,8 +365,11 @@ class SlurmBackend(Protocol):
         """Cancel (or signal) the matching jobs."""
         ...
 
-    def jobs(self) -> Iterable[JobRow]:
-        """Every job the controller still knows (pending, running, and recently finished)."""
+    def jobs(self, finished: bool = True) -> Iterable[JobRow]:
+        """Every job the controller still knows (pending, running, and recently finished).
+
+        ``finished=False`` leaves out the finished ones (a hint: callers filter anyway).
+        """
         ...
 
     def nodes(self) -> Iterable[NodeRow]:

@@ -203,7 +203,7 @@ class FakeBackend:
                 errs.append(errors.kill_job_error(_target_text(t.job_id, t.task_ids)))
         return CancelResult(cancelled=done, errors=errs, exit_code=1 if errs else 0)
 
-    def jobs(self) -> Iterable[JobRow]:
+    def jobs(self, finished: bool = True) -> Iterable[JobRow]:
         return list(self.job_rows)
 
     def nodes(self) -> Iterable[NodeRow]:
