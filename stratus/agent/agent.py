@@ -471,20 +471,25 @@ class Agent:
 
     def _kill_steps(self, job_id: int, run: int, step_id: int | None = None) -> None:
         """SIGKILL the tasks of a job's steps on this node (one step, or all of them)."""
+        self._signal_steps(job_id, run, signal.SIGKILL, step_id)
+
+    def _signal_steps(self, job_id: int, run: int, signum: int, step_id: int | None = None) -> None:
         for (j, r, s), rs in list(self.job_steps.items()):
             if j == job_id and r == run and (step_id is None or s == step_id):
                 for proc in rs.procs:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGKILL)
+                        os.killpg(proc.pid, signum)
 
     def _kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
-        if why != "SIGNAL":
+        if why == "SIGNAL":
+            self._signal_steps(*key, _signum(sig_name))  # --signal / scancel -s: the steps too
+        elif why != "SIGNAL_BATCH":
             self._kill_steps(*key)  # a job's steps end with it, here too
         batch = self.batches.get(key)
         if batch is None:
             return
-        if why == "SIGNAL":
-            # scancel -s: deliver the signal to the job, nothing more.
+        if why in ("SIGNAL", "SIGNAL_BATCH"):
+            # scancel -s, --signal: deliver the signal to the job, nothing more.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(batch.proc.pid, _signum(sig_name))
             return

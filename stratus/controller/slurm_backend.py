@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import pwd
+import signal
 from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,31 @@ def _positive(key: str, value: str) -> int:
     if n < 1:
         raise ValueError(f"Invalid {key} value")
     return n
+
+
+def _warn_signal(text: str | None) -> tuple[str, float, bool] | None:
+    """``--signal=[{R|B}:]<sig>[@<seconds>]``: (signal, seconds before the limit, batch only).
+
+    Slurm's default is 60 seconds before the limit; ``B:`` signals the batch shell only.
+    """
+    if not text:
+        return None
+    batch_only = False
+    flags, colon, rest = text.partition(":")
+    if colon and flags.upper() in ("B", "R", "RB", "BR"):
+        batch_only = "B" in flags.upper()
+        text = rest
+    sig, _, when = text.partition("@")
+    name = sig.upper().removeprefix("SIG")
+    valid = name.isdigit() or hasattr(signal, "SIG" + name)
+    try:
+        seconds = float(int(when)) if when else 60.0
+    except ValueError:
+        valid = False
+        seconds = 0.0
+    if not valid or seconds < 0:
+        raise SlurmError("sbatch: error: Invalid --signal specification", 255)
+    return name, seconds, batch_only
 
 
 def _features(constraint: str | None) -> tuple[str, ...]:
@@ -368,6 +394,7 @@ class ControllerSlurmBackend:
             dependency_any=any_of,
             kill_on_invalid_dep=r.extra.get("kill-on-invalid-dep", "").lower() in ("yes", "y", "1"),
             interactive=self._interactive,
+            warn_signal=_warn_signal(r.extra.get("signal")),
         )
 
     def _dependencies(self, text: str | None) -> tuple[tuple[DepCondition, ...], bool]:

@@ -127,6 +127,7 @@ class Engine:
         self._array_tasks: dict[int, set[int]] = {}
         self._array_active: dict[int, int] = {}
         self._deadlines: list[tuple[float, int, int]] = []
+        self._warnings: list[tuple[float, int, int]] = []  # (when, job id, run) for --signal
         self._node_retry_at: dict[str, float] = {}
         self._node_failures: dict[str, int] = {}
         self._next_task: dict[int, int] = {}  # array id -> task to start next (aftercorr)
@@ -684,6 +685,7 @@ class Engine:
         nodes to report back, so it does not boot new nodes for work that idle ones will take.
         """
         actions: list[Action] = []
+        self._send_warning_signals(now, actions)
         self._enforce_time_limits(now, actions)
         self._check_boot_timeouts(now, actions)
         self._keep_static_nodes_up(now, actions)
@@ -696,6 +698,8 @@ class Engine:
     def next_wakeup(self, now: float) -> float:
         """The next time :meth:`tick` has something time-based to do (``math.inf`` if none)."""
         t = math.inf
+        if self._warnings:
+            t = self._warnings[0][0]
         while self._deadlines:
             deadline, job_id, run = self._deadlines[0]
             job = self.jobs.get(job_id)
@@ -721,6 +725,26 @@ class Engine:
             if job.state == JobState.PENDING and job.eligible_time and job.eligible_time > now:
                 t = min(t, job.eligible_time)
         return t
+
+    def _send_warning_signals(self, now: float, actions: list[Action]) -> None:
+        """--signal: warn running jobs with a signal some time before their limit."""
+        while self._warnings and self._warnings[0][0] <= now:
+            _, job_id, run = heapq.heappop(self._warnings)
+            job = self.jobs.get(job_id)
+            warn = job.spec.warn_signal if job is not None else None
+            if (
+                job is None
+                or warn is None
+                or job.run != run
+                or job.state != JobState.RUNNING
+                or job.alloc is None
+            ):
+                continue
+            sig, _, batch_only = warn
+            why = "SIGNAL_BATCH" if batch_only else "SIGNAL"
+            actions.append(
+                KillJob(job.id, job.run, job.alloc.nodes[:1] if batch_only else job.alloc.nodes, why, sig)
+            )
 
     def _enforce_time_limits(self, now: float, actions: list[Action]) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
@@ -1168,6 +1192,9 @@ class Engine:
         job.reason = "None"
         if job.time_limit_s is not None:
             heapq.heappush(self._deadlines, (now + job.time_limit_s, job.id, job.run))
+            if job.spec.warn_signal is not None:
+                when = now + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
+                heapq.heappush(self._warnings, (when, job.id, job.run))
         actions.append(LaunchJob(job.id, job.run, job.alloc.nodes))
 
     def _split_task(self, meta: Job, now: float) -> Job:
@@ -1282,6 +1309,9 @@ class Engine:
                 self._hold(job)
             if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time:
                 heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+                if job.spec.warn_signal is not None:
+                    when = job.start_time + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
+                    heapq.heappush(self._warnings, (when, job.id, job.run))
         self.next_job_id = max(next_job_id, max(self.jobs, default=0) + 1)
         # Nodes UP without an agent are not trusted until they reconnect (see node_responding).
 

@@ -106,6 +106,8 @@ class JobSpec:
     dependency_any: bool = False  # True: any one condition suffices (Slurm's "?")
     kill_on_invalid_dep: bool = False  # cancel the job when its dependency can never be met
     interactive: bool = False  # salloc/srun: no batch script; the client uses the allocation
+    # --signal: (signal, seconds before the time limit, batch shell only)
+    warn_signal: tuple[str, float, bool] | None = None
 
 
 @dataclass(slots=True)

@@ -456,6 +456,8 @@ def _spec(text: str) -> JobSpec:
     for key in ("partitions", "features"):
         spec_d[key] = tuple(spec_d.get(key) or ())
     spec_d["dependencies"] = tuple(DepCondition(**d) for d in spec_d.get("dependencies") or ())
+    if spec_d.get("warn_signal") is not None:
+        spec_d["warn_signal"] = tuple(spec_d["warn_signal"])
     return JobSpec(**spec_d)
 
 

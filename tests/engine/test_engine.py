@@ -467,3 +467,13 @@ def test_hold_release_requeue_and_update() -> None:
     assert e.requeue(pending, 4.0)[0] == "PENDING"
     norequeue = e.submit(spec(requeue=False), 4.0)
     assert e.requeue(norequeue, 4.0)[0] == "NO_REQUEUE"
+
+
+def test_warning_signal_before_the_time_limit() -> None:
+    e = _one_node()
+    job = e.submit(spec(time_limit_s=100.0, warn_signal=("USR1", 30.0, True)), 0.0)
+    e.schedule(0.0)
+    assert e.next_wakeup(0.0) == 70.0
+    assert e.tick(69.0) == []
+    assert e.tick(70.0) == [KillJob(job.id, 0, job.alloc.nodes[:1], "SIGNAL_BATCH", "USR1")]  # type: ignore[union-attr]
+    assert job.state == JobState.RUNNING

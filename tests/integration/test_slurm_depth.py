@@ -183,3 +183,17 @@ def test_scontrol_and_sacct_through_the_head_node(stratus: Stratus, tmp_path: Pa
     assert r.out.split() == [str(held), "COMPLETED", str(slow), "TIMEOUT"], r.out
     r = c.slurm("squeue", "--noheader", "--format=%i %t", "--job", str(held))
     assert r.code == 0
+
+
+def test_signal_before_the_time_limit(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    c = _cluster(stratus, tmp_path, "sig")
+    script = workdir / "trap.sh"
+    script.write_text(
+        "#!/bin/bash\n#SBATCH -t 0:04 --signal=B:USR1@2\n"
+        "trap 'echo warned at $SECONDS; exit 0' USR1\n"
+        "sleep 30 & wait\n"
+    )
+    job = c.sbatch("trap.sh", cwd=workdir)
+    wait_for(lambda: _state(c, job)[0] == "COMPLETED", 30)
+    out = (workdir / f"slurm-{job}.out").read_text()
+    assert out.startswith("warned at ") and 1 <= int(out.split()[-1]) <= 3, out
