@@ -58,6 +58,29 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
+def client_context(body: Any, **extra: Any) -> ClientContext:
+    """The caller a Slurm request body declares (``uid``, ``gid``, ``cwd``, ``env``, ...).
+
+    Raises ValueError, KeyError, TypeError or AttributeError on a malformed body; the routes
+    turn those into a 400. ``extra`` sets the fields only some routes carry (stdin, files).
+    """
+    uid, gid = int(body["uid"]), int(body["gid"])
+    return ClientContext(
+        user=user_name(uid),
+        uid=uid,
+        gid=gid,
+        cwd=str(body["cwd"]),
+        env={str(k): str(v) for k, v in body["env"].items()},
+        host=str(body.get("host") or "localhost"),
+        group=group_name(gid),
+        umask=int(body.get("umask", 0o022)) & 0o777,
+        **extra,
+    )
+
+
+_BAD_BODY = (ValueError, KeyError, TypeError, AttributeError)
+
+
 class TokenAuth:
     """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``.
 
@@ -111,19 +134,9 @@ def create_app(ctrl: Controller) -> FastAPI:
         """
         try:
             body = json.loads(await request.body())
-            uid, gid = int(body["uid"]), int(body["gid"])
-            env = {str(k): str(v) for k, v in body["env"].items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            ctx = client_context(body)
+        except _BAD_BODY as exc:
             return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
-        ctx = ClientContext(
-            user=user_name(uid),
-            uid=uid,
-            gid=gid,
-            cwd=str(body.get("cwd", "/")),
-            env=env,
-            host="",
-            group=group_name(gid),
-        )
         try:
             return JSONResponse(ctrl.slurm.create_step(body, ctx))
         except SlurmError as exc:
@@ -134,21 +147,10 @@ def create_app(ctrl: Controller) -> FastAPI:
         """salloc / srun outside a job: queue an allocation. Body: {prog, argv, cwd, env, uid, gid}."""
         try:
             body = json.loads(await request.body())
-            uid, gid = int(body["uid"]), int(body["gid"])
-            env = {str(k): str(v) for k, v in body["env"].items()}
+            ctx = client_context(body)
             argv = [str(a) for a in body["argv"]]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except _BAD_BODY as exc:
             return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
-        ctx = ClientContext(
-            user=user_name(uid),
-            uid=uid,
-            gid=gid,
-            cwd=str(body.get("cwd", "/")),
-            env=env,
-            host=str(body.get("host", "localhost")),
-            group=group_name(gid),
-            umask=int(body.get("umask", 0o022)) & 0o777,
-        )
         try:
             job_id, command = ctrl.slurm.allocate(str(body.get("prog", "salloc")), argv, ctx)
         except SlurmError as exc:
@@ -166,30 +168,18 @@ def create_app(ctrl: Controller) -> FastAPI:
         try:
             body = json.loads(await request.body())
             argv = [str(a) for a in body["argv"]]
-            uid, gid = int(body["uid"]), int(body["gid"])
-            env = {str(k): str(v) for k, v in body["env"].items()}
-            cwd = str(body["cwd"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raw_stdin = body.get("stdin")
+            files = {
+                str(k): (v.encode("utf-8", "surrogateescape") if isinstance(v, str) else None)
+                for k, v in (body.get("files") or {}).items()
+            }
+            ctx = client_context(
+                body,
+                stdin=(raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None),
+                files=files,
+            )
+        except _BAD_BODY as exc:
             return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
-        raw_stdin = body.get("stdin")
-        stdin = raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None
-        files = {
-            str(k): (v.encode("utf-8", "surrogateescape") if isinstance(v, str) else None)
-            for k, v in (body.get("files") or {}).items()
-        }
-        umask = int(body.get("umask", 0o022)) & 0o777
-        ctx = ClientContext(
-            user=user_name(uid),
-            uid=uid,
-            gid=gid,
-            cwd=cwd,
-            env=env,
-            host=str(body.get("host") or "localhost"),
-            stdin=stdin,
-            group=group_name(gid),
-            umask=umask,
-            files=files,
-        )
         try:
             result = run_command(command, argv, ctx, ctrl.slurm)
         except Exception:
@@ -216,8 +206,11 @@ def create_app(ctrl: Controller) -> FastAPI:
 
     @app.post("/slurm/v1/allocations/{job_id}/done")
     async def allocation_done(job_id: int, request: Request) -> JSONResponse:
-        body = json.loads(await request.body() or b"{}")
-        ctrl.slurm.allocation_done(job_id, int(body.get("exit_code", 0)))
+        try:
+            code = int(json.loads(await request.body() or b"{}").get("exit_code", 0))
+        except _BAD_BODY as exc:
+            return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+        ctrl.slurm.allocation_done(job_id, code)
         return JSONResponse({})
 
     @app.get("/slurm/v1/wait/{job_id}")

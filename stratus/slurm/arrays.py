@@ -9,6 +9,8 @@ and a ``%N`` limit is appended.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stratus.engine.indexset import IndexSet
 from stratus.slurm.cparse import strtol
 from stratus.slurm.views import ArraySpec
@@ -94,6 +96,21 @@ def array_step(text: str) -> int:
         return 1
     n, _ = strtol(after, 0)
     return n
+
+
+def bitstr_len(env: Mapping[str, str]) -> int:
+    """How many characters of a pending array's task list to show: ``SLURM_BITSTR_LEN``.
+
+    Unset or not a number: the default; negative: the default; capped at 4096, as Slurm does.
+    """
+    raw = env.get("SLURM_BITSTR_LEN")
+    if raw is None:
+        return BITSTR_LEN
+    try:
+        n = int(raw)
+    except ValueError:
+        return BITSTR_LEN
+    return BITSTR_LEN if n < 0 else min(n, 4096)
 
 
 def format_task_ids(ids: IndexSet, max_running: int | None = None, bitstr_len: int = BITSTR_LEN) -> str:

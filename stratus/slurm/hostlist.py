@@ -103,9 +103,9 @@ class _Range:
 
 
 def _ranges(names: Iterable[str]) -> list[_Range]:
-    hosts = sorted({n for n in names if n}, key=sort_key)
+    """Ranges of ``names`` in the order given: a name joins the last range only if it continues it."""
     out: list[_Range] = []
-    for name in hosts:
+    for name in names:
         h = _split(name)
         if h.width < 0:
             out.append(_Range(h.prefix, 0, 0, -1))
@@ -122,9 +122,8 @@ def _ranges(names: Iterable[str]) -> list[_Range]:
     return out
 
 
-def compress(names: Iterable[str]) -> str:
-    """Slurm's ranged hostlist string of ``names``: ``n[1-3,5],other``; ``""`` for none."""
-    ranges = _ranges(names)
+def _join(ranges: list[_Range]) -> str:
+    """``n[1-3,5],other``: consecutive ranges of one prefix share a bracket."""
     parts: list[str] = []
     i = 0
     while i < len(ranges):
@@ -143,6 +142,20 @@ def compress(names: Iterable[str]) -> str:
             parts.append(r.prefix + "[" + ",".join(g.numstr() for g in group) + "]")
         i = j
     return ",".join(parts)
+
+
+def compress(names: Iterable[str]) -> str:
+    """Slurm's ranged hostlist string of ``names``, sorted and deduplicated; ``""`` for none."""
+    return _join(_ranges(sorted({n for n in names if n}, key=sort_key)))
+
+
+def compress_in_order(names: Iterable[str]) -> str:
+    """Slurm's ranged string of names pushed in the order given (``scontrol show hostlist``).
+
+    Unlike :func:`compress`, nothing is sorted or deduplicated: a name joins the last range
+    only when it continues it (``n3,n1,n2`` gives ``n[3,1-2]``), as hostlist_push does.
+    """
+    return _join(_ranges(n for n in names if n))
 
 
 def count(expr: str) -> int:

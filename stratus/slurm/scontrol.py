@@ -48,20 +48,19 @@ from __future__ import annotations
 
 import grp
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import hostlist, jobstate, nodestate
-from stratus.slurm.arrays import format_task_ids
+from stratus.slurm.arrays import bitstr_len, format_task_ids
 from stratus.slurm.errors import INVALID_JOB_ID, SlurmError, check_clusters
 
 # Name splitting and zero-padding compatibility are Slurm's hostrange rules, kept in hostlist.
-from stratus.slurm.hostlist import _split, _width_equiv
+from stratus.slurm.hostlist import compress_in_order
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.sbatch import version_line
 from stratus.slurm.scancel import parse_job_ids
-from stratus.slurm.squeue import _bitstr_len  # SLURM_BITSTR_LEN, read as squeue reads it
 from stratus.slurm.timefmt import (
     NO_VAL,
     UNIT_MEGA,
@@ -448,7 +447,7 @@ def _show_jobs(s: _Session, val: str | None) -> None:
         records = sorted(rows, key=lambda r: r.job_id)
     if s.quiet == -1:
         s.out.append(f"last_update_time={fmt_timestamp(now)}, records={len(records)}\n")
-    jc = _JobCtx(now, _short_host(), _part_first_mem(s.backend), _bitstr_len(s.ctx.env))
+    jc = _JobCtx(now, _short_host(), _part_first_mem(s.backend), bitstr_len(s.ctx.env))
     printed = 0
     for row in records:
         override: int | None = None
@@ -664,62 +663,6 @@ def _show_partitions(s: _Session, val: str | None) -> None:
 # -- hostlists --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _HostRange:
-    prefix: str
-    lo: int
-    hi: int
-    width: int  # -1: a name without a trailing number
-
-    def numstr(self) -> str:
-        lo = f"{self.lo:0{self.width}d}"
-        return lo if self.hi == self.lo else f"{lo}-{self.hi:0{self.width}d}"
-
-
-def ranged_in_order(names: Iterable[str]) -> str:
-    """Slurm's ranged string of names pushed in the order given (``scontrol show hostlist``).
-
-    Unlike :func:`hostlist.compress`, nothing is sorted or deduplicated: a name joins the last
-    range only when it continues it (``n3,n1,n2`` gives ``n[3,1-2]``), as hostlist_push does;
-    consecutive ranges of one prefix share a bracket.
-    """
-    ranges: list[_HostRange] = []
-    for name in names:
-        h = _split(name)
-        tail = ranges[-1] if ranges else None
-        if (
-            tail is not None
-            and h.width >= 0
-            and tail.width >= 0
-            and tail.prefix == h.prefix
-            and tail.hi == h.num - 1
-        ):
-            ok, width, _ = _width_equiv(tail.lo, tail.width, h.num, h.width)
-            if ok:
-                tail.width = width
-                tail.hi = h.num
-                continue
-        ranges.append(_HostRange(h.prefix, h.num, h.num, h.width))
-    parts: list[str] = []
-    i = 0
-    while i < len(ranges):
-        r = ranges[i]
-        if r.width < 0:
-            parts.append(r.prefix)
-            i += 1
-            continue
-        j = i + 1
-        while j < len(ranges) and ranges[j].width >= 0 and ranges[j].prefix == r.prefix:
-            j += 1
-        group = ranges[i:j]
-        if len(group) == 1 and r.lo == r.hi:
-            parts.append(r.prefix + r.numstr())
-        else:
-            parts.append(r.prefix + "[" + ",".join(g.numstr() for g in group) + "]")
-        i = j
-    return ",".join(parts)
-
-
 def _show_hostnames(s: _Session, val: str | None) -> None:
     text = val if val is not None else s.ctx.env.get("SLURM_NODELIST")
     if text is None:
@@ -763,7 +706,7 @@ def _show_hostlist(s: _Session, val: str | None, sorted_: bool) -> None:
         return
     if sorted_:
         names.sort(key=hostlist.sort_key)
-    s.out.append(ranged_in_order(names) + "\n")
+    s.out.append(compress_in_order(names) + "\n")
 
 
 # -- config -----------------------------------------------------------------------------------

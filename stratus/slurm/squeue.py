@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from stratus import __version__
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import hostlist, jobstate
-from stratus.slurm.arrays import BITSTR_LEN, format_task_ids, parse_task_list
+from stratus.slurm.arrays import bitstr_len, format_task_ids, parse_task_list
 from stratus.slurm.columns import ColumnSpec, parse_long_format, parse_percent_format, print_str
 from stratus.slurm.errors import INVALID_JOB_ID, SlurmError, check_clusters
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
@@ -378,21 +378,10 @@ def _make_rec(row: JobRow, part: str, part_prio: int, env: Mapping[str, str]) ->
         rec.task_id = row.array_pending.min()
     elif row.array_pending is not None:
         rec.pending_ids = row.array_pending.copy()
-        rec.task_str = format_task_ids(row.array_pending, row.array_max_running, _bitstr_len(env))
+        rec.task_str = format_task_ids(row.array_pending, row.array_max_running, bitstr_len(env))
     elif row.array_task_id is not None:
         rec.task_id = row.array_task_id
     return rec
-
-
-def _bitstr_len(env: Mapping[str, str]) -> int:
-    raw = env.get("SLURM_BITSTR_LEN")
-    if raw is None:
-        return BITSTR_LEN
-    try:
-        n = int(raw)
-    except ValueError:
-        return BITSTR_LEN
-    return BITSTR_LEN if n < 0 else min(n, 4096)
 
 
 def _job_known(rows: Iterable[JobRow], job_id: int) -> bool:
@@ -499,7 +488,7 @@ def _combine_pending(recs: list[_Rec], env: Mapping[str, str]) -> list[_Rec]:
         if joined:
             meta.pending_ids = meta.pending_ids.union(IndexSet.from_ids(joined))
             text = meta.pending_ids.to_slurm()
-            n = _bitstr_len(env)
+            n = bitstr_len(env)
             meta.task_str = text[: n - 1] if n > 0 else text
     return [rec for j, rec in enumerate(recs) if j not in absorbed]
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from stratus.cli.salloc import Head
 from tests.integration.harness import WALKTHROUGH_CONFIG, Cluster, Stratus, wait_for
 
 
@@ -128,6 +129,15 @@ def test_sbatch_and_scancel_bad_input(stratus: Stratus, tmp_path: Path, workdir:
     r = c.slurm("scancel", "abc")
     assert (r.code, r.err.strip()) == (1, "scancel: error: Invalid job id abc")
     assert c.slurm("scancel", "-Q", "999999").code == 0
+    # Malformed request bodies (a broken or foreign client) get a 400 naming the problem.
+    head = Head(str(stratus.cluster_dir("jobs")))
+    for path in ("/slurm/v1/sbatch", "/slurm/v1/steps", "/slurm/v1/allocations"):
+        status, body = head.call("POST", path, {"argv": [], "uid": "x", "gid": 0, "cwd": "/", "env": {}})
+        assert status == 400 and body["message"].startswith("Bad Request: invalid literal"), (path, body)
+        status, body = head.call("POST", path, {"argv": [], "uid": 0, "gid": 0, "env": {}})
+        assert (status, body) == (400, {"message": "Bad Request: 'cwd'"}), path
+    status, body = head.call("POST", "/slurm/v1/allocations/1/done", {"exit_code": "x"})
+    assert status == 400, body
     # none of the rejected submissions left a job behind
     assert c.squeue_states("-t", "all") == {}
 

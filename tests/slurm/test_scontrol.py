@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 from stratus.engine.indexset import IndexSet
-from stratus.slurm.scontrol import parse_update, ranged_in_order
+from stratus.slurm.hostlist import compress_in_order
+from stratus.slurm.scontrol import parse_update
 from stratus.slurm.views import ClientContext, ControlRequest, ControlResult, JobRow, JobTarget, PartitionRow
 
 from .helpers import STATIC, FakeBackend, at, cloud_node, job, make_ctx, queue1, run, static_node
@@ -283,9 +284,10 @@ def out_ctx(b: FakeBackend, cmd: str, ctx: ClientContext) -> tuple[str, str, int
     return res.stdout, res.stderr, res.exit_code
 
 
-def test_ranged_in_order_keeps_zero_padding_and_order() -> None:
-    assert ranged_in_order(["n01", "n02", "n10", "x", "n03"]) == "n[01-02,10],x,n03"
-    assert ranged_in_order([]) == ""
+def test_compress_in_order_keeps_zero_padding_and_order() -> None:
+    assert compress_in_order(["n01", "n02", "n10", "x", "n03"]) == "n[01-02,10],x,n03"
+    assert compress_in_order(["n3", "n1", "n2"]) == "n[3,1-2]"
+    assert compress_in_order([]) == ""
 
 
 # -- config ----------------------------------------------------------------------------------
