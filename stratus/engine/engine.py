@@ -7,11 +7,25 @@ listed in ``dirty_jobs``/``dirty_nodes`` so the caller can persist exactly what 
 transaction, before acting or acknowledging anything. The live controller and the simulator run
 this same code.
 
-Scheduling is priority order with EASY backfill: the highest-priority job that cannot start gets
-a reservation (the earliest time running jobs' time limits free enough resources for it), and a
-lower-priority job may start now only if it ends before that time or stays off the reserved
-nodes, so it never delays the reserved job. Powered-down dynamic nodes count as available: a
-job placed on them makes them power up (the job is CONFIGURING until they register).
+A scheduling pass takes pending jobs in priority order (:mod:`stratus.engine.priority`) and
+starts each one that fits now, on the nodes it prefers. What happens to a job that does not fit
+is the backfilling policy (:class:`SchedulingPolicy`), decided on the :class:`Plan`, which knows
+what every node holds until when (running jobs until their time limit, reservations from their
+planned start to their planned end):
+
+- ``none`` (first come, first served): the job blocks its partition; nothing behind it starts.
+- ``easy`` (EASY backfilling): the first such job of each partition gets a reservation, the
+  earliest start at which it fits; later jobs start now only if they fit around it, so a
+  backfilled job never delays the reserved one.
+- ``conservative``: every such job gets a reservation, in priority order, and keeps it: when
+  jobs end early, reservations are moved earlier (in priority order, each around the others'),
+  never later.
+
+Passes are incremental: when nothing but new submissions happened since the last one (no job
+ended, no node changed), a pass looks only at the new jobs, against the plan and reservations the
+last pass left, which gives the same decisions as a full pass at a fraction of its cost.
+Powered-down dynamic nodes count as available: a job placed on them makes them power up (the job
+is CONFIGURING until they register).
 """
 
 from __future__ import annotations
@@ -21,8 +35,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from stratus.engine.fairshare import FairShare, ShareRow
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
+    BACKFILL_CONSERVATIVE,
+    BACKFILL_NONE,
     Action,
     Allocation,
     Changes,
@@ -40,8 +57,17 @@ from stratus.engine.model import (
     Rejection,
     RunEnd,
     Transition,
+    UserLimits,
 )
-from stratus.engine.placement import Avail, apply, node_limits, place, shape_of
+from stratus.engine.placement import Avail, node_limits, place, shape_of
+from stratus.engine.plan import Plan
+from stratus.engine.priority import (
+    ClusterSize,
+    Factors,
+    basic_priority,
+    expansion_priority,
+    job_factors,
+)
 from stratus.engine.states import (
     JOB_TRANSITIONS,
     NODE_TRANSITIONS,
@@ -49,8 +75,7 @@ from stratus.engine.states import (
     NodeState,
     check_transition,
 )
-
-PRIORITY_BASE = 0xFFFF0000  # Slurm's priority/basic starts here and counts down per job
+from stratus.engine.timeline import INF
 
 # A dependency's state: may start, must wait, can never be met.
 _OK, _WAIT, _NEVER = 0, 1, 2
@@ -59,6 +84,13 @@ _STATE_RANK = {NodeState.UP: 0, NodeState.POWERING_UP: 1, NodeState.POWERED_DOWN
 
 # Jobs that hold resources on their nodes.
 _HOLDING = frozenset({JobState.CONFIGURING, JobState.RUNNING, JobState.COMPLETING})
+
+# A job still holding its nodes after its planned end (being killed, or allowed to overrun) is
+# planned to end this much later, again and again until it does.
+OVERDUE_GRACE_S = 1.0
+
+# Reasons a user limit gives (Slurm's names for QOS limits).
+_LIMIT_REASONS = ("QOSMaxJobsPerUserLimit", "QOSMaxNodePerUserLimit", "QOSMaxCpuPerUserLimit")
 
 
 @dataclass(slots=True)
@@ -71,17 +103,36 @@ class CancelOutcome:
     actions: list[Action] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Where and when a pending job is planned to start (held in the plan until dropped)."""
+
+    start: float
+    end: float
+    alloc: Allocation
+    partition: str
+    persistent: bool  # conservative: kept from pass to pass, only ever moved earlier
+
+
 @dataclass(slots=True)
 class _Pass:
     """Working state of one scheduling pass."""
 
     now: float
-    avail: dict[str, Avail]
-    by_partition: dict[str, list[Avail]]
-    reservations: dict[str, tuple[float, frozenset[str]]]
-    blocked_shapes: set[tuple[object, ...]]
+    full: bool
     actions: list[Action]
     power_up: list[str]
+    tested: int = 0  # jobs examined that did not start (bounded by max_job_test)
+    started: bool = False
+
+
+@dataclass(slots=True)
+class _Usage:
+    """What one user holds (in the cluster, or in one partition)."""
+
+    jobs: int = 0
+    nodes: int = 0
+    cpus: int = 0
 
 
 def _has_features(d: NodeDef, wanted: tuple[str, ...]) -> bool:
@@ -99,6 +150,25 @@ def _natural_key(name: str) -> tuple[str, int]:
     return head, int(tail) if tail else -1
 
 
+def _queue_key(job: Job) -> tuple[int, float, int]:
+    """Pass order: highest priority first, then earliest submission, then lowest id."""
+    return (-job.priority, job.submit_time, job.id)
+
+
+def _over_limit(limits: UserLimits, held: _Usage | None, nodes: int, cpus: int) -> str | None:
+    """The reason a job needing ``nodes`` and ``cpus`` would break ``limits``, if it would."""
+    if not limits:
+        return None
+    h = held or _Usage()
+    if limits.max_jobs is not None and h.jobs + 1 > limits.max_jobs:
+        return _LIMIT_REASONS[0]
+    if limits.max_nodes is not None and h.nodes + nodes > limits.max_nodes:
+        return _LIMIT_REASONS[1]
+    if limits.max_cpus is not None and h.cpus + cpus > limits.max_cpus:
+        return _LIMIT_REASONS[2]
+    return None
+
+
 class Engine:
     """All live scheduling state of one cluster, and the rules that change it."""
 
@@ -112,8 +182,10 @@ class Engine:
         self.nodes: dict[str, Node] = {}
         order = sorted(config.nodes, key=lambda d: _natural_key(d.name))
         self._order: dict[str, int] = {d.name: i for i, d in enumerate(order)}
+        self._nodes_in: dict[NodeState, set[str]] = {s: set() for s in NodeState}
         for d in config.nodes:
             self.nodes[d.name] = Node(defn=d, state_time=now, idle_since=now)
+            self._nodes_in[NodeState.POWERED_DOWN].add(d.name)
         self.jobs: dict[int, Job] = {}
         self.next_job_id = 1
         self.fleet_running = True
@@ -123,15 +195,50 @@ class Engine:
         self.dirty_partitions: set[str] = set()
         self.ended_runs: list[RunEnd] = []
         # Derived indexes, rebuilt by restore(): tasks of each array, running tasks per array,
-        # and a heap of (deadline, job id, run) for time limits.
+        # and heaps of (time, job id, run) for time limits and --signal warnings.
         self._array_tasks: dict[int, set[int]] = {}
         self._array_active: dict[int, int] = {}
         self._deadlines: list[tuple[float, int, int]] = []
-        self._warnings: list[tuple[float, int, int]] = []  # (when, job id, run) for --signal
+        self._warnings: list[tuple[float, int, int]] = []
         self._node_retry_at: dict[str, float] = {}
         self._node_failures: dict[str, int] = {}
         self._next_task: dict[int, int] = {}  # array id -> task to start next (aftercorr)
         self._unfinished_by_name: dict[tuple[str, str], int] | None = None  # per pass
+        # Timers kept as heaps (validated when popped) so that a tick costs what changed, not
+        # what exists: idle dynamic nodes, finished jobs to forget, jobs waiting for --begin.
+        self._idle_heap: list[tuple[float, str]] = []
+        self._finished_heap: list[tuple[float, int]] = []
+        self._eligible_heap: list[tuple[float, int]] = []
+        # The plan (see the module docstring) and what the passes keep between them.
+        self.plan = Plan(config.nodes, now, config.memory_scheduling)
+        self._planned_end: dict[int, float] = {}  # holding job -> end of its hold in the plan
+        self._hold_heap: list[tuple[float, int, int]] = []  # (planned end, job id, run)
+        self.reservations: dict[int, Reservation] = {}  # pending job (or array remainder) ->
+        self._queue: list[Job] = []  # pending jobs in pass order, as of the last full pass
+        self._new: list[Job] = []  # jobs that became pending since
+        self._replan = True  # something other than submissions happened: next pass is full
+        self._last_full = -math.inf
+        self._blocked_parts: set[str] = set()  # FCFS: partitions whose first job cannot start
+        self._reserved_parts: set[str] = set()  # EASY: partitions that hold their reservation
+        self._blocked_shapes: set[tuple[object, ...]] = set()  # requests known not to fit now
+        self._resources_jobs: set[int] = set()  # jobs whose reason is Resources (first blocked)
+        self._candidates: dict[tuple[object, ...], list[str]] = {}  # nodes a request may use
+        self._dep_pending: set[int] = set()  # pending jobs with dependencies
+        self._check_cache: dict[tuple[object, ...], Rejection | None] = {}
+        # Usage: what each user holds (limits), and fair share (multifactor priorities).
+        self._holding: dict[int, Job] = {}
+        self._user_usage: dict[str, _Usage] = {}
+        self._part_usage: dict[tuple[str, str], _Usage] = {}
+        self.fairshare = FairShare(config.priority.decay_half_life_s, now)
+        self._charged_at = now
+        self._next_priority_calc = -math.inf
+        self._fs_cache: dict[tuple[str, str], float] = {}
+        self._running_since: dict[int, float] = {}  # running job -> since when it is charged
+        self._queued_ids: set[int] = set()
+        max_factor = max((p.priority_job_factor for p in config.partitions), default=1)
+        self._size = ClusterSize(
+            nodes=len(config.nodes), cpus=sum(d.cpus for d in config.nodes), max_partition_factor=max_factor
+        )
 
     # ------------------------------------------------------------------------------------------
     # bookkeeping
@@ -151,6 +258,15 @@ class Engine:
         job.state = new
         job.state_time = now
         self.dirty_jobs.add(job.id)
+        if old == JobState.PENDING:
+            self._dep_pending.discard(job.id)
+            self._drop_reservation(job.id)
+            if new == JobState.CANCELLED:
+                self._replan = True  # the queue lost a job some decision may rest on
+        elif new == JobState.PENDING:
+            self._enqueue(job)
+        if new.final:
+            heapq.heappush(self._finished_heap, (now, job.id))
         if job.array_id is not None and job.task_id is not None:
             was_active = old in _HOLDING
             is_active = new in _HOLDING
@@ -162,9 +278,33 @@ class Engine:
     def _node_to(self, node: Node, new: NodeState, now: float, cause: str, reason: str = "") -> None:
         check_transition(NODE_TRANSITIONS, f"node {node.name}", node.state, new)
         self.journal.append(Transition("node", node.name, node.state, new, now, cause, reason))
+        self._nodes_in[node.state].discard(node.name)
+        self._nodes_in[new].add(node.name)
         node.state = new
         node.state_time = now
         self.dirty_nodes.add(node.name)
+        self._nodes_changed()
+        if new == NodeState.UP and not node.jobs:
+            self._idle(node, now)
+
+    def _nodes_changed(self) -> None:
+        """Which nodes may be used changed: forget the candidate lists and plan everything anew."""
+        self._candidates.clear()
+        self._replan = True
+
+    def _idle(self, node: Node, now: float) -> None:
+        """``node`` has no job since ``now``: a dynamic one powers down after the idle time."""
+        node.idle_since = now
+        if not node.defn.static:
+            heapq.heappush(self._idle_heap, (now, node.name))
+
+    def _enqueue(self, job: Job) -> None:
+        """``job`` is pending (again): the next pass looks at it."""
+        self._new.append(job)
+        if job.spec.dependencies:
+            self._dep_pending.add(job.id)
+        if job.eligible_time is not None and job.eligible_time > job.state_time:
+            heapq.heappush(self._eligible_heap, (job.eligible_time, job.id))
 
     def drain_changes(self) -> Changes:
         """Hand over (and forget) what changed since the last call: journal, dirty sets, ended runs."""
@@ -194,10 +334,13 @@ class Engine:
         )
 
     def _effective_limit(self, spec: JobSpec, partition: str | None) -> float | None:
+        """The job's time limit, or the partition's default, or its maximum (None: unlimited)."""
         if spec.time_limit_s is not None:
             return spec.time_limit_s
         p = self.partitions.get(partition or "")
-        return p.defn.default_time_s if p else None
+        if p is None:
+            return None
+        return p.defn.default_time_s if p.defn.default_time_s is not None else p.defn.max_time_s
 
     # ------------------------------------------------------------------------------------------
     # submission
@@ -218,7 +361,11 @@ class Engine:
                 return Rejection("INVALID_PARTITION", name)
         rejection: Rejection | None = None
         for name in names:
-            r = self._check_partition(spec, name)
+            key = (name, spec.features, spec.gpu_type, *shape_of(spec))
+            if key in self._check_cache:
+                r = self._check_cache[key]
+            else:
+                r = self._check_cache[key] = self._check_partition(spec, name)
             if r is None:
                 return None
             rejection = rejection or r
@@ -273,7 +420,7 @@ class Engine:
             id=job_id,
             spec=spec,
             submit_time=now,
-            priority=max(0, PRIORITY_BASE - job_id - spec.nice),
+            priority=basic_priority(job_id, spec.nice),
             state=JobState.PENDING,
             reason="None",
             partition=partition,
@@ -282,6 +429,8 @@ class Engine:
             held=hold,
         )
         job.time_limit_s = self._effective_limit(spec, partition)
+        if self.config.priority.kind != "basic":
+            job.priority = self._priority_of(job, now, self._fairshare_factors())
         if array is not None:
             job.array_id = job_id
             job.pending_tasks = array.copy()
@@ -290,6 +439,7 @@ class Engine:
         self.jobs[job_id] = job
         self.journal.append(Transition("job", str(job_id), "", JobState.PENDING, now, "submit"))
         self.dirty_jobs.add(job_id)
+        self._enqueue(job)
         return job
 
     # ------------------------------------------------------------------------------------------
@@ -332,6 +482,7 @@ class Engine:
                 if removed:
                     found_any = True
                     out.cancelled += len(removed)
+                    self._replan = True
                     self.dirty_jobs.add(meta.id)
                     self.journal.append(
                         Transition(
@@ -399,6 +550,8 @@ class Engine:
             return False
         if job.held != held:
             job.held = held
+            self._drop_reservation(job.id)
+            self._replan = True
             self.dirty_jobs.add(job.id)
             self.journal.append(
                 Transition(
@@ -438,6 +591,7 @@ class Engine:
         self, job: Job, now: float, cause: str, reason: str = "requeued", *, hold: bool = False
     ) -> None:
         """End the current run and make the job wait again as run ``n+1`` (recorded)."""
+        job.eligible_time = now
         self._job_to(job, JobState.PENDING, now, cause, reason)
         job.run += 1
         job.start_time = job.end_time = None
@@ -445,9 +599,9 @@ class Engine:
         job.final_state = None
         job.requeue_when_done = False
         job.exit_code = job.exit_signal = 0
-        job.eligible_time = now
         job.held = job.held or hold
         job.reason = "JobHeldUser" if job.held else "None"
+        self._replan = True
 
     def update(self, job: Job, changes: dict[str, object], now: float) -> str | None:
         """Change a job's request (``scontrol update``); an error code, or None when done.
@@ -466,10 +620,15 @@ class Engine:
         if "partitions" in changes and spec.partitions:
             job.partition = spec.partitions[0]
         if "nice" in changes:
-            job.priority = max(0, PRIORITY_BASE - (job.array_id or job.id) - spec.nice)
+            job.priority = self._priority_of(job, now, self._fairshare_factors())
         job.time_limit_s = self._effective_limit(spec, job.partition)
-        if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time is not None:
-            heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+        if job.state == JobState.RUNNING and job.start_time is not None:
+            if job.time_limit_s is not None:
+                heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+            limit = job.time_limit_s if job.time_limit_s is not None else INF
+            self._plan_set_end(job, max(job.start_time + limit, now + OVERDUE_GRACE_S))
+        self._drop_reservation(job.id)
+        self._replan = True
         self.dirty_jobs.add(job.id)
         self.journal.append(
             Transition(
@@ -534,7 +693,7 @@ class Engine:
         """A node's agent registered. Jobs waiting on it start if all their nodes are up."""
         node = self.nodes[name]
         if node.state == NodeState.UP:
-            node.responding = True
+            self.node_responding(name, True, now)
             return []
         if node.state != NodeState.POWERING_UP:
             return []
@@ -544,8 +703,6 @@ class Engine:
         node.boot_time = now
         if instance_id is not None:
             node.instance_id = instance_id
-        if not node.jobs:
-            node.idle_since = now
         self._node_failures.pop(name, None)
         actions: list[Action] = []
         for job_id in sorted(node.jobs):
@@ -635,6 +792,7 @@ class Engine:
         if node.responding != responding:
             node.responding = responding
             self.dirty_nodes.add(name)
+            self._nodes_changed()
 
     # ------------------------------------------------------------------------------------------
     # fleet control
@@ -646,6 +804,7 @@ class Engine:
         Running jobs lose their nodes and are requeued (recorded), like ParallelCluster's stop.
         """
         self.fleet_running = False
+        self._nodes_changed()
         for p in self.partitions.values():
             if p.up:
                 p.up = False
@@ -667,6 +826,7 @@ class Engine:
     def start_fleet(self, now: float) -> list[Action]:
         """Start the compute fleet: partitions UP, static nodes power up on the next tick."""
         self.fleet_running = True
+        self._nodes_changed()
         for p in self.partitions.values():
             if not p.up:
                 p.up = True
@@ -685,6 +845,7 @@ class Engine:
         nodes to report back, so it does not boot new nodes for work that idle ones will take.
         """
         actions: list[Action] = []
+        self.plan.advance(now)
         self._send_warning_signals(now, actions)
         self._enforce_time_limits(now, actions)
         self._check_boot_timeouts(now, actions)
@@ -709,21 +870,35 @@ class Engine:
             t = min(t, deadline)
             break
         idle = self.config.scaledown_idle_s
-        for node in self.nodes.values():
-            if node.state == NodeState.UP and not node.jobs and not node.defn.static:
-                t = min(t, node.idle_since + idle)
-            elif node.state == NodeState.POWERING_UP:
-                t = min(t, node.state_time + self.config.resume_timeout_s)
-            elif (
-                self.fleet_running
-                and node.defn.static
-                and node.state in (NodeState.DOWN, NodeState.POWERED_DOWN)
-                and node.instance_id is None
-            ):
-                t = min(t, self._node_retry_at.get(node.name, now))
-        for job in self.jobs.values():
-            if job.state == JobState.PENDING and job.eligible_time and job.eligible_time > now:
-                t = min(t, job.eligible_time)
+        while self._idle_heap:
+            since, name = self._idle_heap[0]
+            if not self._idle_entry_valid(since, name):
+                heapq.heappop(self._idle_heap)
+                continue
+            t = min(t, since + idle)
+            break
+        for name in self._nodes_in[NodeState.POWERING_UP]:
+            t = min(t, self.nodes[name].state_time + self.config.resume_timeout_s)
+        if self.fleet_running:
+            for name in self._static_down():
+                t = min(t, self._node_retry_at.get(name, now))
+        while self._eligible_heap:
+            when, job_id = self._eligible_heap[0]
+            job = self.jobs.get(job_id)
+            if job is None or job.state != JobState.PENDING or job.eligible_time != when or when <= now:
+                heapq.heappop(self._eligible_heap)
+                continue
+            t = min(t, when)
+            break
+        for r in self.reservations.values():
+            if r.start > now:
+                t = min(t, r.start)
+        if self.config.priority.kind != "basic" and self.config.priority.calc_period_s > 0:
+            t = min(t, self._next_priority_calc)
+        interval = self.config.policy.interval_s
+        if self._dep_pending and interval is not None:
+            # Conditions such as after:job+10 come true with time alone.
+            t = min(t, self._last_full + interval)
         return t
 
     def _send_warning_signals(self, now: float, actions: list[Action]) -> None:
@@ -764,52 +939,69 @@ class Engine:
 
     def _check_boot_timeouts(self, now: float, actions: list[Action]) -> None:
         limit = self.config.resume_timeout_s
-        for node in self.nodes.values():
+        for name in sorted(self._nodes_in[NodeState.POWERING_UP], key=self._order.__getitem__):
+            node = self.nodes[name]
             if node.state == NodeState.POWERING_UP and now - node.state_time >= limit:
                 actions.extend(self.node_lost(node.name, now, "ResumeTimeout reached"))
+
+    def _static_down(self) -> list[str]:
+        """Static nodes without an instance (powered down, or failed and gone), in node order."""
+        names = [
+            n
+            for state in (NodeState.POWERED_DOWN, NodeState.DOWN)
+            for n in self._nodes_in[state]
+            if self.nodes[n].defn.static and self.nodes[n].instance_id is None
+        ]
+        return sorted(names, key=self._order.__getitem__)
 
     def _keep_static_nodes_up(self, now: float, actions: list[Action]) -> None:
         if not self.fleet_running:
             return
         names: list[str] = []
-        for node in self.nodes.values():
-            if not node.defn.static:
+        for name in self._static_down():
+            node = self.nodes[name]
+            if self._node_retry_at.get(node.name, 0.0) > now:
                 continue
-            if node.state == NodeState.POWERED_DOWN or (
-                node.state == NodeState.DOWN and node.instance_id is None
-            ):
-                if self._node_retry_at.get(node.name, 0.0) > now:
-                    continue
-                cause = "replace" if node.state == NodeState.DOWN else "static"
-                self._node_to(node, NodeState.POWERING_UP, now, cause)
-                names.append(node.name)
+            cause = "replace" if node.state == NodeState.DOWN else "static"
+            self._node_to(node, NodeState.POWERING_UP, now, cause)
+            names.append(node.name)
         if names:
             actions.append(PowerUp(tuple(names)))
+
+    def _idle_entry_valid(self, since: float, name: str) -> bool:
+        node = self.nodes.get(name)
+        return (
+            node is not None
+            and node.state == NodeState.UP
+            and not node.jobs
+            and not node.defn.static
+            and node.idle_since == since
+        )
 
     def _power_down_idle(self, now: float, actions: list[Action]) -> None:
         idle = self.config.scaledown_idle_s
         names: list[str] = []
-        for node in self.nodes.values():
-            if (
-                node.state == NodeState.UP
-                and not node.defn.static
-                and not node.jobs
-                and now - node.idle_since >= idle
-            ):
-                self._node_to(node, NodeState.POWERING_DOWN, now, "timer", "idle")
-                names.append(node.name)
+        heap = self._idle_heap
+        while heap and heap[0][0] + idle <= now:
+            since, name = heapq.heappop(heap)
+            if not self._idle_entry_valid(since, name):
+                continue
+            node = self.nodes[name]
+            self._node_to(node, NodeState.POWERING_DOWN, now, "timer", "idle")
+            names.append(name)
         if names:
+            names.sort(key=self._order.__getitem__)
             actions.append(PowerDown(tuple(names)))
 
     def _purge_finished(self, now: float) -> None:
         age = self.config.min_job_age_s
-        old = [
-            j.id
-            for j in self.jobs.values()
-            if j.state.final and j.end_time is not None and now - j.end_time >= age
-        ]
-        for job_id in old:
-            job = self.jobs.pop(job_id)
+        heap = self._finished_heap
+        while heap and heap[0][0] + age <= now:
+            _, job_id = heapq.heappop(heap)
+            job = self.jobs.get(job_id)
+            if job is None or not job.state.final or job.end_time is None or now - job.end_time < age:
+                continue
+            del self.jobs[job_id]
             if job.array_id is not None:
                 tasks = self._array_tasks.get(job.array_id)
                 if tasks is not None:
@@ -819,92 +1011,376 @@ class Engine:
                         self._array_active.pop(job.array_id, None)
 
     # ------------------------------------------------------------------------------------------
+    # priorities and fair share
+    # ------------------------------------------------------------------------------------------
+
+    def _fairshare_factors(self) -> dict[tuple[str, str], float]:
+        cfg = self.config.priority
+        if cfg.kind != "multifactor" or not cfg.weight_fairshare:
+            return {}
+        return self._fs_cache
+
+    def _priority_of(self, job: Job, now: float, fs: dict[tuple[str, str], float]) -> int:
+        cfg = self.config.priority
+        if cfg.kind == "basic":
+            return basic_priority(job.array_id or job.id, job.spec.nice)
+        if cfg.kind == "expansion":
+            return expansion_priority(job, now, job.time_limit_s)
+        return self.priority_factors(job, now, fs).priority(cfg)
+
+    def priority_factors(
+        self,
+        job: Job,
+        now: float,
+        fs: dict[tuple[str, str], float] | None = None,
+        partition: str | None = None,
+    ) -> Factors:
+        """The multifactor factors of ``job`` (in ``partition``, default its first), as sprio shows."""
+        spec = job.spec
+        if fs is None:
+            fs = self._fairshare_factors()
+        account = FairShare.account_of(spec.account, spec.user)
+        fs_factor = fs.get((account, spec.user), 1.0) if fs else 0.0
+        pname = partition or job.partition or self.default_partition or ""
+        part = self.partitions.get(pname)
+        part_factor = part.defn.priority_job_factor if part is not None else 0
+        return job_factors(job, self.config.priority, now, fs_factor, self._size, part_factor)
+
+    def _recalc_priorities(self, now: float) -> None:
+        """Every PriorityCalcPeriod: charge running jobs' usage, then reprioritise pending jobs."""
+        cfg = self.config.priority
+        if cfg.kind == "basic" or now < self._next_priority_calc:
+            return
+        self._next_priority_calc = now + cfg.calc_period_s
+        self.charge_usage(now)
+        if cfg.kind == "multifactor" and cfg.weight_fairshare:
+            self._fs_cache = self.fairshare.factors()
+        fs = self._fairshare_factors()
+        changed = False
+        for job in (*self._queue, *self._new):
+            if job.state == JobState.PENDING:
+                p = self._priority_of(job, now, fs)
+                if p != job.priority:
+                    job.priority = p
+                    changed = True
+        if changed and not self._queue_in_order():
+            self._replan = True
+
+    def _queue_in_order(self) -> bool:
+        """Whether the pending queue is still in pass order (and new jobs come after it)."""
+        last: tuple[int, float, int] | None = None
+        for job in (
+            *self._queue,
+            *sorted((j for j in self._new if j.state == JobState.PENDING), key=_queue_key),
+        ):
+            if job.state != JobState.PENDING:
+                continue
+            key = _queue_key(job)
+            if last is not None and key < last:
+                return False
+            last = key
+        return True
+
+    def charge_usage(self, now: float) -> None:
+        """Add running jobs' CPU-seconds since the last charge to their users' fair-share usage."""
+        since = self._charged_at
+        if now <= since:
+            return
+        for job_id, started in self._running_since.items():
+            job = self.jobs.get(job_id)
+            if job is None or job.alloc is None:
+                continue
+            begin = max(started, since)
+            self.fairshare.charge(job.spec.account, job.spec.user, job.alloc.total_cpus * (now - begin), now)
+        self._charged_at = now
+        self.fairshare.decay_to(now)
+
+    def shares(self, now: float) -> list[ShareRow]:
+        """The fair-share tree as of ``now`` (``sshare``)."""
+        self.charge_usage(now)
+        return self.fairshare.rows()
+
+    # ------------------------------------------------------------------------------------------
     # the scheduling pass
     # ------------------------------------------------------------------------------------------
 
     def schedule(self, now: float) -> list[Action]:
-        """One pass: start what can start, in priority order, with EASY backfill."""
-        actions: list[Action] = []
-        avail = self._build_avail()
-        by_partition: dict[str, list[Avail]] = {}
-        for pname, p in self.partitions.items():
-            if not p.up:
-                continue
-            lst = [avail[n] for n in p.defn.nodes if n in avail]
-            lst.sort(key=lambda a: a.rank)
-            by_partition[pname] = lst
-        reservations: dict[str, tuple[float, frozenset[str]]] = {}
-        blocked_shapes: set[tuple[object, ...]] = set()
-        power_up: list[str] = []
-        queue = sorted(
-            (j for j in self.jobs.values() if j.state == JobState.PENDING),
-            key=lambda j: (-j.priority, j.submit_time, j.id),
-        )
-        ctx = _Pass(now, avail, by_partition, reservations, blocked_shapes, actions, power_up)
+        """One pass: start what can start, in priority order, and backfill (module docstring)."""
+        self.plan.advance(now)
+        self._expire_holds(now)
+        self._check_begin_times(now)
+        self._recalc_priorities(now)
+        self._check_reservations_due(now)
+        policy = self.config.policy
+        interval = policy.interval_s
+        if interval is not None and now - self._last_full >= interval and (self._queue or self._new):
+            self._replan = True
+        jobs = None if self._replan else self._incremental_queue()
+        full = jobs is None
+        if jobs is None:
+            jobs = self._full_queue()
+            self._begin_full_pass(now)
+        ctx = _Pass(now, full, [], [])
         self._unfinished_by_name = None
-        for job in queue:
-            while True:
-                reason = self._ineligible_reason(job, now)
-                if reason == "DependencyNeverSatisfied" and job.spec.kill_on_invalid_dep:
-                    self._cancel_never_satisfied(job, now)
-                    break
-                if reason is None:
-                    reason = self._schedule_one(job, ctx)
-                if reason is not None:
+        limit = policy.max_job_test
+        fcfs = policy.backfill == BACKFILL_NONE
+        up_partitions = sum(1 for p in self.partitions.values() if p.up)
+        for job in jobs:
+            if job.state != JobState.PENDING:
+                continue
+            if limit is not None and ctx.tested >= limit:
+                break
+            if fcfs and len(self._blocked_parts) >= up_partitions and not self._dep_pending:
+                # First come, first served: nothing behind the blocked jobs can start.
+                break
+            self._consider(job, ctx)
+        if ctx.power_up:
+            ctx.actions.append(PowerUp(tuple(ctx.power_up)))
+        if ctx.started and self._dep_pending:
+            self._replan = True  # "after" dependencies are met when a job starts
+        return ctx.actions
+
+    def _consider(self, job: Job, ctx: _Pass) -> None:
+        """Start ``job`` (or tasks of an array remainder, as many as fit), or record why not."""
+        now = ctx.now
+        while True:
+            reason = self._ineligible_reason(job, now)
+            if reason == "DependencyNeverSatisfied" and job.spec.kill_on_invalid_dep:
+                self._cancel_never_satisfied(job, now)
+                return
+            if reason is None:
+                reason = self._schedule_one(job, ctx)
+            if reason is not None:
+                if job.reason != reason:
                     job.reason = reason
-                    break
-                # An array remainder keeps starting tasks while they fit; anything else is done.
-                if not (job.is_array_remainder and job.state == JobState.PENDING):
-                    break
-        if power_up:
-            actions.append(PowerUp(tuple(power_up)))
-        return actions
+                ctx.tested += 1
+                return
+            # An array remainder keeps starting tasks while they fit; anything else is done.
+            if not (job.is_array_remainder and job.state == JobState.PENDING):
+                return
+
+    def _incremental_queue(self) -> list[Job] | None:
+        """The jobs an incremental pass looks at (the new ones), or None if a full pass is due.
+
+        New jobs can be looked at alone only if each ranks after every job already queued:
+        then the decisions made for those still hold, and the new ones come last.
+        """
+        if not self._new:
+            return []
+        seen: set[int] = set()
+        new: list[Job] = []
+        for job in self._new:
+            if job.state == JobState.PENDING and job.id not in seen:
+                seen.add(job.id)
+                new.append(job)
+        new.sort(key=_queue_key)
+        queue = self._queue
+        while queue and queue[-1].state != JobState.PENDING:
+            self._queued_ids.discard(queue.pop().id)
+        if queue and new and _queue_key(new[0]) < _queue_key(queue[-1]):
+            return None
+        if any(j.id in self._queued_ids for j in new):
+            return None  # back in the queue after leaving it (a requeue): look at everything
+        queue.extend(new)
+        self._queued_ids.update(j.id for j in new)
+        self._new = []
+        return new
+
+    def _full_queue(self) -> list[Job]:
+        """Every pending job in pass order (the queue is rebuilt, dropping jobs that left)."""
+        seen: set[int] = set()
+        queue: list[Job] = []
+        for job in (*self._queue, *self._new):
+            if job.state == JobState.PENDING and job.id not in seen:
+                seen.add(job.id)
+                queue.append(job)
+        queue.sort(key=_queue_key)
+        self._queue = queue
+        self._queued_ids = seen
+        self._new = []
+        return queue
+
+    def _begin_full_pass(self, now: float) -> None:
+        """Forget what the last passes concluded: transient reservations, blocked partitions."""
+        self._replan = False
+        self._last_full = now
+        self._blocked_parts.clear()
+        self._reserved_parts.clear()
+        self._blocked_shapes.clear()
+        for job_id in [j for j, r in self.reservations.items() if not r.persistent]:
+            self._drop_reservation(job_id)
 
     def _schedule_one(self, job: Job, ctx: _Pass) -> str | None:
         """Start ``job`` (or one task of an array remainder) if it fits; else say why not."""
-        names = job.spec.partitions or ((self.default_partition,) if self.default_partition else ())
+        spec = job.spec
+        now = ctx.now
+        policy = self.config.policy
+        names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
+        nodes_wanted = node_limits(spec)[0]
+        cpus_wanted = spec.ntasks * spec.cpus_per_task
+        reason = _over_limit(
+            self.config.user_limits, self._user_usage.get(spec.user), nodes_wanted, cpus_wanted
+        )
+        if reason is not None:
+            return reason
+        own = self._drop_reservation(job.id)
         first_reason: str | None = None
+        reserved = False
         for pname in names:
-            candidates = ctx.by_partition.get(pname)
-            if candidates is None:
+            part = self.partitions.get(pname)
+            if part is None or not part.up:
                 first_reason = first_reason or "PartitionInactive"
                 continue
-            # Jobs of the same shape and time limit fit or fail together within a pass.
-            shape = (pname, self._effective_limit(job.spec, pname), *shape_of(job.spec))
-            if shape in ctx.blocked_shapes:
-                # Same request as a job that just failed here: it fails too, without a search.
-                first_reason = first_reason or ("Priority" if pname in ctx.reservations else "Resources")
+            usage = self._part_usage.get((pname, spec.user))
+            reason = _over_limit(part.defn.user_limits, usage, nodes_wanted, cpus_wanted)
+            if reason is not None:
+                first_reason = first_reason or reason
                 continue
-            alloc = self._try_place(job, pname, candidates, ctx.reservations, ctx.now)
-            if alloc is None:
-                ctx.blocked_shapes.add(shape)
-                r = self._blocked_reason(job, pname, ctx.avail, ctx.reservations, ctx.now)
-                first_reason = first_reason or r
+            if nodes_wanted > len(part.defn.nodes):
+                first_reason = first_reason or "PartitionNodeLimit"
                 continue
-            apply(alloc, ctx.avail)
-            self._start(job, pname, alloc, ctx.now, ctx.actions, ctx.power_up)
-            return None
+            limit = self._effective_limit(spec, pname)
+            if part.defn.max_time_s is not None and limit is not None and limit > part.defn.max_time_s:
+                first_reason = first_reason or "PartitionTimeLimit"
+                continue
+            if policy.backfill == BACKFILL_NONE and pname in self._blocked_parts:
+                first_reason = first_reason or "Priority"
+                continue
+            duration = limit if limit is not None else INF
+            shape = (pname, duration, spec.features, spec.gpu_type, *shape_of(spec))
+            alloc: Allocation | None = None
+            # Requests that just failed fail again (availability only shrinks within a pass),
+            # unless this job's own reservation was just handed back.
+            if own is not None or shape not in self._blocked_shapes:
+                alloc = self.plan.fit(spec, self._candidates_for(pname, spec), pname, now, duration)
+                if alloc is None and own is None:
+                    self._blocked_shapes.add(shape)
+            if alloc is not None:
+                self._start(job, pname, alloc, ctx)
+                return None
+            if policy.backfill == BACKFILL_NONE:
+                self._blocked_parts.add(pname)
+                reason = "Resources"
+            else:
+                reason = "Priority" if pname in self._reserved_parts else "Resources"
+                wants = policy.backfill == BACKFILL_CONSERVATIVE or pname not in self._reserved_parts
+                if wants and not reserved:
+                    persistent = policy.backfill == BACKFILL_CONSERVATIVE
+                    reserved = self._reserve(job, pname, duration, now, persistent)
+                    self._reserved_parts.add(pname)
+            first_reason = first_reason or reason
         return first_reason or "Resources"
 
-    def _build_avail(self) -> dict[str, Avail]:
-        out: dict[str, Avail] = {}
-        for node in self.nodes.values():
-            rank = _STATE_RANK.get(node.state)
-            if rank is None or (node.state == NodeState.UP and not node.responding):
+    def _candidates_for(self, pname: str, spec: JobSpec) -> list[str]:
+        """The nodes of ``pname`` a request may use now or later, in the order they are preferred.
+
+        Up nodes first, then booting ones, then powered-down ones (within ParallelCluster's
+        weights: static before dynamic), in node order; nodes that are down, powering down or
+        silent are left out.
+        """
+        key = (pname, spec.features, spec.gpu_type)
+        names = self._candidates.get(key)
+        if names is None:
+            usable: list[tuple[tuple[int, int, int], str]] = []
+            for n in self.partitions[pname].defn.nodes:
+                node = self.nodes[n]
+                rank = _STATE_RANK.get(node.state)
+                if rank is None or (node.state == NodeState.UP and not node.responding):
+                    continue
+                d = node.defn
+                if spec.features and not _has_features(d, spec.features):
+                    continue
+                if spec.gpu_type is not None and d.gpu_type != spec.gpu_type:
+                    continue
+                usable.append(((d.weight, rank, self._order[n]), n))
+            usable.sort()
+            names = self._candidates[key] = [n for _, n in usable]
+        return names
+
+    # -- reservations ---------------------------------------------------------------------------
+
+    def _reserve(self, job: Job, pname: str, duration: float, now: float, persistent: bool) -> bool:
+        """Give ``job`` the earliest start at which it fits in ``pname``; False if there is none."""
+        window = self.config.policy.window_s
+        horizon = now + window if window is not None else INF
+        found = self.plan.earliest(
+            job.spec, self._candidates_for(pname, job.spec), pname, now, duration, horizon
+        )
+        if found is None:
+            return False
+        start, alloc = found
+        end = start + duration
+        self.plan.take(alloc, start, end)
+        self.reservations[job.id] = Reservation(start, end, alloc, pname, persistent)
+        return True
+
+    def _drop_reservation(self, job_id: int) -> Reservation | None:
+        """Hand a pending job's reservation back to the plan (returned, or None if it had none)."""
+        r = self.reservations.pop(job_id, None)
+        if r is not None:
+            self.plan.give(r.alloc, r.start, r.end)
+        return r
+
+    def _check_reservations_due(self, now: float) -> None:
+        """A reservation whose start has come must be acted on by a full pass."""
+        for r in self.reservations.values():
+            if r.start <= now:
+                self._replan = True
+                return
+
+    def expected_start(self, job: Job) -> float | None:
+        """When a pending job is planned to start (its reservation), if it has one."""
+        r = self.reservations.get(job.id)
+        return r.start if r is not None else None
+
+    # -- holds that outlive their plan --------------------------------------------------------
+
+    def _plan_hold(self, job: Job, start: float, end: float) -> None:
+        assert job.alloc is not None
+        self.plan.take(job.alloc, start, end)
+        self._planned_end[job.id] = end
+        if end < INF:
+            heapq.heappush(self._hold_heap, (end, job.id, job.run))
+
+    def _plan_set_end(self, job: Job, end: float) -> None:
+        """Move the end of a holding job's hold in the plan (longer or shorter)."""
+        old = self._planned_end.get(job.id)
+        if old is None or job.alloc is None or old == end:
+            return
+        if end > old:
+            self.plan.take(job.alloc, old, end)
+        else:
+            self.plan.give(job.alloc, end, old)
+        self._planned_end[job.id] = end
+        if end < INF:
+            heapq.heappush(self._hold_heap, (end, job.id, job.run))
+
+    def _plan_release(self, job: Job, now: float) -> None:
+        end = self._planned_end.pop(job.id, None)
+        if end is not None and job.alloc is not None:
+            self.plan.give(job.alloc, now, end)
+
+    def _expire_holds(self, now: float) -> None:
+        """Jobs still holding their nodes past their planned end are planned to end a bit later."""
+        heap = self._hold_heap
+        while heap and heap[0][0] <= now:
+            end, job_id, run = heapq.heappop(heap)
+            job = self.jobs.get(job_id)
+            if job is None or job.run != run or self._planned_end.get(job_id) != end:
                 continue
-            d = node.defn
-            out[d.name] = Avail(
-                d.name,
-                node.free_cpus,
-                node.free_memory_mb,
-                node.free_gpus,
-                d.cpus,
-                d.memory_mb,
-                d.gpus,
-                not node.jobs,
-                (d.weight, rank, self._order[d.name]),
-            )
-        return out
+            if job.state not in _HOLDING:
+                continue
+            self._plan_set_end(job, now + OVERDUE_GRACE_S)
+            self._replan = True
+
+    def _check_begin_times(self, now: float) -> None:
+        """A job whose --begin time has come is looked at by a full pass."""
+        heap = self._eligible_heap
+        while heap and heap[0][0] <= now:
+            when, job_id = heapq.heappop(heap)
+            job = self.jobs.get(job_id)
+            if job is not None and job.state == JobState.PENDING and job.eligible_time == when:
+                self._replan = True
 
     def _ineligible_reason(self, job: Job, now: float) -> str | None:
         if job.held:
@@ -1043,123 +1519,31 @@ class Engine:
         job.end_time = now
         job.reason = "DependencyNeverSatisfied"
 
-    def _try_place(
-        self,
-        job: Job,
-        pname: str,
-        candidates: list[Avail],
-        reservations: dict[str, tuple[float, frozenset[str]]],
-        now: float,
-    ) -> Allocation | None:
-        limit = self._effective_limit(job.spec, pname)
-        pmax = self.partitions[pname].defn.max_time_s
-        if pmax is not None and limit is not None and limit > pmax:
-            return None
-        end = now + limit if limit is not None else math.inf
-        blocked: set[str] = set()
-        for shadow, nodes in reservations.values():
-            if end > shadow:
-                blocked |= nodes
-        spec = job.spec
-        usable = [
-            a
-            for a in candidates
-            if a.cpus > 0
-            and a.name not in blocked
-            and (not spec.features or _has_features(self.nodes[a.name].defn, spec.features))
-            and (spec.gpu_type is None or self.nodes[a.name].defn.gpu_type == spec.gpu_type)
-        ]
-        return place(spec, usable, self.config.memory_scheduling)
-
-    def _blocked_reason(
-        self,
-        job: Job,
-        pname: str,
-        avail: dict[str, Avail],
-        reservations: dict[str, tuple[float, frozenset[str]]],
-        now: float,
-    ) -> str:
-        """Explain why ``job`` did not start, and give the first blocked job a reservation."""
-        part = self.partitions[pname].defn
-        lo, _ = node_limits(job.spec)
-        if lo > len(part.nodes):
-            return "PartitionNodeLimit"
-        limit = self._effective_limit(job.spec, pname)
-        if part.max_time_s is not None and limit is not None and limit > part.max_time_s:
-            return "PartitionTimeLimit"
-        if pname in reservations:
-            return "Priority"
-        shadow = self._reserve(job, pname, avail, now)
-        if shadow is not None:
-            reservations[pname] = shadow
-        return "Resources"
-
     def estimate(self, spec: JobSpec, now: float) -> tuple[float, tuple[str, ...], str] | None:
         """When and where a job with ``spec`` would start if submitted now (``--test-only``).
 
-        Placement as a pass would place it, ignoring priority order; a job that does not fit now
-        is given the time running jobs' limits free enough nodes. None if that time is unknown.
+        Placed on the plan as it stands (running jobs until their limits, the reservations of
+        waiting jobs), ignoring priority order. None if no start can be found.
         """
-        avail = self._build_avail()
-        probe = Job(id=-1, spec=spec, submit_time=now, priority=0)
+        self.plan.advance(now)
         best: tuple[float, tuple[str, ...], str] | None = None
         for pname in spec.partitions or ((self.default_partition,) if self.default_partition else ()):
             part = self.partitions.get(pname)
             if part is None or not part.up:
                 continue
-            candidates = sorted((avail[n] for n in part.defn.nodes if n in avail), key=lambda a: a.rank)
-            alloc = self._try_place(probe, pname, candidates, {}, now)
+            limit = self._effective_limit(spec, pname)
+            duration = limit if limit is not None else INF
+            names = self._candidates_for(pname, spec)
+            alloc = self.plan.fit(spec, names, pname, now, duration)
             if alloc is not None:
                 return now, alloc.nodes, pname
-            later = self._reserve(probe, pname, avail, now)
-            if later is not None and (best is None or later[0] < best[0]):
-                best = (later[0], tuple(sorted(later[1], key=_natural_key)), pname)
+            found = self.plan.earliest(spec, names, pname, now, duration)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], tuple(sorted(found[1].nodes, key=_natural_key)), pname)
         return best
 
-    def _reserve(
-        self, job: Job, pname: str, avail: dict[str, Avail], now: float
-    ) -> tuple[float, frozenset[str]] | None:
-        """The earliest time and nodes at which ``job`` could start, from running jobs' limits."""
-        spec = job.spec
-        members = {
-            n
-            for n in self.partitions[pname].defn.nodes
-            if (not spec.features or _has_features(self.nodes[n].defn, spec.features))
-            and (spec.gpu_type is None or self.nodes[n].defn.gpu_type == spec.gpu_type)
-        }
-        sim = {name: a.copy() for name, a in avail.items() if name in members}
-        releases: list[tuple[float, int]] = []
-        for other in self.jobs.values():
-            if other.state in _HOLDING and other.alloc is not None:
-                if not members.intersection(other.alloc.nodes):
-                    continue
-                if other.state == JobState.COMPLETING:
-                    end = now
-                elif other.time_limit_s is None or other.start_time is None:
-                    end = math.inf
-                else:
-                    end = other.start_time + other.time_limit_s
-                releases.append((end, other.id))
-        releases.sort()
-        ordered = sorted(sim.values(), key=lambda a: a.rank)
-        for end, other_id in releases:
-            alloc = self.jobs[other_id].alloc
-            assert alloc is not None
-            apply(alloc, sim, +1)
-            found = place(job.spec, [a for a in ordered if a.cpus > 0], self.config.memory_scheduling)
-            if found is not None:
-                return end, frozenset(found.nodes)
-        return None
-
-    def _start(
-        self,
-        job: Job,
-        pname: str,
-        alloc: Allocation,
-        now: float,
-        actions: list[Action],
-        power_up: list[str],
-    ) -> None:
+    def _start(self, job: Job, pname: str, alloc: Allocation, ctx: _Pass) -> None:
+        now = ctx.now
         if job.is_array_remainder:
             job = self._split_task(job, now)
         job.partition = pname
@@ -1167,7 +1551,8 @@ class Engine:
         job.alloc = alloc
         job.start_time = now
         job.reason = "None"
-        self._hold(job)
+        self._hold(job, now)
+        ctx.started = True
         booting = False
         for name in alloc.nodes:
             node = self.nodes[name]
@@ -1175,21 +1560,25 @@ class Engine:
             self.dirty_nodes.add(name)
             if node.state == NodeState.POWERED_DOWN:
                 self._node_to(node, NodeState.POWERING_UP, now, "schedule", f"job {self.job_key(job)}")
-                power_up.append(name)
+                ctx.power_up.append(name)
                 booting = True
             elif node.state == NodeState.POWERING_UP:
                 booting = True
         if booting:
             self._job_to(job, JobState.CONFIGURING, now, "schedule")
         else:
-            self._start_running(job, now, actions)
+            self._start_running(job, now, ctx.actions)
 
     def _start_running(self, job: Job, now: float, actions: list[Action]) -> None:
         assert job.alloc is not None
         self._job_to(job, JobState.RUNNING, now, "schedule")
         # Slurm starts the clock when the job really runs, not when its nodes were allocated.
-        job.start_time = now
+        if job.start_time != now:
+            job.start_time = now
+            if job.time_limit_s is not None:
+                self._plan_set_end(job, now + job.time_limit_s)
         job.reason = "None"
+        self._running_since[job.id] = now
         if job.time_limit_s is not None:
             heapq.heappush(self._deadlines, (now + job.time_limit_s, job.id, job.run))
             if job.spec.warn_signal is not None:
@@ -1237,8 +1626,9 @@ class Engine:
         )
         return task
 
-    def _hold(self, job: Job) -> None:
-        """Count ``job``'s allocation on its nodes (the inverse of :meth:`_release`)."""
+    def _hold(self, job: Job, now: float) -> None:
+        """Count ``job``'s allocation on its nodes, its user's usage and the plan (the inverse of
+        :meth:`_release`)."""
         alloc = job.alloc
         assert alloc is not None
         for i, name in enumerate(alloc.nodes):
@@ -1251,11 +1641,23 @@ class Engine:
             node.alloc_gpus += alloc.gpus[i]
             if job.spec.exclusive:
                 node.exclusive_job = job.id
+        self._holding[job.id] = job
+        self._count_usage(job, +1)
+        start = job.start_time if job.start_time is not None else now
+        limit = job.time_limit_s
+        self._plan_hold(job, now, start + limit if limit is not None else INF)
 
     def _release(self, job: Job, now: float) -> None:
         alloc = job.alloc
-        if alloc is None:
+        if alloc is None or self._holding.pop(job.id, None) is None:
             return
+        self._plan_release(job, now)
+        self._count_usage(job, -1)
+        started = self._running_since.pop(job.id, None)
+        if started is not None and now > started:
+            begin = max(started, self._charged_at)
+            self.fairshare.charge(job.spec.account, job.spec.user, alloc.total_cpus * (now - begin), now)
+        self._replan = True
         for i, name in enumerate(alloc.nodes):
             node = self.nodes.get(name)
             if node is None or job.id not in node.jobs:
@@ -1267,9 +1669,27 @@ class Engine:
             if node.exclusive_job == job.id:
                 node.exclusive_job = None
             if not node.jobs:
-                node.idle_since = now
                 node.last_busy_time = now
+                if node.state == NodeState.UP:
+                    self._idle(node, now)
+                else:
+                    node.idle_since = now
             self.dirty_nodes.add(name)
+
+    def _count_usage(self, job: Job, sign: int) -> None:
+        """What ``job`` holds, added to (or taken from) its user's totals (for user limits)."""
+        alloc = job.alloc
+        assert alloc is not None
+        user = job.spec.user
+        nodes = len(alloc.nodes)
+        cpus = alloc.total_cpus
+        keys: list[_Usage] = [self._user_usage.setdefault(user, _Usage())]
+        if job.partition is not None:
+            keys.append(self._part_usage.setdefault((job.partition, user), _Usage()))
+        for u in keys:
+            u.jobs += sign
+            u.nodes += sign * nodes
+            u.cpus += sign * cpus
 
     # ------------------------------------------------------------------------------------------
     # restore after a restart
@@ -1280,12 +1700,16 @@ class Engine:
 
         Allocation counters on nodes are recomputed from the jobs (never trusted from storage),
         so a crash between writes cannot leave a node holding resources for a finished job.
+        Derived state (the plan, reservations, priorities) is rebuilt by the next full pass.
         """
+        now = self.plan.now
         for saved in node_states:
             node = self.nodes.get(saved.name)
             if node is None:
                 continue  # a node removed from the config
+            self._nodes_in[node.state].discard(node.name)
             node.state = saved.state
+            self._nodes_in[node.state].add(node.name)
             node.state_time = saved.state_time
             node.reason = saved.reason
             node.reason_time = saved.reason_time
@@ -1306,14 +1730,37 @@ class Engine:
                 if job.task_id is not None and job.state in _HOLDING:
                     self._array_active[job.array_id] += 1
             if job.state in _HOLDING and job.alloc is not None:
-                self._hold(job)
+                self._hold(job, now)
+                if job.state != JobState.CONFIGURING and job.start_time is not None:
+                    self._running_since[job.id] = now
+                    self.fairshare.charge_past(
+                        job.spec.account, job.spec.user, job.alloc.total_cpus, job.start_time, now, now
+                    )
+            if job.state == JobState.PENDING:
+                self._enqueue(job)
+            elif job.state.final:
+                heapq.heappush(
+                    self._finished_heap, (job.end_time if job.end_time is not None else now, job.id)
+                )
             if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time:
                 heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
                 if job.spec.warn_signal is not None:
                     when = job.start_time + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
                     heapq.heappush(self._warnings, (when, job.id, job.run))
+        for name in self._nodes_in[NodeState.UP]:
+            node = self.nodes[name]
+            if not node.jobs:
+                self._idle(node, node.idle_since)
+        self._charged_at = now
         self.next_job_id = max(next_job_id, max(self.jobs, default=0) + 1)
+        self._nodes_changed()
         # Nodes UP without an agent are not trusted until they reconnect (see node_responding).
+
+    def restore_usage(self, account: str, user: str, cpus: int, start: float, end: float, now: float) -> None:
+        """Charge fair share for a run recorded before a restart (see :meth:`FairShare.charge_past`)."""
+        self.fairshare.charge_past(account, user, cpus, start, end, now)
+        self._fs_cache = {}
+        self._next_priority_calc = -math.inf
 
     def set_partition_state(self, name: str, up: bool) -> None:
         """Restore a partition's UP/INACTIVE state (used when reloading from the store)."""

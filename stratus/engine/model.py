@@ -33,6 +33,22 @@ class NodeDef:
 
 
 @dataclass(frozen=True, slots=True)
+class UserLimits:
+    """Caps on what one user may hold at once (Slurm's QOS MaxJobsPerUser / MaxTRESPerUser).
+
+    None means no cap. A job that would go past a cap waits, with Slurm's reason code
+    (``QOSMaxJobsPerUserLimit``, ``QOSMaxNodePerUserLimit``, ``QOSMaxCpuPerUserLimit``).
+    """
+
+    max_jobs: int | None = None  # running jobs
+    max_nodes: int | None = None  # nodes held (a node shared by two of the user's jobs counts twice)
+    max_cpus: int | None = None  # CPUs held
+
+    def __bool__(self) -> bool:
+        return self.max_jobs is not None or self.max_nodes is not None or self.max_cpus is not None
+
+
+@dataclass(frozen=True, slots=True)
 class PartitionDef:
     """A partition (ParallelCluster queue): an ordered set of nodes and its limits."""
 
@@ -41,6 +57,54 @@ class PartitionDef:
     default: bool = False
     max_time_s: float | None = None  # None = unlimited
     default_time_s: float | None = None  # applied to jobs without a time limit
+    priority_job_factor: int = 1  # Slurm's PriorityJobFactor (the multifactor partition factor)
+    user_limits: UserLimits = UserLimits()  # per user, within this partition
+
+
+# Backfilling policies (``SchedulingPolicy.backfill``).
+BACKFILL_NONE = "none"  # first come, first served: a job that cannot start blocks its partition
+BACKFILL_EASY = "easy"  # the first blocked job of a partition gets a reservation, nothing delays it
+BACKFILL_CONSERVATIVE = "conservative"  # every blocked job gets one, and keeps it (never later)
+BACKFILLS = (BACKFILL_NONE, BACKFILL_EASY, BACKFILL_CONSERVATIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingPolicy:
+    """How a scheduling pass orders and backfills jobs.
+
+    ``shortest_first`` tries backfill candidates shortest time limit first (SJBF) instead of in
+    priority order. ``max_job_test`` bounds the jobs a pass examines beyond those it starts
+    (Slurm's ``bf_max_job_test``); ``window_s`` bounds how far ahead reservations are made
+    (``bf_window``); ``interval_s`` is how often a pass re-plans everything even when nothing
+    happened (time-based conditions such as ``after:job+10``); None: only when something changed.
+    """
+
+    backfill: str = BACKFILL_EASY
+    shortest_first: bool = False
+    max_job_test: int | None = None
+    window_s: float | None = None
+    interval_s: float | None = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityConfig:
+    """How job priorities are computed (see :mod:`stratus.engine.priority`).
+
+    ``kind`` is ``basic`` (Slurm's priority/basic: submission order, lowered by ``--nice``),
+    ``multifactor`` (Slurm's priority/multifactor: weighted age, fair-share, job size and
+    partition factors) or ``expansion`` (largest expansion factor first: (wait + limit) / limit).
+    Weights, ages and the half-life follow Slurm's parameters of the same names.
+    """
+
+    kind: str = "basic"
+    weight_age: int = 0
+    weight_fairshare: int = 0
+    weight_jobsize: int = 0
+    weight_partition: int = 0
+    max_age_s: float = 7 * 86400.0  # PriorityMaxAge
+    decay_half_life_s: float = 7 * 86400.0  # PriorityDecayHalfLife (0: no decay)
+    favor_small: bool = False  # PriorityFavorSmall
+    calc_period_s: float = 300.0  # PriorityCalcPeriod (0: at every pass)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +117,9 @@ class EngineConfig:
     resume_timeout_s: float = 1800.0  # a powering-up node that has not registered by then failed
     memory_scheduling: bool = False  # count memory as a consumable (Slurm CR_CPU_Memory)
     min_job_age_s: float = 300.0  # finished jobs stay visible (squeue -t all) this long
+    policy: SchedulingPolicy = SchedulingPolicy()
+    priority: PriorityConfig = PriorityConfig()
+    user_limits: UserLimits = UserLimits()  # per user, over the whole cluster
 
 
 # -- jobs ------------------------------------------------------------------------------------------
@@ -85,6 +152,7 @@ class JobSpec:
     user: str
     uid: int = 0
     gid: int = 0
+    account: str = ""  # the fair-share account (``--account``); empty: the user's own
     partitions: tuple[str, ...] = ()  # empty: the default partition
     min_nodes: int = 1
     max_nodes: int | None = None  # None: as many as the tasks need

@@ -7,6 +7,7 @@ future releases applied) and "could it ever run here" (on pristine nodes, at sub
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stratus.engine.model import Allocation, JobSpec
@@ -94,7 +95,7 @@ def node_limits(spec: JobSpec) -> tuple[int, int]:
     return lo, hi
 
 
-def place(spec: JobSpec, candidates: list[Avail], memory_scheduling: bool) -> Allocation | None:
+def place(spec: JobSpec, candidates: Iterable[Avail], memory_scheduling: bool) -> Allocation | None:
     """Choose nodes for ``spec`` among ``candidates`` (already in preference order).
 
     Greedy in preference order: take usable nodes until the node minimum is met and every task

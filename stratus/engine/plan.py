@@ -1,0 +1,178 @@
+"""The backfill plan: which resources of which node are held, from now on, and until when.
+
+Running jobs hold their allocation until their time limit (the only end the scheduler may count
+on); reservations hold a pending job's future allocation from its planned start to its planned
+end. The plan answers the two questions every backfilling policy asks:
+
+- :meth:`Plan.fit`: can a job start at ``t`` and keep its resources until ``t + limit`` without
+  touching anything already held or reserved? (Backfilling a job *now* is ``fit`` at now.)
+- :meth:`Plan.earliest`: what is the first such ``t``? (A reservation.)
+
+Each node has one :class:`Line` per resource the scheduler counts (CPUs always; memory when it
+is a consumable; GPUs on nodes that have them), and each partition a line of its total free
+CPUs, a necessary condition checked before any node is looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from stratus.engine.model import Allocation, JobSpec, NodeDef
+from stratus.engine.placement import Avail, place
+from stratus.engine.timeline import INF, Line
+
+# How many candidate start times one reservation search may try before giving up (Slurm bounds
+# its backfill the same way). Only multi-node searches can need more than one.
+MAX_START_CANDIDATES = 200
+
+
+@dataclass(slots=True)
+class NodeLines:
+    """The free resources of one node over time."""
+
+    name: str
+    cpus: Line
+    memory: Line | None  # None: memory is not a consumable (or the node has none to count)
+    gpus: Line | None  # None: the node has no GPUs
+    total_cpus: int
+    total_memory_mb: int
+    total_gpus: int
+    partitions: tuple[str, ...]
+
+
+def cpus_needed(spec: JobSpec) -> int:
+    """The fewest CPUs a job can run on: a lower bound for quick checks on totals."""
+    if spec.exclusive:
+        return 1
+    return max(1, spec.ntasks * spec.cpus_per_task)
+
+
+class Plan:
+    """Every node's free resources over time. Mutated only by the engine, in step with its jobs."""
+
+    def __init__(self, nodes: Iterable[NodeDef], now: float, memory_scheduling: bool) -> None:
+        self.now = now
+        self.memory_scheduling = memory_scheduling
+        self.nodes: dict[str, NodeLines] = {}
+        self.totals: dict[str, Line] = {}
+        for d in nodes:
+            self.nodes[d.name] = NodeLines(
+                name=d.name,
+                cpus=Line(now, d.cpus),
+                memory=Line(now, d.memory_mb) if memory_scheduling else None,
+                gpus=Line(now, d.gpus) if d.gpus else None,
+                total_cpus=d.cpus,
+                total_memory_mb=d.memory_mb,
+                total_gpus=d.gpus,
+                partitions=d.partitions,
+            )
+            for p in d.partitions:
+                total = self.totals.get(p)
+                if total is None:
+                    self.totals[p] = Line(now, d.cpus)
+                else:
+                    total.vals[0] += d.cpus
+
+    def advance(self, now: float) -> None:
+        """Move the plan's origin to ``now``; lines forget their past as they are next touched."""
+        if now > self.now:
+            self.now = now
+            for total in self.totals.values():
+                total.advance(now)
+
+    # -- holding ------------------------------------------------------------------------------
+
+    def take(self, alloc: Allocation, start: float, end: float) -> None:
+        """``alloc`` is held on ``[start, end)`` (a running job, or a reservation)."""
+        self._apply(alloc, start, end, -1)
+
+    def give(self, alloc: Allocation, start: float, end: float) -> None:
+        """Undo :meth:`take` on ``[start, end)`` (a job ended early, a reservation dropped)."""
+        self._apply(alloc, start, end, +1)
+
+    def _apply(self, alloc: Allocation, start: float, end: float, sign: int) -> None:
+        now = self.now
+        if start < now:
+            start = now
+        if end <= start:
+            return
+        nodes = self.nodes
+        totals = self.totals
+        for name, c, m, g in zip(alloc.nodes, alloc.cpus, alloc.memory_mb, alloc.gpus, strict=True):
+            nl = nodes.get(name)
+            if nl is None:
+                continue  # a node removed from the configuration
+            nl.cpus.advance(now)
+            nl.cpus.add(start, end, sign * c)
+            if nl.memory is not None and m:
+                nl.memory.advance(now)
+                nl.memory.add(start, end, sign * m)
+            if nl.gpus is not None and g:
+                nl.gpus.advance(now)
+                nl.gpus.add(start, end, sign * g)
+            for p in nl.partitions:
+                totals[p].add(start, end, sign * c)
+
+    # -- questions ----------------------------------------------------------------------------
+
+    def window(self, name: str, start: float, end: float) -> Avail:
+        """The least of each resource node ``name`` has free at any time in ``[start, end)``."""
+        nl = self.nodes[name]
+        cpus = nl.cpus.min_over(start, end)
+        memory = nl.memory.min_over(start, end) if nl.memory is not None else nl.total_memory_mb
+        gpus = nl.gpus.min_over(start, end) if nl.gpus is not None else 0
+        empty = cpus == nl.total_cpus and memory == nl.total_memory_mb and gpus == nl.total_gpus
+        return Avail(name, cpus, memory, gpus, nl.total_cpus, nl.total_memory_mb, nl.total_gpus, empty)
+
+    def _windows(self, names: Sequence[str], start: float, end: float) -> Iterator[Avail]:
+        for name in names:
+            a = self.window(name, start, end)
+            if a.cpus > 0:
+                yield a
+
+    def fit(
+        self, spec: JobSpec, names: Sequence[str], partition: str, start: float, duration: float
+    ) -> Allocation | None:
+        """Where ``spec`` could run on ``[start, start+duration)``, among ``names`` (in order).
+
+        ``names`` are the nodes the job may use, in the order they are preferred; the first
+        that can take it are chosen (see :func:`placement.place`). None if it does not fit.
+        """
+        end = start + duration
+        total = self.totals.get(partition)
+        if total is not None and total.min_over(start, end) < cpus_needed(spec):
+            return None
+        return place(spec, self._windows(names, start, end), self.memory_scheduling)
+
+    def earliest(
+        self,
+        spec: JobSpec,
+        names: Sequence[str],
+        partition: str,
+        after: float,
+        duration: float,
+        horizon: float = INF,
+    ) -> tuple[float, Allocation] | None:
+        """The first start ``t >= after`` (and ``<= horizon``) at which ``spec`` fits, and where.
+
+        Candidate times are those at which the partition's total of free CPUs allows it; each
+        is then checked node by node. None if no start is found (within the bounds).
+        """
+        total = self.totals.get(partition)
+        if total is None or not names:
+            return None
+        need = cpus_needed(spec)
+        t: float | None = max(after, self.now)
+        for _ in range(MAX_START_CANDIDATES):
+            assert t is not None
+            t = total.earliest(need, duration, t)
+            if t is None or t > horizon:
+                return None
+            alloc = place(spec, self._windows(names, t, t + duration), self.memory_scheduling)
+            if alloc is not None:
+                return t, alloc
+            t = total.next_change(t)
+            if t is None:
+                return None
+        return None
