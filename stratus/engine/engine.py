@@ -135,6 +135,26 @@ class _Usage:
     cpus: int = 0
 
 
+@dataclass(slots=True)
+class _PartRequest:
+    """What a request asks of one partition: how long, its shape, a reason it can never start."""
+
+    part: Partition
+    duration: float  # its time limit there (INF: none)
+    shape: tuple[object, ...]  # requests of equal shape fit or fail together
+    static_reason: str | None  # PartitionNodeLimit / PartitionTimeLimit, or None
+
+
+@dataclass(slots=True)
+class _Request:
+    """A job spec's requests, partition by partition (cached per spec: specs are shared)."""
+
+    spec: JobSpec
+    parts: tuple[_PartRequest, ...]
+    nodes: int
+    cpus: int
+
+
 def _has_features(d: NodeDef, wanted: tuple[str, ...]) -> bool:
     return all(f in d.features for f in wanted)
 
@@ -214,6 +234,7 @@ class Engine:
         self._planned_end: dict[int, float] = {}  # holding job -> end of its hold in the plan
         self._hold_heap: list[tuple[float, int, int]] = []  # (planned end, job id, run)
         self.reservations: dict[int, Reservation] = {}  # pending job (or array remainder) ->
+        self._resv_heap: list[tuple[float, int]] = []  # (reservation start, job id)
         self._queue: list[Job] = []  # pending jobs in pass order, as of the last full pass
         self._new: list[Job] = []  # jobs that became pending since
         self._replan = True  # something other than submissions happened: next pass is full
@@ -225,6 +246,9 @@ class Engine:
         self._candidates: dict[tuple[object, ...], list[str]] = {}  # nodes a request may use
         self._dep_pending: set[int] = set()  # pending jobs with dependencies
         self._check_cache: dict[tuple[object, ...], Rejection | None] = {}
+        self._requests: dict[int, _Request] = {}
+        self._static_names = frozenset(d.name for d in config.nodes if d.static)
+        self._limits_on = bool(config.user_limits) or any(p.user_limits for p in config.partitions)
         # Usage: what each user holds (limits), and fair share (multifactor priorities).
         self._holding: dict[int, Job] = {}
         self._user_usage: dict[str, _Usage] = {}
@@ -890,9 +914,15 @@ class Engine:
                 continue
             t = min(t, when)
             break
-        for r in self.reservations.values():
-            if r.start > now:
-                t = min(t, r.start)
+        heap = self._resv_heap
+        while heap:
+            start, job_id = heap[0]
+            r = self.reservations.get(job_id)
+            if r is None or r.start != start:
+                heapq.heappop(heap)
+                continue
+            t = min(t, start)
+            break
         if self.config.priority.kind != "basic" and self.config.priority.calc_period_s > 0:
             t = min(t, self._next_priority_calc)
         interval = self.config.policy.interval_s
@@ -946,13 +976,17 @@ class Engine:
 
     def _static_down(self) -> list[str]:
         """Static nodes without an instance (powered down, or failed and gone), in node order."""
+        if not self._static_names:
+            return []
         names = [
             n
             for state in (NodeState.POWERED_DOWN, NodeState.DOWN)
-            for n in self._nodes_in[state]
-            if self.nodes[n].defn.static and self.nodes[n].instance_id is None
+            for n in self._static_names & self._nodes_in[state]
+            if self.nodes[n].instance_id is None
         ]
-        return sorted(names, key=self._order.__getitem__)
+        if len(names) > 1:
+            names.sort(key=self._order.__getitem__)
+        return names
 
     def _keep_static_nodes_up(self, now: float, actions: list[Action]) -> None:
         if not self.fleet_running:
@@ -1110,7 +1144,6 @@ class Engine:
         self._expire_holds(now)
         self._check_begin_times(now)
         self._recalc_priorities(now)
-        self._check_reservations_due(now)
         policy = self.config.policy
         interval = policy.interval_s
         if interval is not None and now - self._last_full >= interval and (self._queue or self._new):
@@ -1120,6 +1153,11 @@ class Engine:
         if jobs is None:
             jobs = self._full_queue()
             self._begin_full_pass(now)
+        else:
+            # Reservations that have come due start their jobs; nothing else is re-planned.
+            due = self._due_reservations(now)
+            if due:
+                jobs = [*due, *jobs]
         ctx = _Pass(now, full, [], [])
         self._unfinished_by_name = None
         limit = policy.max_job_test
@@ -1210,63 +1248,87 @@ class Engine:
         for job_id in [j for j, r in self.reservations.items() if not r.persistent]:
             self._drop_reservation(job_id)
 
+    def _request(self, spec: JobSpec) -> _Request:
+        """What ``spec`` asks of each of its partitions, worked out once per distinct spec."""
+        entry = self._requests.get(id(spec))
+        if entry is not None and entry.spec is spec:
+            return entry
+        names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
+        nodes_wanted = node_limits(spec)[0]
+        parts: list[_PartRequest] = []
+        for pname in names:
+            part = self.partitions.get(pname)
+            if part is None:
+                continue
+            limit = self._effective_limit(spec, pname)
+            static: str | None = None
+            if nodes_wanted > len(part.defn.nodes):
+                static = "PartitionNodeLimit"
+            elif part.defn.max_time_s is not None and limit is not None and limit > part.defn.max_time_s:
+                static = "PartitionTimeLimit"
+            duration = limit if limit is not None else INF
+            shape = (pname, duration, spec.features, spec.gpu_type, *shape_of(spec))
+            parts.append(_PartRequest(part, duration, shape, static))
+        entry = _Request(spec, tuple(parts), nodes_wanted, spec.ntasks * spec.cpus_per_task)
+        if len(self._requests) > 100_000:
+            self._requests.clear()
+        self._requests[id(spec)] = entry
+        return entry
+
     def _schedule_one(self, job: Job, ctx: _Pass) -> str | None:
         """Start ``job`` (or one task of an array remainder) if it fits; else say why not."""
         spec = job.spec
         now = ctx.now
-        policy = self.config.policy
-        names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
-        nodes_wanted = node_limits(spec)[0]
-        cpus_wanted = spec.ntasks * spec.cpus_per_task
-        reason = _over_limit(
-            self.config.user_limits, self._user_usage.get(spec.user), nodes_wanted, cpus_wanted
-        )
-        if reason is not None:
-            return reason
-        own = self._drop_reservation(job.id)
+        backfill = self.config.policy.backfill
+        req = self._request(spec)
+        if self._limits_on:
+            reason = _over_limit(
+                self.config.user_limits, self._user_usage.get(spec.user), req.nodes, req.cpus
+            )
+            if reason is not None:
+                return reason
+        own = self._drop_reservation(job.id) if self.reservations else None
         first_reason: str | None = None
         reserved = False
-        for pname in names:
-            part = self.partitions.get(pname)
-            if part is None or not part.up:
+        for pr in req.parts:
+            part = pr.part
+            pname = part.defn.name
+            if not part.up:
                 first_reason = first_reason or "PartitionInactive"
                 continue
-            usage = self._part_usage.get((pname, spec.user))
-            reason = _over_limit(part.defn.user_limits, usage, nodes_wanted, cpus_wanted)
-            if reason is not None:
-                first_reason = first_reason or reason
+            if self._limits_on and part.defn.user_limits:
+                usage = self._part_usage.get((pname, spec.user))
+                reason = _over_limit(part.defn.user_limits, usage, req.nodes, req.cpus)
+                if reason is not None:
+                    first_reason = first_reason or reason
+                    continue
+            if pr.static_reason is not None:
+                first_reason = first_reason or pr.static_reason
                 continue
-            if nodes_wanted > len(part.defn.nodes):
-                first_reason = first_reason or "PartitionNodeLimit"
-                continue
-            limit = self._effective_limit(spec, pname)
-            if part.defn.max_time_s is not None and limit is not None and limit > part.defn.max_time_s:
-                first_reason = first_reason or "PartitionTimeLimit"
-                continue
-            if policy.backfill == BACKFILL_NONE and pname in self._blocked_parts:
+            if backfill == BACKFILL_NONE and pname in self._blocked_parts:
                 first_reason = first_reason or "Priority"
                 continue
-            duration = limit if limit is not None else INF
-            shape = (pname, duration, spec.features, spec.gpu_type, *shape_of(spec))
             alloc: Allocation | None = None
-            # Requests that just failed fail again (availability only shrinks within a pass),
-            # unless this job's own reservation was just handed back.
-            if own is not None or shape not in self._blocked_shapes:
-                alloc = self.plan.fit(spec, self._candidates_for(pname, spec), pname, now, duration)
+            # Requests that just failed fail again (availability only shrinks between full
+            # passes), unless this job's own reservation was just handed back.
+            if own is not None or pr.shape not in self._blocked_shapes:
+                alloc = self.plan.fit(spec, self._candidates_for(pname, spec), pname, now, pr.duration)
                 if alloc is None and own is None:
-                    self._blocked_shapes.add(shape)
+                    self._blocked_shapes.add(pr.shape)
             if alloc is not None:
                 self._start(job, pname, alloc, ctx)
                 return None
-            if policy.backfill == BACKFILL_NONE:
+            if backfill == BACKFILL_NONE:
                 self._blocked_parts.add(pname)
                 reason = "Resources"
             else:
-                reason = "Priority" if pname in self._reserved_parts else "Resources"
-                wants = policy.backfill == BACKFILL_CONSERVATIVE or pname not in self._reserved_parts
+                reason = "Priority" if pname in self._reserved_parts and own is None else "Resources"
+                wants = (
+                    backfill == BACKFILL_CONSERVATIVE or own is not None or pname not in self._reserved_parts
+                )
                 if wants and not reserved:
-                    persistent = policy.backfill == BACKFILL_CONSERVATIVE
-                    reserved = self._reserve(job, pname, duration, now, persistent)
+                    persistent = backfill == BACKFILL_CONSERVATIVE
+                    reserved = self._reserve(job, pname, pr.duration, now, persistent)
                     self._reserved_parts.add(pname)
             first_reason = first_reason or reason
         return first_reason or "Resources"
@@ -1312,6 +1374,7 @@ class Engine:
         end = start + duration
         self.plan.take(alloc, start, end)
         self.reservations[job.id] = Reservation(start, end, alloc, pname, persistent)
+        heapq.heappush(self._resv_heap, (start, job.id))
         return True
 
     def _drop_reservation(self, job_id: int) -> Reservation | None:
@@ -1321,12 +1384,18 @@ class Engine:
             self.plan.give(r.alloc, r.start, r.end)
         return r
 
-    def _check_reservations_due(self, now: float) -> None:
-        """A reservation whose start has come must be acted on by a full pass."""
-        for r in self.reservations.values():
-            if r.start <= now:
-                self._replan = True
-                return
+    def _due_reservations(self, now: float) -> list[Job]:
+        """Pending jobs whose reservation starts now (or earlier), in pass order."""
+        heap = self._resv_heap
+        due: list[Job] = []
+        while heap and heap[0][0] <= now:
+            start, job_id = heapq.heappop(heap)
+            r = self.reservations.get(job_id)
+            job = self.jobs.get(job_id)
+            if r is not None and r.start == start and job is not None and job.state == JobState.PENDING:
+                due.append(job)
+        due.sort(key=_queue_key)
+        return due
 
     def expected_start(self, job: Job) -> float | None:
         """When a pending job is planned to start (its reservation), if it has one."""
@@ -1355,15 +1424,21 @@ class Engine:
         if end < INF:
             heapq.heappush(self._hold_heap, (end, job.id, job.run))
 
-    def _plan_release(self, job: Job, now: float) -> None:
+    def _plan_release(self, job: Job, now: float) -> bool:
+        """Give back the rest of a job's hold; False if nothing was left (it ended as planned)."""
         end = self._planned_end.pop(job.id, None)
-        if end is not None and job.alloc is not None:
+        if end is not None and job.alloc is not None and end > self.plan.now and end > now:
             self.plan.give(job.alloc, now, end)
+            return True
+        return False
 
     def _expire_holds(self, now: float) -> None:
-        """Jobs still holding their nodes past their planned end are planned to end a bit later."""
+        """Jobs still holding their nodes past their planned end are planned to end a bit later.
+
+        A job exactly at its planned end counts as gone: its end is due at this very instant.
+        """
         heap = self._hold_heap
-        while heap and heap[0][0] <= now:
+        while heap and heap[0][0] < now:
             end, job_id, run = heapq.heappop(heap)
             job = self.jobs.get(job_id)
             if job is None or job.run != run or self._planned_end.get(job_id) != end:
@@ -1642,7 +1717,8 @@ class Engine:
             if job.spec.exclusive:
                 node.exclusive_job = job.id
         self._holding[job.id] = job
-        self._count_usage(job, +1)
+        if self._limits_on:
+            self._count_usage(job, +1)
         start = job.start_time if job.start_time is not None else now
         limit = job.time_limit_s
         self._plan_hold(job, now, start + limit if limit is not None else INF)
@@ -1651,12 +1727,16 @@ class Engine:
         alloc = job.alloc
         if alloc is None or self._holding.pop(job.id, None) is None:
             return
-        self._plan_release(job, now)
-        self._count_usage(job, -1)
+        changed = self._plan_release(job, now)
+        if self._limits_on:
+            self._count_usage(job, -1)
         started = self._running_since.pop(job.id, None)
         if started is not None and now > started:
             begin = max(started, self._charged_at)
             self.fairshare.charge(job.spec.account, job.spec.user, alloc.total_cpus * (now - begin), now)
+        # Every end re-plans: even one that frees nothing the plan did not expect lets
+        # reservations move earlier (conservative) and jobs waiting on it go (dependencies).
+        del changed
         self._replan = True
         for i, name in enumerate(alloc.nodes):
             node = self.nodes.get(name)

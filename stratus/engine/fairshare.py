@@ -35,7 +35,7 @@ class Association:
 
     account: str
     user: str | None  # None: the account itself
-    usage: float = 0.0  # decayed CPU-seconds, as of FairShare.time
+    usage: float = 0.0  # decayed CPU-seconds, divided by FairShare.scale
     raw_shares: int = 1
 
 
@@ -60,6 +60,9 @@ class FairShare:
     def __init__(self, half_life_s: float, now: float = 0.0) -> None:
         self.half_life_s = half_life_s
         self.time = now
+        # Decay is one factor for everybody, so it is kept aside: stored usages times ``scale``
+        # are the real ones, and a charge costs the same however many users there are.
+        self.scale = 1.0
         self.root = Association(ROOT, None)
         self.accounts: dict[str, Association] = {}
         self.users: dict[tuple[str, str], Association] = {}
@@ -88,23 +91,36 @@ class FairShare:
         self.time = now
         if self.half_life_s <= 0:
             return
-        k = max(math.pow(1.0 - 0.693 / self.half_life_s, dt), 0.0) if self.half_life_s > 0.693 else 0.0
-        self.root.usage *= k
-        for a in self.accounts.values():
-            a.usage *= k
-        for u in self.users.values():
-            u.usage *= k
+        k = math.pow(1.0 - 0.693 / self.half_life_s, dt) if self.half_life_s > 0.693 else 0.0
+        self.scale *= k
+        if self.scale < 1e-200:
+            self._rebase()
+
+    def _rebase(self) -> None:
+        scale = self.scale
+        for a in (self.root, *self.accounts.values(), *self.users.values()):
+            a.usage *= scale
+        self.scale = 1.0
+
+    def usage(self, a: Association) -> float:
+        """The decayed usage (CPU-seconds) of an association, as of the last decay."""
+        return a.usage * self.scale
 
     def charge(self, account: str, user: str, cpu_seconds: float, now: float) -> None:
         """Add usage (CPU-seconds used up to ``now``) to a user, their account and root."""
         if cpu_seconds <= 0:
             return
         self.decay_to(now)
-        assoc = self.association(account, user)
-        assoc.usage += cpu_seconds
+        self._add(self.association(account, user), cpu_seconds)
+
+    def _add(self, assoc: Association, amount: float) -> None:
+        if self.scale <= 0:
+            self._rebase()
+        stored = amount / self.scale
+        assoc.usage += stored
         if assoc.account != ROOT:
-            self.accounts[assoc.account].usage += cpu_seconds
-        self.root.usage += cpu_seconds
+            self.accounts[assoc.account].usage += stored
+        self.root.usage += stored
 
     def charge_past(self, account: str, user: str, cpus: int, start: float, end: float, now: float) -> None:
         """Charge a run that used ``cpus`` from ``start`` to ``end``, decayed as if live.
@@ -118,14 +134,12 @@ class FairShare:
         if h <= 0:
             amount = cpus * (end - start)
         else:
-            lam = math.log(2.0) / h
+            lam = -math.log(1.0 - 0.693 / h) if h > 0.693 else math.inf
+            if lam == math.inf:
+                return
             amount = cpus / lam * (math.exp(-lam * (now - end)) - math.exp(-lam * (now - start)))
         self.decay_to(now)
-        assoc = self.association(account, user)
-        assoc.usage += amount
-        if assoc.account != ROOT:
-            self.accounts[assoc.account].usage += amount
-        self.root.usage += amount
+        self._add(self.association(account, user), amount)
 
     # -- the tree -----------------------------------------------------------------------------
 
@@ -145,7 +159,7 @@ class FairShare:
     def rows(self) -> list[ShareRow]:
         """Every association in Slurm's order (``sshare -a``): root, then depth first, the users
         of each level before its accounts, each sorted by name."""
-        out = [ShareRow(ROOT, None, 0, None, 1.0, self.root.usage, None, 1.0, calc_factor(1.0, 1.0))]
+        out = [ShareRow(ROOT, None, 0, None, 1.0, self.usage(self.root), None, 1.0, calc_factor(1.0, 1.0))]
         by_account: dict[str, list[Association]] = {}
         for u in self.users.values():
             by_account.setdefault(u.account, []).append(u)
@@ -168,11 +182,9 @@ class FairShare:
                 out.append(self._row(u, 2, norm * u.raw_shares / shares, usage, u_eff))
         return out
 
-    @staticmethod
-    def _row(a: Association, depth: int, norm: float, usage: float, eff: float) -> ShareRow:
-        return ShareRow(
-            a.account, a.user, depth, a.raw_shares, norm, a.usage, usage, eff, calc_factor(eff, norm)
-        )
+    def _row(self, a: Association, depth: int, norm: float, usage: float, eff: float) -> ShareRow:
+        factor = calc_factor(eff, norm)
+        return ShareRow(a.account, a.user, depth, a.raw_shares, norm, self.usage(a), usage, eff, factor)
 
 
 def calc_factor(effective_usage: float, norm_shares: float) -> float:

@@ -38,7 +38,7 @@ class NodeLines:
     total_cpus: int
     total_memory_mb: int
     total_gpus: int
-    partitions: tuple[str, ...]
+    totals: list[Line]  # the partition totals this node counts in (not its own line)
 
 
 def cpus_needed(spec: JobSpec) -> int:
@@ -56,8 +56,9 @@ class Plan:
         self.memory_scheduling = memory_scheduling
         self.nodes: dict[str, NodeLines] = {}
         self.totals: dict[str, Line] = {}
+        members: dict[str, list[NodeLines]] = {}
         for d in nodes:
-            self.nodes[d.name] = NodeLines(
+            nl = self.nodes[d.name] = NodeLines(
                 name=d.name,
                 cpus=Line(now, d.cpus),
                 memory=Line(now, d.memory_mb) if memory_scheduling else None,
@@ -65,14 +66,17 @@ class Plan:
                 total_cpus=d.cpus,
                 total_memory_mb=d.memory_mb,
                 total_gpus=d.gpus,
-                partitions=d.partitions,
+                totals=[],
             )
             for p in d.partitions:
-                total = self.totals.get(p)
-                if total is None:
-                    self.totals[p] = Line(now, d.cpus)
-                else:
-                    total.vals[0] += d.cpus
+                members.setdefault(p, []).append(nl)
+        for p, nls in members.items():
+            if len(nls) == 1:
+                self.totals[p] = nls[0].cpus  # a one-node partition's total is its node
+                continue
+            total = self.totals[p] = Line(now, sum(nl.total_cpus for nl in nls))
+            for nl in nls:
+                nl.totals.append(total)
 
     def advance(self, now: float) -> None:
         """Move the plan's origin to ``now``; lines forget their past as they are next touched."""
@@ -98,7 +102,6 @@ class Plan:
         if end <= start:
             return
         nodes = self.nodes
-        totals = self.totals
         for name, c, m, g in zip(alloc.nodes, alloc.cpus, alloc.memory_mb, alloc.gpus, strict=True):
             nl = nodes.get(name)
             if nl is None:
@@ -111,8 +114,8 @@ class Plan:
             if nl.gpus is not None and g:
                 nl.gpus.advance(now)
                 nl.gpus.add(start, end, sign * g)
-            for p in nl.partitions:
-                totals[p].add(start, end, sign * c)
+            for total in nl.totals:
+                total.add(start, end, sign * c)
 
     # -- questions ----------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Replaying workload traces through the scheduling engine (``stratus simulate``)."""
