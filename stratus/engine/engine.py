@@ -60,7 +60,7 @@ from stratus.engine.model import (
     UserLimits,
 )
 from stratus.engine.placement import Avail, node_limits, place, shape_of
-from stratus.engine.plan import Plan
+from stratus.engine.plan import Plan, cpus_needed
 from stratus.engine.priority import (
     ClusterSize,
     Factors,
@@ -124,6 +124,7 @@ class _Pass:
     power_up: list[str]
     tested: int = 0  # jobs examined that did not start (bounded by max_job_test)
     started: bool = False
+    free: dict[str, int] = field(default_factory=dict)  # CPUs free now per partition (cache)
 
 
 @dataclass(slots=True)
@@ -143,6 +144,7 @@ class _PartRequest:
     duration: float  # its time limit there (INF: none)
     shape: tuple[object, ...]  # requests of equal shape fit or fail together
     static_reason: str | None  # PartitionNodeLimit / PartitionTimeLimit, or None
+    cpus: int  # the fewest CPUs it can start on
 
 
 @dataclass(slots=True)
@@ -259,6 +261,8 @@ class Engine:
         self._fs_cache: dict[tuple[str, str], float] = {}
         self._running_since: dict[int, float] = {}  # running job -> since when it is charged
         self._queued_ids: set[int] = set()
+        self._queue_unsorted = False  # priorities changed: the queue must be sorted again
+        self._queue_left = 0  # about how many queue entries are no longer pending
         max_factor = max((p.priority_job_factor for p in config.partitions), default=1)
         self._size = ClusterSize(
             nodes=len(config.nodes), cpus=sum(d.cpus for d in config.nodes), max_partition_factor=max_factor
@@ -283,12 +287,14 @@ class Engine:
         job.state_time = now
         self.dirty_jobs.add(job.id)
         if old == JobState.PENDING:
+            self._queue_left += 1
             self._dep_pending.discard(job.id)
             self._drop_reservation(job.id)
             if new == JobState.CANCELLED:
                 self._replan = True  # the queue lost a job some decision may rest on
         elif new == JobState.PENDING:
             self._enqueue(job)
+            self._queue_unsorted = True  # back again (a requeue): its place may have changed
         if new.final:
             heapq.heappush(self._finished_heap, (now, job.id))
         if job.array_id is not None and job.task_id is not None:
@@ -978,11 +984,11 @@ class Engine:
         """Static nodes without an instance (powered down, or failed and gone), in node order."""
         if not self._static_names:
             return []
+        down = self._nodes_in[NodeState.POWERED_DOWN], self._nodes_in[NodeState.DOWN]
+        if not (down[0] or down[1]):
+            return []
         names = [
-            n
-            for state in (NodeState.POWERED_DOWN, NodeState.DOWN)
-            for n in self._static_names & self._nodes_in[state]
-            if self.nodes[n].instance_id is None
+            n for nodes in down for n in (self._static_names & nodes) if self.nodes[n].instance_id is None
         ]
         if len(names) > 1:
             names.sort(key=self._order.__getitem__)
@@ -1099,6 +1105,7 @@ class Engine:
                     changed = True
         if changed and not self._queue_in_order():
             self._replan = True
+            self._queue_unsorted = True
 
     def _queue_in_order(self) -> bool:
         """Whether the pending queue is still in pass order (and new jobs come after it)."""
@@ -1181,8 +1188,15 @@ class Engine:
     def _consider(self, job: Job, ctx: _Pass) -> None:
         """Start ``job`` (or tasks of an array remainder, as many as fit), or record why not."""
         now = ctx.now
+        spec = job.spec
+        plain = (
+            not job.held
+            and (job.eligible_time is None or job.eligible_time <= now)
+            and not spec.dependencies
+            and spec.array_max_running is None
+        )
         while True:
-            reason = self._ineligible_reason(job, now)
+            reason = None if plain else self._ineligible_reason(job, now)
             if reason == "DependencyNeverSatisfied" and job.spec.kill_on_invalid_dep:
                 self._cancel_never_satisfied(job, now)
                 return
@@ -1225,17 +1239,44 @@ class Engine:
         return new
 
     def _full_queue(self) -> list[Job]:
-        """Every pending job in pass order (the queue is rebuilt, dropping jobs that left)."""
-        seen: set[int] = set()
-        queue: list[Job] = []
-        for job in (*self._queue, *self._new):
-            if job.state == JobState.PENDING and job.id not in seen:
-                seen.add(job.id)
-                queue.append(job)
-        queue.sort(key=_queue_key)
-        self._queue = queue
-        self._queued_ids = seen
-        self._new = []
+        """Every pending job in pass order (jobs that left it are skipped by the pass).
+
+        The queue is kept sorted from pass to pass: new jobs are merged in, and it is rebuilt
+        only when priorities changed or too many of its entries have left, so a pass over a
+        long first-come-first-served queue costs what it looks at, not the queue's length.
+        """
+        queue = self._queue
+        ids = self._queued_ids
+        if self._new:
+            new: list[Job] = []
+            for job in self._new:
+                if job.state == JobState.PENDING and job.id not in ids:
+                    ids.add(job.id)
+                    new.append(job)
+            self._new = []
+            if new:
+                new.sort(key=_queue_key)
+                while queue and queue[-1].state != JobState.PENDING:
+                    ids.discard(queue.pop().id)
+                if queue and _queue_key(new[0]) < _queue_key(queue[-1]):
+                    self._queue_unsorted = True
+                queue.extend(new)
+        if self._queue_unsorted or self._queue_left * 2 > len(queue):
+            queue = self._queue = [j for j in queue if j.state == JobState.PENDING]
+            if self._queue_unsorted:
+                queue.sort(key=_queue_key)
+            self._queued_ids = {j.id for j in queue}
+            self._queue_unsorted = False
+            self._queue_left = 0
+        else:
+            # First come, first served starts jobs from the front: drop them at once.
+            k = 0
+            while k < len(queue) and queue[k].state != JobState.PENDING:
+                ids.discard(queue[k].id)
+                k += 1
+            if k:
+                del queue[:k]
+                self._queue_left = max(0, self._queue_left - k)
         return queue
 
     def _begin_full_pass(self, now: float) -> None:
@@ -1268,7 +1309,7 @@ class Engine:
                 static = "PartitionTimeLimit"
             duration = limit if limit is not None else INF
             shape = (pname, duration, spec.features, spec.gpu_type, *shape_of(spec))
-            parts.append(_PartRequest(part, duration, shape, static))
+            parts.append(_PartRequest(part, duration, shape, static, cpus_needed(spec)))
         entry = _Request(spec, tuple(parts), nodes_wanted, spec.ntasks * spec.cpus_per_task)
         if len(self._requests) > 100_000:
             self._requests.clear()
@@ -1288,6 +1329,8 @@ class Engine:
             if reason is not None:
                 return reason
         own = self._drop_reservation(job.id) if self.reservations else None
+        if own is not None:
+            ctx.free.clear()
         first_reason: str | None = None
         reserved = False
         for pr in req.parts:
@@ -1310,13 +1353,20 @@ class Engine:
                 continue
             alloc: Allocation | None = None
             # Requests that just failed fail again (availability only shrinks between full
-            # passes), unless this job's own reservation was just handed back.
-            if own is not None or pr.shape not in self._blocked_shapes:
+            # passes), unless this job's own reservation was just handed back; and nothing
+            # fits in fewer CPUs than it needs.
+            free = ctx.free.get(pname)
+            if free is None:
+                free = ctx.free[pname] = self.plan.totals[pname].at(now)
+            if free < pr.cpus:
+                pass
+            elif own is not None or pr.shape not in self._blocked_shapes:
                 alloc = self.plan.fit(spec, self._candidates_for(pname, spec), pname, now, pr.duration)
                 if alloc is None and own is None:
                     self._blocked_shapes.add(pr.shape)
             if alloc is not None:
                 self._start(job, pname, alloc, ctx)
+                ctx.free.clear()
                 return None
             if backfill == BACKFILL_NONE:
                 self._blocked_parts.add(pname)
