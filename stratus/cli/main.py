@@ -80,8 +80,81 @@ def _build_parser() -> argparse.ArgumentParser:
     p = verb("start-head-node", "Start a cluster's head node again (after a crash or a reboot).")
     name_arg(p)
 
+    p = verb(
+        "simulate",
+        "Replay a workload trace (Standard Workload Format) through the scheduler, on a plain machine "
+        "or on the cluster a configuration describes: waits, slowdowns, utilization and cost.",
+        False,
+    )
+    _simulate_args(p)
+
     verb("version", "Show the version.", False)
     return parser
+
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    from stratus.cli.simulate import POLICIES, POLICY_HELP
+
+    p.add_argument("--trace", required=True, help="The workload: an SWF file, gzipped or not.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "-c", "--cluster-configuration", help="Replay on this cluster (ParallelCluster v3 YAML)."
+    )
+    where.add_argument(
+        "--procs",
+        type=int,
+        help="Replay on a plain machine of this many processors (default: the trace header's MaxProcs).",
+    )
+    p.add_argument(
+        "--policy", choices=list(POLICIES), help=POLICY_HELP + " Default: the configuration's, else easy."
+    )
+    p.add_argument(
+        "--priority",
+        action="append",
+        metavar="SETTINGS",
+        help="Slurm scheduling parameters, Key=Value,...: PriorityType=priority/multifactor, "
+        "PriorityWeightAge=1000, PriorityWeightFairshare=10000, PriorityMaxAge=7-0 ... (repeatable; "
+        "they override the configuration's CustomSlurmSettings).",
+    )
+    p.add_argument(
+        "--boot-time",
+        type=float,
+        metavar="SECONDS",
+        help="How long a powered-down node takes to boot (default: 0, or 120 with a configuration).",
+    )
+    p.add_argument(
+        "--queue-map",
+        metavar="N=QUEUE,...",
+        help="Send the trace's queue numbers to these queues (default: all to the first queue).",
+    )
+    p.add_argument(
+        "--runtime",
+        default="truncate",
+        choices=["truncate", "overrun"],
+        help="truncate: jobs run at most their requested time (default, as pyss); overrun: as logged.",
+    )
+    p.add_argument(
+        "--processors",
+        default="allocated",
+        choices=["allocated", "requested"],
+        help="Processors of a job: allocated (default, as pyss) or requested.",
+    )
+    p.add_argument(
+        "--unusable",
+        default="simulate",
+        choices=["simulate", "drop"],
+        help="Records with no run time or processors: replayed as 1-second jobs and left out of "
+        "the figures (default, as pyss), or dropped.",
+    )
+    p.add_argument(
+        "--skip-bad-lines",
+        action="store_true",
+        help="Skip malformed records (counted in the report) instead of stopping at the first.",
+    )
+    p.add_argument("--output", metavar="FILE", help="Write the report as JSON to FILE.")
+    p.add_argument("--plot", metavar="FILE", help="Draw waiting jobs and busy CPUs over time (.png or .svg).")
+    p.add_argument("--json", action="store_true", help="Print the JSON report instead of the summary.")
+    p.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
 
 STATUSES = [
@@ -135,6 +208,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "version":
             _print({"version": __version__})
             return 0
+        if args.command == "simulate":
+            from stratus.cli.simulate import SimulateOptions
+            from stratus.cli.simulate import main as simulate
+
+            return simulate(
+                SimulateOptions(
+                    trace=args.trace,
+                    cluster_configuration=args.cluster_configuration,
+                    procs=args.procs,
+                    policy=args.policy,
+                    priority=args.priority,
+                    boot_time=args.boot_time,
+                    output=args.output,
+                    plot=args.plot,
+                    skip_bad_lines=args.skip_bad_lines,
+                    runtime=args.runtime,
+                    processors=args.processors,
+                    unusable=args.unusable,
+                    queue_map=args.queue_map,
+                    json=args.json,
+                    progress=not args.no_progress,
+                )
+            )
         if args.command == "create-cluster":
             body, code = c.create_cluster(
                 args.cluster_name,

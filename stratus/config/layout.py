@@ -26,10 +26,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type
+from stratus.config.scheduling import (
+    PartitionSettings,
+    SchedulingSettings,
+    SettingError,
+    partition_settings,
+    scheduling_settings,
+)
 from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
 
 #: ParallelCluster's defaults (pcluster ``constants.py`` and ``cluster_config.py``).
@@ -105,6 +112,7 @@ class QueueLayout:
     default: bool
     capacity_type: str
     compute_resources: tuple[ComputeResourceLayout, ...]
+    partition: PartitionSettings = field(default_factory=PartitionSettings)  # MaxTime, DefaultTime ...
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -137,6 +145,7 @@ class ClusterLayout:
     shared_storage: tuple[SharedStorageLayout, ...]
     max_array_size: int = 1001  # Slurm's MaxArraySize (CustomSlurmSettings), default 1001
     min_job_age_s: float = 300.0  # Slurm's MinJobAge: how long finished jobs stay in squeue
+    scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)  # policies, priorities
 
     @property
     def default_queue(self) -> QueueLayout:
@@ -188,9 +197,14 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
     custom: dict[str, Any] = {}
     for item in (settings.custom_slurm_settings or []) if settings else []:
         custom.update(item)
+    try:
+        scheduling_conf = scheduling_settings(custom)
+    except SettingError as exc:
+        raise LayoutError(str(exc)) from None
     return ClusterLayout(
         max_array_size=int(custom.get("MaxArraySize", 1001)),
         min_job_age_s=float(custom.get("MinJobAge", 300)),
+        scheduling=scheduling_conf,
         region=config.region,
         scheduler=scheduling.scheduler,
         head_node_instance_type=config.head_node.instance_type,
@@ -206,11 +220,16 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
 
 
 def _queue(queue: SlurmQueue, *, default: bool) -> QueueLayout:
+    try:
+        partition = partition_settings(queue.custom_slurm_settings or {})
+    except SettingError as exc:
+        raise LayoutError(str(exc)) from None
     return QueueLayout(
         name=queue.name,
         default=default,
         capacity_type=queue.capacity_type or DEFAULT_CAPACITY_TYPE,
         compute_resources=tuple(_compute_resource(queue.name, cr) for cr in queue.compute_resources),
+        partition=partition,
     )
 
 

@@ -25,6 +25,13 @@ from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type, suggest_instance_types
 from stratus.config.errors import Level
+from stratus.config.scheduling import (
+    CLUSTER_PARAMETERS,
+    QUEUE_PARAMETERS,
+    SettingError,
+    partition_settings,
+    scheduling_settings,
+)
 from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
 from stratus.config.yamlsource import ConfigPath, SourceMap, format_path
 
@@ -100,6 +107,8 @@ HONOURED_KEYS: tuple[str, ...] = (
     "DevSettings.Timeouts.ComputeNodeBootstrapTimeout",
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MaxArraySize",
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MinJobAge",
+    *(f"Scheduling.SlurmSettings.CustomSlurmSettings[].{key}" for key in CLUSTER_PARAMETERS),
+    *(f"Scheduling.SlurmQueues[].CustomSlurmSettings.{key}" for key in QUEUE_PARAMETERS),
 )
 
 # slurm.conf parameters that CustomSlurmSettings may set on stratus, with Slurm's bounds.
@@ -188,22 +197,40 @@ def validate_config(
 
 
 def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
-    """The slurm.conf parameters stratus honours must hold integers within Slurm's bounds."""
+    """The slurm.conf parameters stratus honours must hold values it can use (Slurm's formats
+    and bounds); see :mod:`stratus.config.scheduling`."""
     settings = config.scheduling.slurm_settings
     for index, item in enumerate((settings.custom_slurm_settings or []) if settings else []):
         for key, value in item.items():
-            bounds = CUSTOM_SLURM_PARAMETERS.get(key)
-            if bounds is None:
-                continue
             path: ConfigPath = ("Scheduling", "SlurmSettings", "CustomSlurmSettings", index, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-                findings.add(
-                    "ERROR",
-                    "CustomSlurmSettingsValidator",
-                    f"{key} must be an integer from {bounds[0]} to {bounds[1]}, not {value!r}.",
-                    path,
-                    blocking=True,
-                )
+            bounds = CUSTOM_SLURM_PARAMETERS.get(key)
+            if bounds is not None:
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not bounds[0] <= value <= bounds[1]
+                ):
+                    findings.add(
+                        "ERROR",
+                        "CustomSlurmSettingsValidator",
+                        f"{key} must be an integer from {bounds[0]} to {bounds[1]}, not {value!r}.",
+                        path,
+                        blocking=True,
+                    )
+            elif key in CLUSTER_PARAMETERS:
+                try:
+                    scheduling_settings({key: value})
+                except SettingError as exc:
+                    findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), path, blocking=True)
+    for q_index, queue in enumerate(config.scheduling.slurm_queues or []):
+        for key, value in (queue.custom_slurm_settings or {}).items():
+            if key not in QUEUE_PARAMETERS:
+                continue
+            try:
+                partition_settings({key: value})
+            except SettingError as exc:
+                q_path: ConfigPath = ("Scheduling", "SlurmQueues", q_index, "CustomSlurmSettings", key)
+                findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), q_path, blocking=True)
 
 
 def _ordered(items: list[Finding]) -> list[Finding]:

@@ -40,7 +40,19 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                         )
                     )
                     members.append(name)
-        partitions.append(PartitionDef(queue.name, tuple(members), default=queue.default))
+        settings = queue.partition
+        partitions.append(
+            PartitionDef(
+                queue.name,
+                tuple(members),
+                default=queue.default,
+                max_time_s=settings.max_time_s,
+                default_time_s=settings.default_time_s,
+                priority_job_factor=settings.priority_job_factor,
+                user_limits=settings.user_limits,
+            )
+        )
+    scheduling = layout.scheduling
     return EngineConfig(
         partitions=tuple(partitions),
         nodes=tuple(nodes),
@@ -48,4 +60,8 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
         resume_timeout_s=layout.resume_timeout_s,
         memory_scheduling=layout.memory_based_scheduling,
         min_job_age_s=min_job_age_s,
+        policy=scheduling.policy,
+        priority=scheduling.priority,
+        user_limits=scheduling.user_limits,
+        over_time_limit_s=scheduling.over_time_limit_s,
     )

@@ -39,6 +39,7 @@ from stratus.engine.fairshare import FairShare, ShareRow
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import (
     BACKFILL_CONSERVATIVE,
+    BACKFILL_EASY,
     BACKFILL_NONE,
     Action,
     Allocation,
@@ -155,6 +156,11 @@ class _Request:
     parts: tuple[_PartRequest, ...]
     nodes: int
     cpus: int
+
+    @property
+    def shortest(self) -> float:
+        """Its time limit (the shortest of its partitions'), for shortest-first orders."""
+        return min((p.duration for p in self.parts), default=INF)
 
 
 def _has_features(d: NodeDef, wanted: tuple[str, ...]) -> bool:
@@ -653,8 +659,7 @@ class Engine:
             job.priority = self._priority_of(job, now, self._fairshare_factors())
         job.time_limit_s = self._effective_limit(spec, job.partition)
         if job.state == JobState.RUNNING and job.start_time is not None:
-            if job.time_limit_s is not None:
-                heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+            self._push_deadline(job, job.start_time)
             limit = job.time_limit_s if job.time_limit_s is not None else INF
             self._plan_set_end(job, max(job.start_time + limit, now + OVERDUE_GRACE_S))
         self._drop_reservation(job.id)
@@ -957,17 +962,25 @@ class Engine:
                 KillJob(job.id, job.run, job.alloc.nodes[:1] if batch_only else job.alloc.nodes, why, sig)
             )
 
+    def _deadline_of(self, job: Job, start: float) -> float | None:
+        """When a job started at ``start`` is killed: its limit plus Slurm's OverTimeLimit."""
+        over = self.config.over_time_limit_s
+        if job.time_limit_s is None or over is None:
+            return None
+        return start + job.time_limit_s + over
+
+    def _push_deadline(self, job: Job, start: float) -> None:
+        deadline = self._deadline_of(job, start)
+        if deadline is not None:
+            heapq.heappush(self._deadlines, (deadline, job.id, job.run))
+
     def _enforce_time_limits(self, now: float, actions: list[Action]) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
             deadline, job_id, run = heapq.heappop(self._deadlines)
             job = self.jobs.get(job_id)
             if job is None or job.run != run or job.state != JobState.RUNNING or job.alloc is None:
                 continue
-            if (
-                job.time_limit_s is None
-                or job.start_time is None
-                or (abs(job.start_time + job.time_limit_s - deadline) > 1e-6)
-            ):
+            if job.start_time is None or self._deadline_of(job, job.start_time) != deadline:
                 continue  # the limit was changed since (scontrol update): another entry stands
             job.final_state = JobState.TIMEOUT
             self._job_to(job, JobState.COMPLETING, now, "timer", "TimeLimit")
@@ -1169,8 +1182,12 @@ class Engine:
         self._unfinished_by_name = None
         limit = policy.max_job_test
         fcfs = policy.backfill == BACKFILL_NONE
+        shortest = policy.shortest_first and policy.backfill == BACKFILL_EASY
         up_partitions = sum(1 for p in self.partitions.values() if p.up)
-        for job in jobs:
+        index = 0
+        while index < len(jobs):
+            job = jobs[index]
+            index += 1
             if job.state != JobState.PENDING:
                 continue
             if limit is not None and ctx.tested >= limit:
@@ -1179,6 +1196,15 @@ class Engine:
                 # First come, first served: nothing behind the blocked jobs can start.
                 break
             self._consider(job, ctx)
+            if shortest and job.state == JobState.PENDING and self._reserved_parts:
+                # Shortest-job backfilling: once the queue's head waits, the others are tried
+                # shortest time limit first.
+                jobs = sorted(
+                    (j for j in jobs[index:] if j.state == JobState.PENDING),
+                    key=lambda j: (self._request(j.spec).shortest, _queue_key(j)),
+                )
+                index = 0
+                shortest = False
         if ctx.power_up:
             ctx.actions.append(PowerUp(tuple(ctx.power_up)))
         if ctx.started and self._dep_pending:
@@ -1704,11 +1730,10 @@ class Engine:
                 self._plan_set_end(job, now + job.time_limit_s)
         job.reason = "None"
         self._running_since[job.id] = now
-        if job.time_limit_s is not None:
-            heapq.heappush(self._deadlines, (now + job.time_limit_s, job.id, job.run))
-            if job.spec.warn_signal is not None:
-                when = now + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
-                heapq.heappush(self._warnings, (when, job.id, job.run))
+        self._push_deadline(job, now)
+        if job.time_limit_s is not None and job.spec.warn_signal is not None:
+            when = now + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
+            heapq.heappush(self._warnings, (when, job.id, job.run))
         actions.append(LaunchJob(job.id, job.run, job.alloc.nodes))
 
     def _split_task(self, meta: Job, now: float) -> Job:
@@ -1873,7 +1898,7 @@ class Engine:
                     self._finished_heap, (job.end_time if job.end_time is not None else now, job.id)
                 )
             if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time:
-                heapq.heappush(self._deadlines, (job.start_time + job.time_limit_s, job.id, job.run))
+                self._push_deadline(job, job.start_time)
                 if job.spec.warn_signal is not None:
                     when = job.start_time + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
                     heapq.heappush(self._warnings, (when, job.id, job.run))

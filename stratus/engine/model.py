@@ -117,6 +117,9 @@ class EngineConfig:
     resume_timeout_s: float = 1800.0  # a powering-up node that has not registered by then failed
     memory_scheduling: bool = False  # count memory as a consumable (Slurm CR_CPU_Memory)
     min_job_age_s: float = 300.0  # finished jobs stay visible (squeue -t all) this long
+    # Slurm's OverTimeLimit: how long a job may run past its time limit before it is killed
+    # (None: never killed, UNLIMITED). The plan still expects it to end at its limit.
+    over_time_limit_s: float | None = 0.0
     policy: SchedulingPolicy = SchedulingPolicy()
     priority: PriorityConfig = PriorityConfig()
     user_limits: UserLimits = UserLimits()  # per user, over the whole cluster

@@ -14,11 +14,11 @@ simulators' order, which the reference figures were computed with).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stratus.engine.engine import Engine
-from stratus.engine.model import EngineConfig, JobSpec, KillJob, LaunchJob, PowerDown, PowerUp
+from stratus.engine.model import Action, EngineConfig, JobSpec, KillJob, LaunchJob, PowerDown, PowerUp
 from stratus.sim.workload import SimJob
 
 # Event kinds (see Simulation.run for their order at one instant).
@@ -87,7 +87,7 @@ class Simulation:
         power: dict[str, NodePower] = {name: NodePower() for name in engine.nodes}
         rejected: list[tuple[SimJob, str]] = []
         index_of: dict[int, int] = {}  # engine job id -> index in jobs
-        events: list[tuple[float, int, int, object]] = []
+        events: list[tuple[float, int, int, tuple[int, int] | str]] = []
         seq = 0
         pending = busy = powered = 0
         samples: list[tuple[float, int, int, int]] = []
@@ -95,7 +95,7 @@ class Simulation:
         specs: dict[tuple[object, ...], JobSpec] = {}
         static = [name for name, node in engine.nodes.items() if node.defn.static]
 
-        def act(actions: list[object], now: float) -> None:
+        def act(actions: Iterable[Action], now: float) -> None:
             nonlocal seq, pending, busy, powered
             for a in actions:
                 if isinstance(a, LaunchJob):
@@ -188,12 +188,11 @@ class Simulation:
             if arrived:
                 tick(now)
             while events and events[0][0] == now:
-                _, kind, _, payload = heapq.heappop(events)
-                if kind == _END:
-                    job_id, run = payload  # type: ignore[misc]
-                    end_job(job_id, run, now)
-                elif kind == _BOOT:
-                    act(engine.node_up(str(payload), now), now)
+                _, _, _, payload = heapq.heappop(events)
+                if isinstance(payload, tuple):
+                    end_job(payload[0], payload[1], now)
+                else:
+                    act(engine.node_up(payload, now), now)
                 tick(now)
             if self.progress is not None and nxt - done_report >= 1000:
                 done_report = nxt

@@ -182,14 +182,14 @@ def test_custom_slurm_settings_max_array_size_and_min_job_age() -> None:
     base = (
         "HeadNode:\n  InstanceType: t3.micro\nScheduling:\n  Scheduler: slurm\n  SlurmSettings:\n"
         "    CustomSlurmSettings:\n      - MaxArraySize: 100001\n      - MinJobAge: 60\n"
-        "      - SchedulerParameters: bf_max_job_test=100\n"
+        "      - SlurmctldDebug: info\n"
         "  SlurmQueues:\n  - Name: q\n    ComputeResources:\n    - Name: c\n      InstanceType: t3.micro\n"
     )
     loaded = load_cluster_config(base)
     assert loaded.layout.max_array_size == 100001
     assert loaded.layout.min_job_age_s == 60.0
     infos = [m.message for m in loaded.messages]
-    assert any("CustomSlurmSettings[2].SchedulerParameters (line 9)" in m for m in infos), infos
+    assert any("CustomSlurmSettings[2].SlurmctldDebug (line 9)" in m for m in infos), infos
     try:
         load_cluster_config(base.replace("100001", "zero"))
     except ConfigValidationError as exc:
