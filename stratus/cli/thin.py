@@ -14,7 +14,7 @@ cluster directory baked in.
 import sys
 
 # The commands the head node implements (stratus.slurm.commands.COMMANDS; a test keeps them equal).
-COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "sacct")
+COMMANDS = ("sbatch", "squeue", "sinfo", "scancel", "scontrol", "sacct", "sprio", "sshare")
 
 # What Slurm prints when slurmctld cannot be reached, per command (then exit 1).
 _CONNECT_FAILURE = "Unable to contact slurm controller (connect failure)"
@@ -23,6 +23,7 @@ _UNREACHABLE = {
     "squeue": "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
     "sinfo": "slurm_load_partitions: Unable to contact slurm controller (connect failure)",
     "scancel": "scancel: error: Kill job error: Unable to contact slurm controller (connect failure)",
+    "sprio": f"Couldn't get priority factors from controller: {_CONNECT_FAILURE}",
 }
 
 

@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +129,14 @@ class Controller:
     # state: load, commit, act
     # ------------------------------------------------------------------------------------------
 
+    def _past_usage(self, conn: Connection, now: float) -> Iterator[tuple[str, str, int, float, float]]:
+        """Finished runs that still count for fair share (within ten half-lives)."""
+        cfg = self.engine.config.priority
+        if cfg.kind != "multifactor":
+            return iter(())
+        since = now - 10 * cfg.decay_half_life_s if cfg.decay_half_life_s > 0 else 0.0
+        return self.store.load_usage(conn, since)
+
     def restore(self) -> None:
         """Rebuild the engine from the store (a fresh cluster has only its ``cluster`` record)."""
         now = self.clock()
@@ -138,7 +146,10 @@ class Controller:
             jobs = self.store.load_live_jobs(conn, finished_since=now - self.engine.config.min_job_age_s)
             nodes = self.store.load_nodes(conn, {n.name: n.defn for n in self.engine.nodes.values()})
             parts = self.store.load_partitions(conn)
+            usage = list(self._past_usage(conn, now))
         self.engine.restore([j for j, _ in jobs], [n for n, _ in nodes], next_id)
+        for account, user, cpus, start, end in usage:
+            self.engine.restore_usage(account, user, cpus, start, end, now)
         for node, inst in nodes:
             if inst is not None:
                 self.instances[node.name] = Instance.from_json(inst)

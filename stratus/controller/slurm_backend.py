@@ -40,6 +40,9 @@ from stratus.slurm.views import (
     JobRow,
     NodeRow,
     PartitionRow,
+    PriorityRow,
+    PriorityWeights,
+    ShareRow,
 )
 
 if TYPE_CHECKING:
@@ -371,6 +374,7 @@ class ControllerSlurmBackend:
         return JobSpec(
             name=r.name or "sbatch",
             user=ctx.user,
+            account=(r.account or "").lower(),
             uid=ctx.uid,
             gid=ctx.gid,
             partitions=tuple(r.partitions),
@@ -605,6 +609,57 @@ class ControllerSlurmBackend:
             "PriorityType": "priority/basic",
             "JobRequeue": "1",
         }
+
+    # -- priorities (sprio, sshare) -------------------------------------------------------------
+
+    def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
+        engine = self.ctrl.engine
+        cfg = engine.config.priority
+        weights = PriorityWeights(
+            f"priority/{cfg.kind}",
+            cfg.weight_age,
+            cfg.weight_fairshare,
+            cfg.weight_jobsize,
+            cfg.weight_partition,
+        )
+        if cfg.kind != "multifactor":
+            return weights, []
+        now = self.ctrl.clock()
+        # The factors as of the last calculation, so that they add up to what squeue shows.
+        when = engine.priority_calc_time if math.isfinite(engine.priority_calc_time) else now
+        rows: list[PriorityRow] = []
+        for job in engine.jobs.values():
+            if job.state != JobState.PENDING or job.held:
+                continue
+            if job.eligible_time is not None and job.eligible_time > now:
+                continue
+            names = job.spec.partitions or ((engine.default_partition,) if engine.default_partition else ())
+            for pname in names:
+                f = engine.priority_factors(job, max(when, job.submit_time), partition=pname)
+                rows.append(
+                    PriorityRow(
+                        job.id, pname, job.spec.user, f.age, f.fairshare, f.jobsize, f.partition, f.nice
+                    )
+                )
+        return weights, rows
+
+    def shares(self) -> tuple[str, list[ShareRow]]:
+        engine = self.ctrl.engine
+        rows = [
+            ShareRow(
+                r.account,
+                r.user,
+                r.depth,
+                r.raw_shares,
+                r.norm_shares,
+                r.raw_usage,
+                r.norm_usage,
+                r.effective_usage,
+                r.fairshare,
+            )
+            for r in engine.shares(self.ctrl.clock())
+        ]
+        return f"priority/{engine.config.priority.kind}", rows
 
     # -- accounting (sacct) -------------------------------------------------------------------
 

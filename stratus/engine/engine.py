@@ -264,6 +264,7 @@ class Engine:
         self.fairshare = FairShare(config.priority.decay_half_life_s, now)
         self._charged_at = now
         self._next_priority_calc = -math.inf
+        self.priority_calc_time = -math.inf  # when pending jobs' priorities were last worked out
         self._fs_cache: dict[tuple[str, str], float] = {}
         self._running_since: dict[int, float] = {}  # running job -> since when it is charged
         self._queued_ids: set[int] = set()
@@ -1105,6 +1106,7 @@ class Engine:
         if cfg.kind == "basic" or now < self._next_priority_calc:
             return
         self._next_priority_calc = now + cfg.calc_period_s
+        self.priority_calc_time = now
         self.charge_usage(now)
         if cfg.kind == "multifactor" and cfg.weight_fairshare:
             self._fs_cache = self.fairshare.factors()

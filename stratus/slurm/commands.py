@@ -24,7 +24,9 @@ from stratus.slurm.sbatch import run_sbatch
 from stratus.slurm.scancel import run_scancel
 from stratus.slurm.scontrol import run_scontrol
 from stratus.slurm.sinfo import run_sinfo
+from stratus.slurm.sprio import run_sprio
 from stratus.slurm.squeue import run_squeue
+from stratus.slurm.sshare import run_sshare
 from stratus.slurm.views import ClientContext, CommandResult, SlurmBackend
 
 Command = Callable[[Sequence[str], ClientContext, SlurmBackend], CommandResult]
@@ -37,6 +39,8 @@ COMMANDS: dict[str, Command] = {
     "scancel": run_scancel,
     "scontrol": run_scontrol,
     "sacct": run_sacct,
+    "sprio": run_sprio,
+    "sshare": run_sshare,
 }
 
 

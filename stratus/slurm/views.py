@@ -351,6 +351,51 @@ class AcctRow:
     cluster: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PriorityWeights:
+    """The cluster's priority plugin and its weights (what ``sprio -w`` shows)."""
+
+    priority_type: str = "priority/basic"
+    age: int = 0
+    fairshare: int = 0
+    jobsize: int = 0
+    partition: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityRow:
+    """One pending job in one of its partitions, with its factors (each 0 to 1), for ``sprio``."""
+
+    job_id: int
+    partition: str
+    user: str
+    age: float
+    fairshare: float
+    jobsize: float
+    partition_factor: float
+    nice: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRow:
+    """One association of the fair-share tree (``sshare``): root, an account, or a user in one.
+
+    ``account`` is the account itself, or for a user row the account it is in; ``depth`` is 0
+    for root, 1 below it, and so on. ``raw_shares`` and ``norm_usage`` are None for root.
+    ``raw_usage`` is decayed CPU-seconds.
+    """
+
+    account: str
+    user: str | None
+    depth: int
+    raw_shares: int | None
+    norm_shares: float
+    raw_usage: float
+    norm_usage: float | None
+    effective_usage: float
+    fairshare: float
+
+
 class SlurmBackend(Protocol):
     """What the Slurm front end needs from a cluster. The controller implements it."""
 
@@ -401,4 +446,15 @@ class SlurmBackend(Protocol):
 
     def accounting(self, query: AcctQuery) -> Iterable[AcctRow]:
         """Rows of the accounting store matching ``query`` (every run and step, finished or not)."""
+        ...
+
+    def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
+        """The priority plugin and weights, and a row per pending job and partition (``sprio``).
+
+        Only jobs that could be scheduled are listed: pending, not held, past their begin time.
+        """
+        ...
+
+    def shares(self) -> tuple[str, list[ShareRow]]:
+        """The priority plugin and the fair-share tree, usage charged up to now (``sshare``)."""
         ...

@@ -253,6 +253,22 @@ class Store:
         )
         return [(row_to_job(r._mapping), int(r.payload_id)) for r in conn.execute(q)]
 
+    def load_usage(self, conn: Connection, since: float) -> Iterator[tuple[str, str, int, float, float]]:
+        """(account, user, CPUs, start, end) of every run that ended at ``since`` or later.
+
+        What fair share is rebuilt from after a restart: older runs have decayed to nothing.
+        """
+        r = schema.runs.c
+        j = schema.jobs.c
+        q = (
+            select(j.spec, r.cpus, r.start_time, r.end_time)
+            .select_from(schema.runs.join(schema.jobs, r.job_id == j.id))
+            .where(r.end_time >= since, r.start_time.is_not(None))
+        )
+        for row in conn.execute(q):
+            spec = _spec(row.spec)
+            yield spec.account, spec.user, int(row.cpus), float(row.start_time), float(row.end_time)
+
     def load_nodes(
         self, conn: Connection, defs: dict[str, NodeDef]
     ) -> list[tuple[Node, dict[str, Any] | None]]:

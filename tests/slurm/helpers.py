@@ -27,6 +27,9 @@ from stratus.slurm.views import (
     JobTarget,
     NodeRow,
     PartitionRow,
+    PriorityRow,
+    PriorityWeights,
+    ShareRow,
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "golden/slurm"
@@ -156,6 +159,15 @@ class FakeBackend:
     acct_queries: list[AcctQuery] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)  # what slurm_config() adds to show config
     held_priority: dict[int, int] = field(default_factory=dict)
+    weights: PriorityWeights = field(default_factory=PriorityWeights)
+    priority_rows: list[PriorityRow] = field(default_factory=list)
+    share_rows: list[ShareRow] = field(default_factory=list)
+
+    def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
+        return self.weights, list(self.priority_rows)
+
+    def shares(self) -> tuple[str, list[ShareRow]]:
+        return self.weights.priority_type, list(self.share_rows)
 
     def submit(self, request: BatchRequest, ctx: ClientContext) -> int:
         names = request.partitions or [p.name for p in self.part_rows if p.default][:1]
