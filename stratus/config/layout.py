@@ -31,9 +31,12 @@ from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type
 from stratus.config.scheduling import (
+    CustomPartition,
     PartitionSettings,
     SchedulingSettings,
     SettingError,
+    custom_entities,
+    is_entity,
     partition_settings,
     scheduling_settings,
 )
@@ -146,6 +149,8 @@ class ClusterLayout:
     max_array_size: int = 1001  # Slurm's MaxArraySize (CustomSlurmSettings), default 1001
     min_job_age_s: float = 300.0  # Slurm's MinJobAge: how long finished jobs stay in squeue
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)  # policies, priorities
+    # Partitions declared in CustomSlurmSettings over nodes of the queues (a node may be in several).
+    custom_partitions: tuple[CustomPartition, ...] = ()
 
     @property
     def default_queue(self) -> QueueLayout:
@@ -195,13 +200,20 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
     if timeouts is not None and timeouts.compute_node_bootstrap_timeout is not None:
         resume_timeout = float(timeouts.compute_node_bootstrap_timeout)
     custom: dict[str, Any] = {}
+    entities: list[dict[str, Any]] = []
     for item in (settings.custom_slurm_settings or []) if settings else []:
-        custom.update(item)
+        if is_entity(item):
+            entities.append(item)
+        else:
+            custom.update(item)
+    queues = tuple(_queue(queue, default=index == 0) for index, queue in enumerate(scheduling.slurm_queues))
     try:
         scheduling_conf = scheduling_settings(custom)
+        custom_partitions = custom_entities(entities, {q.name: q.node_names for q in queues})
     except SettingError as exc:
         raise LayoutError(str(exc)) from None
     return ClusterLayout(
+        custom_partitions=custom_partitions,
         max_array_size=int(custom.get("MaxArraySize", 1001)),
         min_job_age_s=float(custom.get("MinJobAge", 300)),
         scheduling=scheduling_conf,
@@ -211,9 +223,7 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
         scaledown_idletime_s=math.inf if idletime_min == -1 else idletime_min * 60.0,
         memory_based_scheduling=bool(settings and settings.enable_memory_based_scheduling),
         resume_timeout_s=resume_timeout,
-        queues=tuple(
-            _queue(queue, default=index == 0) for index, queue in enumerate(scheduling.slurm_queues)
-        ),
+        queues=queues,
         tags=tuple((tag.key, tag.value) for tag in config.tags or ()),
         shared_storage=tuple(_storage(storage) for storage in config.shared_storage or ()),
     )

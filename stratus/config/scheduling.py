@@ -36,7 +36,8 @@ A bad value is a :class:`SettingError` naming the parameter and what it accepts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,6 +49,7 @@ from stratus.engine.model import (
     SchedulingPolicy,
     UserLimits,
 )
+from stratus.slurm import hostlist
 from stratus.slurm.timefmt import TimeSpecError, duration_secs
 
 UINT32_MAX = 4_294_967_295
@@ -284,3 +286,109 @@ def parse_settings_text(text: str) -> dict[str, str]:
         else:
             raise SettingError(piece.strip(), f"expected Key=Value, not {piece.strip()!r}.")
     return out
+
+
+# -- partitions and node sets declared in the cluster's CustomSlurmSettings ---------------------
+#
+# ParallelCluster passes a CustomSlurmSettings entry with several keys (``PartitionName: all`` with
+# ``Nodes: ...``) into slurm.conf as its own line: that is how a cluster puts one node group in
+# several partitions. Nodes are named as in Slurm: ``ALL``, the node set ParallelCluster defines
+# for each queue (``{queue}_nodes``), node sets declared the same way (``NodeSet: name`` with
+# ``Nodes: ...``), or host lists of node names (``q-st-c-[1-4]``).
+
+ENTITY_KEYS = ("PartitionName", "NodeSet", "NodeName")
+PARTITION_KEYS: tuple[str, ...] = ("PartitionName", "Nodes", "Default", *QUEUE_PARAMETERS)
+NODESET_KEYS = ("NodeSet", "Nodes")
+_PARTITION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class CustomPartition:
+    """A partition a ``PartitionName`` entry declares, its ``Nodes`` resolved to node names."""
+
+    name: str
+    nodes: tuple[str, ...]
+    default: bool
+    settings: PartitionSettings
+
+
+def is_entity(item: Mapping[str, Any]) -> bool:
+    """Whether a CustomSlurmSettings entry declares a partition, node set or node (a slurm.conf line)."""
+    return any(key in item for key in ENTITY_KEYS)
+
+
+def resolve_nodes(
+    key: str, text: Any, nodesets: Mapping[str, tuple[str, ...]], all_nodes: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The node names a ``Nodes=`` value stands for, in cluster order, each once."""
+    if not isinstance(text, str) or not text.strip():
+        raise SettingError(key, f"{key} needs Nodes: ALL, a node set such as queue_nodes, or node names.")
+    try:
+        entries = hostlist.expand(text.strip())
+    except hostlist.HostlistError:
+        raise SettingError(key, f"{key}: Nodes {text!r} is not a valid host list.") from None
+    wanted: set[str] = set()
+    known = set(all_nodes)
+    for entry in entries:
+        entry = entry.strip()
+        if entry.upper() == "ALL":
+            wanted.update(all_nodes)
+        elif entry in nodesets:
+            wanted.update(nodesets[entry])
+        elif entry in known:
+            wanted.add(entry)
+        else:
+            sets = ", ".join(sorted(nodesets)) or "none"
+            raise SettingError(
+                key,
+                f"{key}: Nodes names {entry!r}, which is neither a node of the cluster nor a node set "
+                f"(node sets: {sets}; or ALL).",
+            )
+    return tuple(n for n in all_nodes if n in wanted)
+
+
+def custom_entities(
+    items: Sequence[Mapping[str, Any]], queue_nodes: Mapping[str, tuple[str, ...]]
+) -> tuple[CustomPartition, ...]:
+    """The partitions (and node sets) declared in the cluster's CustomSlurmSettings entries.
+
+    ``queue_nodes`` maps each queue to its node names, in configuration order. Raises
+    :class:`SettingError` naming the entry's key for anything stratus cannot honour.
+    """
+    all_nodes = tuple(n for names in queue_nodes.values() for n in names)
+    nodesets: dict[str, tuple[str, ...]] = {f"{q}_nodes": names for q, names in queue_nodes.items()}
+    partitions: list[CustomPartition] = []
+    for item in items:
+        if "NodeName" in item:
+            raise SettingError(
+                "NodeName",
+                "NodeName: stratus does not support custom nodes; "
+                "declare them as compute resources of a queue.",
+            )
+        if "NodeSet" in item:
+            name = str(item["NodeSet"]).strip()
+            extra = [k for k in item if k not in NODESET_KEYS]
+            if extra:
+                raise SettingError(extra[0], f"NodeSet {name}: {extra[0]} is not a node set parameter.")
+            nodesets[name] = resolve_nodes(f"NodeSet {name}", item.get("Nodes"), nodesets, all_nodes)
+            continue
+        name = str(item["PartitionName"]).strip()
+        where = f"PartitionName {name}"
+        if not _PARTITION_NAME.match(name):
+            raise SettingError("PartitionName", f"PartitionName {name!r} is not a valid partition name.")
+        if name in queue_nodes or any(p.name == name for p in partitions):
+            raise SettingError(
+                "PartitionName", f"PartitionName {name}: a queue or partition has that name already."
+            )
+        extra = [k for k in item if k not in PARTITION_KEYS]
+        if extra:
+            raise SettingError(
+                extra[0],
+                f"{where}: stratus does not support {extra[0]} on a partition; it supports "
+                f"{', '.join(PARTITION_KEYS[1:])}.",
+            )
+        nodes = resolve_nodes(where, item.get("Nodes"), nodesets, all_nodes)
+        default = _yes_no(f"{where} Default", item["Default"]) if "Default" in item else False
+        settings = partition_settings({k: v for k, v in item.items() if k in QUEUE_PARAMETERS})
+        partitions.append(CustomPartition(name, nodes, default, settings))
+    return tuple(partitions)

@@ -25,10 +25,14 @@ from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type, suggest_instance_types
 from stratus.config.errors import Level
+from stratus.config.layout import DEFAULT_MAX_COUNT, DEFAULT_MIN_COUNT
 from stratus.config.scheduling import (
     CLUSTER_PARAMETERS,
+    PARTITION_KEYS,
     QUEUE_PARAMETERS,
     SettingError,
+    custom_entities,
+    is_entity,
     partition_settings,
     scheduling_settings,
 )
@@ -108,6 +112,7 @@ HONOURED_KEYS: tuple[str, ...] = (
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MaxArraySize",
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MinJobAge",
     *(f"Scheduling.SlurmSettings.CustomSlurmSettings[].{key}" for key in CLUSTER_PARAMETERS),
+    *(f"Scheduling.SlurmSettings.CustomSlurmSettings[].{key}" for key in (*PARTITION_KEYS, "NodeSet")),
     *(f"Scheduling.SlurmQueues[].CustomSlurmSettings.{key}" for key in QUEUE_PARAMETERS),
 )
 
@@ -200,7 +205,11 @@ def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
     """The slurm.conf parameters stratus honours must hold values it can use (Slurm's formats
     and bounds); see :mod:`stratus.config.scheduling`."""
     settings = config.scheduling.slurm_settings
+    entities: list[tuple[int, dict[str, Any]]] = []
     for index, item in enumerate((settings.custom_slurm_settings or []) if settings else []):
+        if is_entity(item):
+            entities.append((index, item))
+            continue
         for key, value in item.items():
             path: ConfigPath = ("Scheduling", "SlurmSettings", "CustomSlurmSettings", index, key)
             bounds = CUSTOM_SLURM_PARAMETERS.get(key)
@@ -222,6 +231,8 @@ def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
                     scheduling_settings({key: value})
                 except SettingError as exc:
                     findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), path, blocking=True)
+    if entities:
+        _custom_entities(config, entities, findings)
     for q_index, queue in enumerate(config.scheduling.slurm_queues or []):
         for key, value in (queue.custom_slurm_settings or {}).items():
             if key not in QUEUE_PARAMETERS:
@@ -231,6 +242,31 @@ def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
             except SettingError as exc:
                 q_path: ConfigPath = ("Scheduling", "SlurmQueues", q_index, "CustomSlurmSettings", key)
                 findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), q_path, blocking=True)
+
+
+def _custom_entities(
+    config: ClusterConfig, entities: list[tuple[int, dict[str, Any]]], findings: _Findings
+) -> None:
+    """Partitions and node sets declared in CustomSlurmSettings: known keys, nodes that exist."""
+    queue_nodes: dict[str, tuple[str, ...]] = {}
+    for queue in config.scheduling.slurm_queues or []:
+        names: list[str] = []
+        for cr in queue.compute_resources:
+            low = cr.min_count if cr.min_count is not None else DEFAULT_MIN_COUNT
+            high = cr.max_count if cr.max_count is not None else DEFAULT_MAX_COUNT
+            names += [f"{queue.name}-st-{cr.name}-{i}" for i in range(1, low + 1)]
+            names += [f"{queue.name}-dy-{cr.name}-{i}" for i in range(1, high - low + 1)]
+        queue_nodes[queue.name] = tuple(names)
+    # Entries are checked in order, each with those before it (a partition may use a node set).
+    for n in range(len(entities)):
+        index, item = entities[n]
+        try:
+            custom_entities([e for _, e in entities[: n + 1]], queue_nodes)
+        except SettingError as exc:
+            key = exc.key if exc.key in item else next(iter(item))
+            path: ConfigPath = ("Scheduling", "SlurmSettings", "CustomSlurmSettings", index, key)
+            findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), path, blocking=True)
+            return
 
 
 def _ordered(items: list[Finding]) -> list[Finding]:

@@ -15,6 +15,13 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
     """
     nodes: list[NodeDef] = []
     partitions: list[PartitionDef] = []
+    # Partitions declared in CustomSlurmSettings: a node is in its queue's and in these.
+    also_in: dict[str, list[str]] = {}
+    for custom in layout.custom_partitions:
+        for name in custom.nodes:
+            also_in.setdefault(name, []).append(custom.name)
+    # The last partition declared Default=YES is the default, as in slurm.conf.
+    custom_default = next((p.name for p in reversed(layout.custom_partitions) if p.default), None)
     for queue in layout.queues:
         members: list[str] = []
         for cr in queue.compute_resources:
@@ -27,7 +34,7 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                     nodes.append(
                         NodeDef(
                             name=name,
-                            partitions=(queue.name,),
+                            partitions=(queue.name, *also_in.get(name, ())),
                             cpus=cr.vcpus,
                             memory_mb=cr.memory_mb,
                             gpus=cr.gpus,
@@ -45,11 +52,24 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
             PartitionDef(
                 queue.name,
                 tuple(members),
-                default=queue.default,
+                default=queue.default and custom_default is None,
                 max_time_s=settings.max_time_s,
                 default_time_s=settings.default_time_s,
                 priority_job_factor=settings.priority_job_factor,
                 user_limits=settings.user_limits,
+            )
+        )
+    for custom in layout.custom_partitions:
+        s = custom.settings
+        partitions.append(
+            PartitionDef(
+                custom.name,
+                custom.nodes,
+                default=custom.name == custom_default,
+                max_time_s=s.max_time_s,
+                default_time_s=s.default_time_s,
+                priority_job_factor=s.priority_job_factor,
+                user_limits=s.user_limits,
             )
         )
     scheduling = layout.scheduling

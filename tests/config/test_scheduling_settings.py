@@ -129,3 +129,67 @@ def test_command_line_settings_keep_scheduler_parameter_commas() -> None:
     }
     with pytest.raises(SettingError, match="expected Key=Value"):
         parse_settings_text("PriorityType")
+
+
+TWO_QUEUES = """\
+HeadNode:
+  InstanceType: t3.micro
+Scheduling:
+  Scheduler: slurm
+  SlurmSettings:
+    CustomSlurmSettings:
+{entries}
+  SlurmQueues:
+  - Name: a
+    ComputeResources:
+    - Name: c
+      InstanceType: t3.micro
+      MinCount: 1
+      MaxCount: 2
+  - Name: b
+    ComputeResources:
+    - Name: c
+      InstanceType: c5.large
+      MinCount: 2
+      MaxCount: 2
+"""
+
+
+def test_custom_partitions_over_the_queues_nodes() -> None:
+    from stratus.controller.build import engine_config
+
+    entries = (
+        "      - PartitionName: all\n        Nodes: ALL\n        Default: 'YES'\n        MaxTime: 60\n"
+        "      - NodeSet: fast\n        Nodes: b-st-c-[1-2]\n"
+        "      - PartitionName: short\n        Nodes: fast,a_nodes\n        PriorityJobFactor: 10\n"
+        "      - MaxJobsPerUser: 3\n"
+    )
+    layout = load_cluster_config(TWO_QUEUES.format(entries=entries)).layout
+    assert layout.scheduling.user_limits.max_jobs == 3
+    config = engine_config(layout)
+    parts = {p.name: p for p in config.partitions}
+    assert list(parts) == ["a", "b", "all", "short"]
+    assert parts["all"].default and not parts["a"].default
+    assert parts["all"].nodes == ("a-st-c-1", "a-dy-c-1", "b-st-c-1", "b-st-c-2")
+    assert parts["all"].max_time_s == 3600
+    assert parts["short"].priority_job_factor == 10
+    assert {n.name: n.partitions for n in config.nodes}["b-st-c-1"] == ("b", "all", "short")
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ("      - PartitionName: all\n        Nodes: a-st-c-9\n", "'a-st-c-9', which is neither a node"),
+        ("      - PartitionName: a\n        Nodes: ALL\n", "a queue or partition has that name already"),
+        ("      - PartitionName: all\n        Nodes: ALL\n        OverSubscribe: 'YES'\n", "OverSubscribe"),
+        ("      - PartitionName: all\n", "needs Nodes"),
+        ("      - NodeName: extra-1\n        CPUs: 4\n", "does not support custom nodes"),
+        ("      - PartitionName: all\n        Nodes: ALL\n        MaxTime: soon\n", "MaxTime must be"),
+    ],
+)
+def test_bad_custom_partition(entries: str, message: str) -> None:
+    with pytest.raises(ConfigValidationError) as err:
+        load_cluster_config(TWO_QUEUES.format(entries=entries))
+    found = [e for e in err.value.errors if message in e.message]
+    assert found, [e.message for e in err.value.errors]
+    assert "CustomSlurmSettings[0]" in found[0].message or "CustomSlurmSettings[0]" in str(err.value)

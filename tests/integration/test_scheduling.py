@@ -30,6 +30,8 @@ Scheduling:
       - PriorityWeightJobSize: 100
       - PriorityCalcPeriod: 0
       - MaxJobsPerUser: 1
+      - PartitionName: all
+        Nodes: ALL
   SlurmQueues:
     - Name: q
       CustomSlurmSettings:
@@ -102,3 +104,9 @@ def test_priority_fair_share_and_limits(stratus: Stratus, tmp_path: Path, workdi
     restored = _user_row(c)
     assert restored[:2] == [account, user]
     assert abs(int(restored[2]) - int(usage)) <= 1
+
+    # The nodes of q are also in the partition "all"; -p all,q runs in the first that can.
+    assert c.slurm("sinfo", "-h", "-o", "%P %D").out.split("\n")[:2] == ["q* 2", "all 2"]
+    both = c.sbatch("-p", "all,q", "--wrap", "true", cwd=workdir)
+    wait_for(lambda: _state(c, both)[0] == "COMPLETED", 30, what="the job in two partitions")
+    assert c.slurm("squeue", "-h", "-t", "all", "-j", str(both), "-o", "%P").out.strip() == "all"
