@@ -53,6 +53,11 @@ class Plan:
 
     def __init__(self, nodes: Iterable[NodeDef], now: float, memory_scheduling: bool) -> None:
         self.now = now
+        # Per candidate list: how many of its first nodes are full at the present. Capacity at
+        # the present only comes back through give() (bumping the epoch) or as time moves, so
+        # a pass placing thousands of jobs does not walk the same full nodes again and again.
+        self._epoch = 0
+        self._full: dict[int, tuple[Sequence[str], float, int, int]] = {}
         self.memory_scheduling = memory_scheduling
         self.nodes: dict[str, NodeLines] = {}
         self.totals: dict[str, Line] = {}
@@ -97,6 +102,8 @@ class Plan:
 
     def _apply(self, alloc: Allocation, start: float, end: float, sign: int) -> None:
         now = self.now
+        if sign > 0 and start <= now:
+            self._epoch += 1
         if start < now:
             start = now
         if end <= start:
@@ -128,11 +135,26 @@ class Plan:
         empty = cpus == nl.total_cpus and memory == nl.total_memory_mb and gpus == nl.total_gpus
         return Avail(name, cpus, memory, gpus, nl.total_cpus, nl.total_memory_mb, nl.total_gpus, empty)
 
-    def _windows(self, names: Sequence[str], start: float, end: float) -> Iterator[Avail]:
-        for name in names:
-            a = self.window(name, start, end)
+    def _windows(self, names: Sequence[str], start: float, end: float, first: int = 0) -> Iterator[Avail]:
+        for k in range(first, len(names)):
+            a = self.window(names[k], start, end)
             if a.cpus > 0:
                 yield a
+
+    def _full_prefix(self, names: Sequence[str]) -> int:
+        """How many nodes at the front of ``names`` have no CPU free at the present."""
+        now = self.now
+        entry = self._full.get(id(names))
+        k = 0
+        if entry is not None and entry[0] is names and entry[1] == now and entry[2] == self._epoch:
+            k = entry[3]
+        nodes = self.nodes
+        while k < len(names) and nodes[names[k]].cpus.at(now) <= 0:
+            k += 1
+        if len(self._full) > 1000:
+            self._full.clear()
+        self._full[id(names)] = (names, now, self._epoch, k)
+        return k
 
     def fit(
         self, spec: JobSpec, names: Sequence[str], partition: str, start: float, duration: float
@@ -146,7 +168,8 @@ class Plan:
         total = self.totals.get(partition)
         if total is not None and total.min_over(start, end) < cpus_needed(spec):
             return None
-        return place(spec, self._windows(names, start, end), self.memory_scheduling)
+        first = self._full_prefix(names) if start == self.now else 0
+        return place(spec, self._windows(names, start, end, first), self.memory_scheduling)
 
     def earliest(
         self,

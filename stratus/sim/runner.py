@@ -111,6 +111,12 @@ class Simulation:
                     if a.why in ("SIGNAL", "SIGNAL_BATCH", "END"):
                         continue
                     i = index_of[a.job_id]
+                    start = outcomes[i].start
+                    if start is not None and start + jobs[i].run <= now:
+                        # Its own end is due at this very instant (a run truncated at its
+                        # limit): it ends by itself, it is not killed.
+                        end_job(a.job_id, a.run, now)
+                        continue
                     outcomes[i].killed = True
                     end_job(a.job_id, a.run, now, signal=9)
                 elif isinstance(a, PowerUp):
