@@ -1080,7 +1080,7 @@ class ControllerSlurmBackend:
             state=job.state.value,
             reason=job.reason,
             submit_time=job.submit_time,
-            priority=job.priority,
+            priority=0 if job.held else job.priority,  # Slurm zeroes a held job's priority
             array_job_id=job.array_id,
             array_task_id=job.task_id,
             array_pending=job.pending_tasks if job.is_array_remainder else None,

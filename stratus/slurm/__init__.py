@@ -6,3 +6,6 @@ messages). Parsers and formatters: :mod:`~stratus.slurm.timefmt`, :mod:`~stratus
 :mod:`~stratus.slurm.arrays`, :mod:`~stratus.slurm.depend`, :mod:`~stratus.slurm.patterns`,
 :mod:`~stratus.slurm.env`, :mod:`~stratus.slurm.jobstate`, :mod:`~stratus.slurm.nodestate`.
 """
+
+# The Slurm release whose behaviour and output the front end reproduces (``-V``, show config ...).
+SLURM_VERSION = "22.05.8"

@@ -199,14 +199,16 @@ def state_string(state: int, *, compact: bool = False) -> str:
     return "?"
 
 
+def flag_names(state: int) -> list[str]:
+    """The flag names of ``state`` in node_state_flag_string_single's order."""
+    return [name for bit, name in _FLAG_ORDER if state & bit]
+
+
 def state_complete(state: int) -> str:
     """node_state_string_complete: ``IDLE+CLOUD+POWERED_DOWN`` (scontrol's State=)."""
     base = state & BASE_MASK
     out = BASE_NAMES[base] if base < len(BASE_NAMES) else "INVALID"
-    for bit, name in _FLAG_ORDER:
-        if state & bit:
-            out += "+" + name
-    return out
+    return "+".join([out, *flag_names(state)])
 
 
 def _prefix_eq(name: str, text: str) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stratus import __version__
-from stratus.slurm import errors
+from stratus.slurm import SLURM_VERSION, errors
 from stratus.slurm.arrays import DEFAULT_MAX_ARRAY_SIZE, ArraySpecError, parse_array
 from stratus.slurm.depend import DependencyError, parse_dependency
 from stratus.slurm.errors import SlurmError, check_clusters
@@ -44,7 +44,6 @@ from stratus.slurm.timefmt import (
 from stratus.slurm.views import BatchRequest, ClientContext, CommandResult, SlurmBackend
 
 PROG = "sbatch"
-SLURM_VERSION = "22.05.8"
 EXIT_USAGE = 255  # slurm_process_option_or_exit() exits -1
 EXIT_ERROR = 1
 NICE_LIMIT = 0x80000000 - 3

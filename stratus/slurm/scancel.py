@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 from stratus import __version__
 from stratus.engine.indexset import IndexSet
-from stratus.slurm import hostlist, jobstate
+from stratus.slurm import SLURM_VERSION, hostlist, jobstate
 from stratus.slurm.arrays import parse_task_list
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import CancelRequest, ClientContext, CommandResult, JobTarget, SlurmBackend
 
 PROG = "scancel"
-SLURM_VERSION = "22.05.8"
 
 LONGOPTS: tuple[LongOpt, ...] = tuple(
     LongOpt(n, a, k)

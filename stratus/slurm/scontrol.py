@@ -52,7 +52,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stratus.engine.indexset import IndexSet
-from stratus.slurm import hostlist, jobstate, nodestate
+from stratus.slurm import SLURM_VERSION, hostlist, jobstate, nodestate
 from stratus.slurm.arrays import bitstr_len, format_task_ids
 from stratus.slurm.errors import INVALID_JOB_ID, SlurmError, check_clusters
 
@@ -84,7 +84,6 @@ from stratus.slurm.views import (
 )
 
 PROG = "scontrol"
-SLURM_VERSION = "22.05.8"
 
 # Slurm's strerror texts for refused job actions (slurm_errno.c), for a backend's
 # ControlResult.failures; the ones sbatch also uses are in stratus.slurm.errors.

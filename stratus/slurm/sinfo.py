@@ -14,6 +14,8 @@ How lines are formed and ordered (src/sinfo/sinfo.c, sort.c):
   ``idle`` before a non-cloud ``alloc``); ``-N`` sorts by node name. Ties keep creation order.
 * Node lists are printed sorted and compressed (``queue1-dy-t2micro-[1-3],queue1-st-local-1``);
   the default partition carries a ``*``.
+* ``--json``/``--yaml`` (sinfo.c): every node as :mod:`stratus.slurm.openapi` dumps it, all
+  other formatting and filtering options ignored.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stratus import __version__
-from stratus.slurm import hostlist, nodestate
+from stratus.slurm import SLURM_VERSION, hostlist, nodestate, openapi
 from stratus.slurm.columns import parse_long_format, parse_percent_format, print_str
 from stratus.slurm.errors import SlurmError, check_clusters
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
@@ -36,7 +38,6 @@ from stratus.slurm.timefmt import (
 from stratus.slurm.views import ClientContext, CommandResult, NodeRow, PartitionRow, SlurmBackend
 
 PROG = "sinfo"
-SLURM_VERSION = "22.05.8"
 MIN_FIELD_SIZE = 9
 
 FMT_DEFAULT = "partition:9 ,available:.5 ,time:.10 ,nodes:.6 ,statecompact:.6 ,nodelist:0"
@@ -121,6 +122,7 @@ class SinfoParams:
     clusters_from_env: bool = False
     node_field_flag: bool = False
     part_field_flag: bool = False
+    mimetype: str | None = None  # --json / --yaml: dump every node, other options ignored
 
 
 def _parse_states(text: str) -> tuple[list[int], bool]:
@@ -213,7 +215,7 @@ def parse_sinfo_args(argv: Sequence[str], ctx: ClientContext) -> SinfoParams | C
         elif key == "usage":
             return CommandResult(stdout=USAGE)
         elif key in ("json", "yaml"):
-            raise _err(f"--{key} is not supported by stratus yet")
+            p.mimetype = key
     if p.long and p.fmt is not None:
         raise SlurmError(
             f"{PROG}: fatal: Options -o(--format) and -l(--long) are mutually exclusive. "
@@ -820,6 +822,8 @@ def run_sinfo(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) ->
     if isinstance(parsed, CommandResult):
         return parsed
     p = parsed
+    if p.mimetype is not None:
+        return CommandResult(stdout=openapi.serialize(openapi.nodes_document(backend.nodes()), p.mimetype))
     if p.clusters is not None:
         check_clusters(PROG, p.clusters, backend.cluster_name, p.clusters_from_env)
     now = backend.now()

@@ -20,13 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stratus import __version__
+from stratus.slurm import SLURM_VERSION
 from stratus.slurm.columns import ColumnSpec, parse_percent_format, print_str
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import ClientContext, CommandResult, PriorityRow, PriorityWeights, SlurmBackend
 
 PROG = "sprio"
-SLURM_VERSION = "22.05.8"
 MAX_PRIORITY = 4_294_967_295
 
 LONGOPTS: tuple[LongOpt, ...] = tuple(

@@ -17,6 +17,8 @@ What decides the output, and where it comes from (src/squeue):
 * Printing (print.c): ``%[.][width]X`` fields padded and cut by :func:`columns.print_str`;
   a pending array prints as ``18_[1-9]`` (``%N`` limit appended, long lists cut to
   ``...``), the JOBID text itself being capped at 31 characters as in Slurm.
+* ``--json``/``--yaml`` (squeue.c): every job as :mod:`stratus.slurm.openapi` dumps it, all
+  other formatting and filtering options ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from stratus import __version__
 from stratus.engine.indexset import IndexSet
-from stratus.slurm import hostlist, jobstate
+from stratus.slurm import SLURM_VERSION, hostlist, jobstate, openapi
 from stratus.slurm.arrays import bitstr_len, format_task_ids, parse_task_list
 from stratus.slurm.columns import ColumnSpec, parse_long_format, parse_percent_format, print_str
 from stratus.slurm.errors import INVALID_JOB_ID, SlurmError, check_clusters
@@ -43,7 +45,6 @@ from stratus.slurm.timefmt import (
 from stratus.slurm.views import ClientContext, CommandResult, JobRow, PartitionRow, SlurmBackend
 
 PROG = "squeue"
-SLURM_VERSION = "22.05.8"
 JOBID_MAX = 31  # squeue formats ids into a 32-byte buffer
 INFINITE32 = 0xFFFFFFFF
 
@@ -153,6 +154,7 @@ class SqueueParams:
     nodes: list[str] | None = None
     clusters: str | None = None
     clusters_from_env: bool = False
+    mimetype: str | None = None  # --json / --yaml: dump every job, other options ignored
 
 
 def _str_list(s: str) -> list[str]:
@@ -300,7 +302,7 @@ def parse_squeue_args(argv: Sequence[str], ctx: ClientContext) -> SqueueParams |
             p.start = True
             override_format_env = True
         elif key in ("json", "yaml"):
-            raise _err(f"--{key} is not supported by stratus yet")
+            p.mimetype = key
         # --all, --hide, --federation, --local, --sibling: nothing to change in stratus.
     if p.long and p.fmt is not None:
         raise SlurmError(
@@ -951,6 +953,9 @@ def run_squeue(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -
     if isinstance(parsed, CommandResult):
         return parsed
     p = parsed
+    if p.mimetype is not None:
+        doc = openapi.jobs_document(backend.jobs(True), backend.now(), backend.cluster_name)
+        return CommandResult(stdout=openapi.serialize(doc, p.mimetype))
     if p.clusters is not None:
         check_clusters(PROG, p.clusters, backend.cluster_name, p.clusters_from_env)
     now = backend.now()

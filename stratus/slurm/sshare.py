@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stratus import __version__
+from stratus.slurm import SLURM_VERSION
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import ClientContext, CommandResult, ShareRow, SlurmBackend
 
 PROG = "sshare"
-SLURM_VERSION = "22.05.8"
 
 LONGOPTS: tuple[LongOpt, ...] = tuple(
     LongOpt(n, a, k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -153,7 +154,16 @@ def test_scontrol_and_sacct_through_the_head_node(stratus: Stratus, tmp_path: Pa
     held = c.sbatch("--hold", "--wrap", "true", cwd=workdir)
     show = c.slurm("scontrol", "show", "job", str(held)).out
     assert f"JobId={held} JobName=wrap" in show and "JobState=PENDING Reason=JobHeldUser" in show
+    assert "Priority=0 " in show  # Slurm zeroes a held job's priority
+    dumped = json.loads(c.slurm("squeue", "--json").out)
+    record = next(j for j in dumped["jobs"] if j["job_id"] == held)
+    assert (record["job_state"], record["state_reason"], record["priority"]) == ("PENDING", "JobHeldUser", 0)
+    assert record["current_working_directory"] == str(workdir) and record["cluster"] == "sc"
+    nodes = json.loads(c.slurm("sinfo", "--json").out)["nodes"]
+    assert {n["name"] for n in nodes} >= {"queue1-st-t2micro-1"}
     assert c.slurm("scontrol", "release", str(held)).code == 0
+    released = json.loads(c.slurm("squeue", "--json").out)["jobs"]
+    assert next(j for j in released if j["job_id"] == held)["priority"] > 0
     wait_for(lambda: _state(c, held)[0] == "COMPLETED", 30)
     # update a running job's time limit: it times out
     slow = c.sbatch("--wrap", "sleep 60", cwd=workdir)
