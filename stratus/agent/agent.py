@@ -83,7 +83,7 @@ class RunningStep:
     job_id: int
     run: int
     step_id: int
-    procs: list[asyncio.subprocess.Process]
+    procs: list[subprocess.Popen[bytes]]
     runner: asyncio.Task[None] | None = None
 
 
@@ -389,6 +389,7 @@ class Agent:
         key = (rs.job_id, rs.run, rs.step_id)
         io: asyncio.StreamWriter | None = None
         codes: list[tuple[int, int]] = []
+        usage: dict[str, float] = {}
         try:
             try:
                 reader, writer = await asyncio.wait_for(
@@ -403,34 +404,42 @@ class Agent:
             assert io is not None
             loop = asyncio.get_running_loop()
             watcher = loop.create_task(self._watch_srun(reader, rs))
-            started: list[tuple[int, asyncio.subprocess.Process, list[asyncio.Task[None]]]] = []
+            started: list[tuple[int, subprocess.Popen[bytes], list[asyncio.Task[None]]]] = []
             for t in msg["tasks"]:
                 env = dict(msg["env"])
                 env.update(t["env"])
                 env[INSTANCE_ENV] = self.instance_id
                 try:
-                    proc = await asyncio.create_subprocess_exec(
-                        "/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg["cwd"], *msg["argv"],
+                    # Popen, not asyncio's subprocesses: the agent reaps each task itself with
+                    # wait4, whose rusage is the step's CPU time and peak memory (sacct).
+                    proc = subprocess.Popen(
+                        ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg["cwd"], *msg["argv"]],
                         env=env,
-                        stdin=asyncio.subprocess.DEVNULL,
-                        stdout=asyncio.subprocess.PIPE,
-                        stderr=asyncio.subprocess.PIPE,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
                         process_group=0,
-                    )  # fmt: skip
+                        close_fds=True,
+                    )
+                    out = await _stream_of(proc.stdout)
+                    err = await _stream_of(proc.stderr)
                 except OSError as exc:
                     io.write(encode({"type": "err", "procid": t["procid"], "data": f"{exc}\n"}))
                     io.write(encode({"type": "exit", "procid": t["procid"], "code": 2, "signal": 0}))
                     codes.append((2, 0))
                     continue
                 rs.procs.append(proc)
-                assert proc.stdout is not None and proc.stderr is not None
                 pumps = [
-                    loop.create_task(_pump(proc.stdout, io, "out", t["procid"])),
-                    loop.create_task(_pump(proc.stderr, io, "err", t["procid"])),
+                    loop.create_task(_pump(out, io, "out", t["procid"])),
+                    loop.create_task(_pump(err, io, "err", t["procid"])),
                 ]
                 started.append((t["procid"], proc, pumps))
             for procid, proc, pumps in started:
-                rc = await proc.wait()
+                rc, rusage = await _reap_with_usage(proc)
+                if rusage is not None:
+                    usage["utime"] = usage.get("utime", 0.0) + rusage.ru_utime
+                    usage["stime"] = usage.get("stime", 0.0) + rusage.ru_stime
+                    usage["maxrss_kb"] = max(usage.get("maxrss_kb", 0), rusage.ru_maxrss)
                 code, sig = (0, -rc) if rc < 0 else (rc, 0)
                 codes.append((code, sig))
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -455,6 +464,7 @@ class Agent:
                     "exit_code": worst[0],
                     "signal": worst[1],
                     "end_time": time.time(),
+                    "usage": usage,
                 }
             )
 
@@ -533,6 +543,39 @@ class Agent:
         if self.writer is not None:
             with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(self.writer.drain(), timeout=1.0)
+
+
+async def _stream_of(pipe: Any) -> asyncio.StreamReader:
+    """An asyncio reader over a task's stdout or stderr pipe (the transport closes the pipe)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_LINE, loop=loop)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    return reader
+
+
+async def _reap_with_usage(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
+    """Wait for a task without blocking the loop; its exit code and rusage (None if lost)."""
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+    pidfd = os.pidfd_open(proc.pid)
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    try:
+        _, status, rusage = os.wait4(proc.pid, 0)
+    except ChildProcessError:
+        proc.returncode = proc.returncode if proc.returncode is not None else 1
+        return proc.returncode, None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, rusage
 
 
 async def _pump(stream: asyncio.StreamReader, io: asyncio.StreamWriter, kind: str, procid: int) -> None:

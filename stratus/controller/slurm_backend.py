@@ -774,6 +774,7 @@ class ControllerSlurmBackend:
                         num_cpus=step["cpus"],
                         exit_code=step["exit_code"],
                         exit_signal=step["exit_signal"],
+                        **_usage_fields(step.get("usage")),
                     )
                 )
         return out
@@ -970,7 +971,7 @@ class ControllerSlurmBackend:
                     "io_token": str(body["io_token"]),
                 }
             )
-        self._open_steps[(job_id, run, step_id)] = {"nodes": set(layout), "codes": []}
+        self._open_steps[(job_id, run, step_id)] = {"nodes": set(layout), "codes": [], "usage": {}}
         return {"job_id": job_id, "step_id": step_id, "layout": layout, "ntasks": ntasks}
 
     def step_finished(self, msg: dict[str, Any]) -> None:
@@ -981,13 +982,19 @@ class ControllerSlurmBackend:
             return  # reported after a restart: the step is closed with its job
         open_step["nodes"].discard(msg.get("node"))
         open_step["codes"].append((int(msg.get("exit_code", 0)), int(msg.get("signal", 0))))
+        total: dict[str, float] = open_step["usage"]
+        for name, value in dict(msg.get("usage") or {}).items():
+            if name in ("utime", "stime"):
+                total[name] = total.get(name, 0.0) + float(value)  # CPU time adds up over nodes
+            elif name == "maxrss_kb":
+                total[name] = max(total.get(name, 0), int(value))  # the largest task's peak
         if open_step["nodes"]:
             return
         del self._open_steps[key]
         code, sig = max(open_step["codes"], key=lambda c: (c[1] != 0, c[0] or c[1]))
         state = "CANCELLED" if sig else ("COMPLETED" if code == 0 else "FAILED")
         now = self.ctrl.clock()
-        self.ctrl.commit(extra=lambda c: self.ctrl.store.end_step(c, *key, state, code, sig, now))
+        self.ctrl.commit(extra=lambda c: self.ctrl.store.end_step(c, *key, state, code, sig, now, total))
 
     def _records_of(self, job_id: int) -> list[Job]:
         engine = self.ctrl.engine

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Columns added after a schema version, as (version, table, column, SQL type): a store of an
+# older version gets them on open (``ALTER TABLE ... ADD COLUMN``; existing rows read NULL).
+ADDED_COLUMNS: tuple[tuple[int, str, str, str], ...] = ((2, "steps", "usage", "TEXT"),)
 
 metadata = MetaData()
 
@@ -113,6 +117,7 @@ steps = Table(
     Column("state", String, nullable=False),
     Column("exit_code", Integer, nullable=False, default=0),
     Column("exit_signal", Integer, nullable=False, default=0),
+    Column("usage", Text),  # JSON: maxrss_kb (largest task), utime, stime (all tasks, all nodes)
 )
 
 journal = Table(

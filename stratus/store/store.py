@@ -89,7 +89,21 @@ class Store:
             schema.metadata.create_all(eng)
             with store.transaction() as conn:
                 store.set_meta(conn, "schema_version", schema.SCHEMA_VERSION)
+        else:
+            store._upgrade()
         return store
+
+    def _upgrade(self) -> None:
+        """Bring a store written by an older stratus to this schema version, in one transaction."""
+        with self.transaction() as conn:
+            version = int(self.get_meta(conn, "schema_version") or 1)
+            if version >= schema.SCHEMA_VERSION:
+                return
+            for since, table, column, sql_type in schema.ADDED_COLUMNS:
+                present = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+                if since > version and column not in present:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            self.set_meta(conn, "schema_version", schema.SCHEMA_VERSION)
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store:
@@ -330,13 +344,20 @@ class Store:
         exit_code: int,
         signal: int,
         now: float,
+        usage: dict[str, float] | None = None,
     ) -> None:
-        """Record how a job step ended."""
+        """Record how a job step ended, and what its tasks used (as the agents measured it)."""
         s = schema.steps.c
         conn.execute(
             schema.steps.update()
             .where(s.job_id == job_id, s.run == run, s.step_id == step_id)
-            .values(state=state, exit_code=exit_code, exit_signal=signal, end_time=now)
+            .values(
+                state=state,
+                exit_code=exit_code,
+                exit_signal=signal,
+                end_time=now,
+                usage=json.dumps(usage) if usage else None,
+            )
         )
 
     def last_step_id(self, conn: Connection, job_id: int, run: int) -> int:
@@ -403,6 +424,7 @@ class Store:
             ):
                 d = dict(row._mapping)
                 d["nodes"] = tuple(json.loads(d["nodes"]))
+                d["usage"] = json.loads(d["usage"]) if d.get("usage") else None
                 d["kind"] = "step"
                 runs.setdefault(d["job_id"], []).append(d)
         return [

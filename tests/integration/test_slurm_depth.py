@@ -114,6 +114,35 @@ def test_srun_steps_in_a_batch_job(stratus: Stratus, tmp_path: Path, workdir: Pa
     assert steps == [(0, "COMPLETED", 0, 2), (1, "FAILED", 3, 1)]
 
 
+def _cpu_seconds(text: str) -> float:
+    """sacct's TotalCPU/UserCPU (``MM:SS.mmm`` or ``HH:MM:SS``) in seconds."""
+    return sum(float(part) * 60**i for i, part in enumerate(reversed(text.split(":"))))
+
+
+def test_sacct_cpu_time_and_memory_of_steps(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    """TotalCPU and MaxRSS as the agents measured them: the batch script, each step's tasks on
+    every node, and the job line adding them up."""
+    c = _cluster(stratus, tmp_path, "usage")
+    burn = workdir / "burn.py"
+    burn.write_text(
+        "import time\nheld = bytearray(48 * 1024 * 1024)\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.5:\n    pass\n"
+    )
+    py = sys.executable
+    job = c.sbatch("-N", "2", "-n", "2", "--wrap", f"{py} {burn}; srun {py} {burn}", cwd=workdir)
+    wait_for(lambda: _state(c, job)[0] == "COMPLETED", 60)
+    r = c.slurm("sacct", "-j", str(job), "-P", "-n", "--format=JobID,State,TotalCPU,UserCPU,MaxRSS")
+    lines = {f[0]: f[1:] for f in (line.split("|") for line in r.out.splitlines())}
+    assert set(lines) == {str(job), f"{job}.batch", f"{job}.0"}, r.out
+    batch, step, whole = lines[f"{job}.batch"], lines[f"{job}.0"], lines[str(job)]
+    assert _cpu_seconds(batch[1]) >= 0.5 and _cpu_seconds(batch[2]) > 0, r.out
+    assert _cpu_seconds(step[1]) >= 1.0, r.out  # two tasks of 0.5 s, one on each node
+    assert abs(_cpu_seconds(whole[1]) - _cpu_seconds(batch[1]) - _cpu_seconds(step[1])) < 0.01, r.out
+    for maxrss in (batch[3], step[3]):
+        assert maxrss.endswith("K") and int(maxrss[:-1]) > 48 * 1024, r.out
+    assert whole[3] == ""  # usage fields belong to steps
+
+
 def test_cancelling_a_job_kills_its_steps(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
     c = _cluster(stratus, tmp_path, "stepkill")
     marker = workdir / "pids"

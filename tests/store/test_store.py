@@ -72,3 +72,35 @@ def test_readonly_open_sees_committed_writes(tmp_path: Path) -> None:
         assert ro.get_meta(conn, "cluster") == {"status": "CREATE_IN_PROGRESS"}
     ro.close()
     store.close()
+
+
+def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
+    """A version-1 store (no steps.usage) gains the column, keeps its rows and records step usage."""
+    import json
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    Store.open(path, create=True).close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE steps DROP COLUMN usage")
+    con.execute(
+        "INSERT INTO steps (job_id, run, step_id, name, nodes, ntasks, cpus, start_time, state, "
+        "exit_code, exit_signal) VALUES (7, 0, 0, 'true', '[\"n1\"]', 1, 1, 1.0, 'RUNNING', 0, 0)"
+    )
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    store = Store.open(path)
+    try:
+        with store.transaction() as conn:
+            assert store.get_meta(conn, "schema_version") == 2
+            store.end_step(conn, 7, 0, 0, "COMPLETED", 0, 0, 2.0, {"utime": 0.5, "maxrss_kb": 900})
+    finally:
+        store.close()
+    con = sqlite3.connect(path)
+    try:
+        row = con.execute("SELECT state, end_time, usage FROM steps").fetchone()
+    finally:
+        con.close()
+    assert (row[0], row[1], json.loads(row[2])) == ("COMPLETED", 2.0, {"utime": 0.5, "maxrss_kb": 900})
+    Store.open(path).close()  # opening an up-to-date store changes nothing
