@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,10 @@ class RunningStep:
     step_id: int
     procs: list[subprocess.Popen[bytes]]
     runner: asyncio.Task[None] | None = None
+    # Where srun's stdin goes, by task id: the task's stdin pipe, or its pseudo-terminal.
+    inputs: dict[int, asyncio.WriteTransport] = field(default_factory=dict)
+    pty_fd: int | None = None  # the master side of task 0's terminal (srun --pty)
+    finished: bool = False  # every task here has exited and srun has been told
 
 
 @dataclass
@@ -393,7 +397,7 @@ class Agent:
         try:
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(msg["io_host"], int(msg["io_port"])), timeout=10.0
+                    asyncio.open_connection(msg["io_host"], int(msg["io_port"]), limit=MAX_LINE), timeout=10.0
                 )
                 writer.write(encode({"type": "hello", "token": msg["io_token"], "node": self.node}))
                 io = writer
@@ -409,31 +413,22 @@ class Agent:
                 env = dict(msg["env"])
                 env.update(t["env"])
                 env[INSTANCE_ENV] = self.instance_id
+                procid = int(t["procid"])
+                argv = ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg["cwd"], *msg["argv"]]
                 try:
-                    # Popen, not asyncio's subprocesses: the agent reaps each task itself with
-                    # wait4, whose rusage is the step's CPU time and peak memory (sacct).
-                    proc = subprocess.Popen(
-                        ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg["cwd"], *msg["argv"]],
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        process_group=0,
-                        close_fds=True,
-                    )
-                    out = await _stream_of(proc.stdout)
-                    err = await _stream_of(proc.stderr)
+                    if msg.get("pty") and procid == 0:
+                        proc, streams = await self._spawn_on_terminal(rs, argv, env)
+                    else:
+                        proc, streams = await self._spawn_with_pipes(rs, procid, argv, env)
                 except OSError as exc:
-                    io.write(encode({"type": "err", "procid": t["procid"], "data": f"{exc}\n"}))
-                    io.write(encode({"type": "exit", "procid": t["procid"], "code": 2, "signal": 0}))
+                    io.write(encode({"type": "err", "procid": procid, "data": f"{exc}\n"}))
+                    io.write(encode({"type": "exit", "procid": procid, "code": 2, "signal": 0}))
                     codes.append((2, 0))
                     continue
                 rs.procs.append(proc)
-                pumps = [
-                    loop.create_task(_pump(out, io, "out", t["procid"])),
-                    loop.create_task(_pump(err, io, "err", t["procid"])),
-                ]
-                started.append((t["procid"], proc, pumps))
+                pumps = [loop.create_task(_pump(s, io, kind, procid)) for kind, s in streams]
+                started.append((procid, proc, pumps))
+            io.write(encode({"type": "ready", "node": self.node}))  # srun may send stdin now
             for procid, proc, pumps in started:
                 rc, rusage = await _reap_with_usage(proc)
                 if rusage is not None:
@@ -446,9 +441,19 @@ class Agent:
                     os.killpg(proc.pid, signal.SIGKILL)  # what the task left behind ends with it
                 await asyncio.gather(*pumps, return_exceptions=True)
                 io.write(encode({"type": "exit", "procid": procid, "code": code, "signal": sig}))
-            watcher.cancel()
-            with contextlib.suppress(OSError, TimeoutError):
+            rs.finished = True
+            for transport in rs.inputs.values():
+                if not transport.is_closing():  # one whose task went away is closed already
+                    transport.abort()
+            rs.inputs.clear()
+            # Half-close and let srun close: it may still be sending stdin, and a reset
+            # connection would lose the exits it has not read yet.
+            with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+                io.write_eof()
                 await asyncio.wait_for(io.drain(), timeout=5.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(watcher), timeout=30.0)
+            watcher.cancel()
         finally:
             if io is not None:
                 io.close()
@@ -468,16 +473,94 @@ class Agent:
                 }
             )
 
+    async def _spawn_with_pipes(
+        self, rs: RunningStep, procid: int, argv: list[str], env: dict[str, str]
+    ) -> tuple[subprocess.Popen[bytes], list[tuple[str, asyncio.StreamReader]]]:
+        """A task in a process group of its own, stdin from srun, stdout and stderr to it."""
+        # Popen, not asyncio's subprocesses: the agent reaps each task itself with wait4,
+        # whose rusage is the step's CPU time and peak memory (sacct).
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            process_group=0,
+            close_fds=True,
+        )
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, proc.stdin)
+        rs.inputs[procid] = transport
+        return proc, [("out", await _stream_of(proc.stdout)), ("err", await _stream_of(proc.stderr))]
+
+    async def _spawn_on_terminal(
+        self, rs: RunningStep, argv: list[str], env: dict[str, str]
+    ) -> tuple[subprocess.Popen[bytes], list[tuple[str, asyncio.StreamReader]]]:
+        """``srun --pty``: task 0 in a session of its own whose controlling terminal is a pty."""
+        import fcntl
+        import pty
+        import termios
+
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                # After setsid (which Popen runs first): the terminal becomes the session's.
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        loop = asyncio.get_running_loop()
+        writer = os.fdopen(os.dup(master), "wb", buffering=0)
+        transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, writer)
+        rs.inputs[0] = transport
+        rs.pty_fd = master
+        return proc, [("out", await _stream_of(os.fdopen(master, "rb", buffering=0)))]
+
     async def _watch_srun(self, reader: asyncio.StreamReader, rs: RunningStep) -> None:
-        """srun going away (or asking) kills the step, as in Slurm."""
+        """srun's stdin, signals and window size for the tasks; srun going away kills the step."""
         with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
             while True:
                 msg = decode(await reader.readuntil(b"\n"))
-                if msg.get("type") == "signal":
+                kind = msg.get("type")
+                if kind == "signal":
                     for proc in rs.procs:
                         with contextlib.suppress(ProcessLookupError):
                             os.killpg(proc.pid, _signum(str(msg.get("signal", "TERM"))))
-        self._kill_steps(rs.job_id, rs.run, rs.step_id)
+                elif kind in ("in", "eof"):
+                    target = msg.get("procid")
+                    for procid, transport in list(rs.inputs.items()):
+                        if target is not None and int(target) != procid:
+                            continue
+                        if transport.is_closing():  # the task closed its stdin or exited
+                            del rs.inputs[procid]
+                            continue
+                        if kind == "in":
+                            transport.write(str(msg["data"]).encode("utf-8", "surrogateescape"))
+                        elif procid == 0 and rs.pty_fd is not None:
+                            transport.write(b"\x04")  # end of input on a terminal: ^D
+                        else:
+                            transport.close()  # the task reads end of file
+                            del rs.inputs[procid]
+                elif kind == "winch" and rs.pty_fd is not None:
+                    import fcntl
+                    import struct
+                    import termios
+
+                    size = struct.pack("HHHH", int(msg["rows"]), int(msg["cols"]), 0, 0)
+                    with contextlib.suppress(OSError):
+                        fcntl.ioctl(rs.pty_fd, termios.TIOCSWINSZ, size)
+        if not rs.finished:
+            self._kill_steps(rs.job_id, rs.run, rs.step_id)
 
     def _kill_steps(self, job_id: int, run: int, step_id: int | None = None) -> None:
         """SIGKILL the tasks of a job's steps on this node (one step, or all of them)."""
@@ -581,7 +664,10 @@ async def _reap_with_usage(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
 async def _pump(stream: asyncio.StreamReader, io: asyncio.StreamWriter, kind: str, procid: int) -> None:
     """Forward a task's stdout or stderr to srun, chunk by chunk, as it comes."""
     while True:
-        data = await stream.read(65536)
+        try:
+            data = await stream.read(65536)
+        except OSError:
+            return  # EIO: a terminal's other side closed (srun --pty), the task is gone
         if not data:
             return
         if not io.is_closing():

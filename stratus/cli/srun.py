@@ -6,6 +6,12 @@ and stream their output and exit codes back here over a socket this srun listens
 slurmstepd does for Slurm's srun. srun prints the output as it comes (``-l`` labels lines with
 the task id), and exits with the highest task exit code. If srun is interrupted, the step's tasks
 are signalled; if srun dies, the agents kill them.
+
+srun's stdin goes to every task (``-i all``, Slurm's default), to one (``-i N``), to none
+(``-i none``: the tasks read end of file), or a file's content goes to every task (``-i FILE``);
+it is forwarded once every node has started its tasks. ``--pty`` runs task 0 on a
+pseudo-terminal of its own: srun puts its terminal in raw mode, forwards every key and the
+window size, and prints the terminal's output as it comes (``srun --pty bash``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 from typing import Any
 
 from stratus.agent.protocol import MAX_LINE, decode, encode
@@ -45,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-D", "--chdir")
     p.add_argument("--export")
     p.add_argument("-K", "--kill-on-bad-exit", nargs="?", const="1")
+    p.add_argument("-i", "--input", default="all")
+    p.add_argument("--pty", action="store_true")
     # Accepted for compatibility; they change nothing here (no MPI plugins, no CPU binding).
     for flag in ("--mpi", "--cpu-bind", "--cpu_bind", "--distribution", "-m", "-t", "--time", "--mem"):
         p.add_argument(flag, dest=None)
@@ -75,14 +84,18 @@ def _post(cluster_dir: str, path: str, body: dict[str, Any]) -> tuple[int, dict[
 class Step:
     """The running step, seen from srun: connections from agents, output, task exits."""
 
-    def __init__(self, token: str, label: bool) -> None:
+    def __init__(self, token: str, label: bool, raw: bool = False) -> None:
         self.ntasks: int | None = None  # known once the head node has laid the step out
+        self.nnodes: int | None = None
         self.token = token
-        self.label = label
+        self.label = label and not raw
+        self.raw = raw  # --pty: the terminal's bytes as they come
         self.exits: dict[int, tuple[int, int, str]] = {}  # procid -> (code, signal, node)
         self.partial: dict[tuple[int, str], str] = {}
         self.done = asyncio.Event()
         self.writers: list[asyncio.StreamWriter] = []
+        self.nodes_ready = 0
+        self.ready = asyncio.Event()  # every node has started its tasks: stdin may flow
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         node = "?"
@@ -103,6 +116,9 @@ class Step:
                     self.flush(procid)
                     self.exits[procid] = (int(msg["code"]), int(msg["signal"]), node)
                     self.check_done()
+                elif kind == "ready":
+                    self.nodes_ready += 1
+                    self.check_ready()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.CancelledError):
             pass  # an agent done (or srun done with it): nothing more to read
         finally:
@@ -112,8 +128,22 @@ class Step:
         if self.ntasks is not None and len(self.exits) >= self.ntasks:
             self.done.set()
 
+    def check_ready(self) -> None:
+        if self.nnodes is not None and self.nodes_ready >= self.nnodes:
+            self.ready.set()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        for w in self.writers:
+            if not w.is_closing():
+                with contextlib.suppress(OSError, RuntimeError):
+                    w.write(encode(msg))
+
     def write(self, procid: int, kind: str, data: str) -> None:
         stream = sys.stdout if kind == "out" else sys.stderr
+        if self.raw:
+            stream.buffer.write(data.encode("utf-8", "surrogateescape"))
+            stream.flush()
+            return
         if not self.label:
             stream.write(data)
             stream.flush()
@@ -133,15 +163,66 @@ class Step:
                 (sys.stdout if kind == "out" else sys.stderr).write(f"{procid}: {rest}\n")
 
     def signal(self, name: str) -> None:
-        for w in self.writers:
-            with contextlib.suppress(OSError):
-                w.write(encode({"type": "signal", "signal": name}))
+        self.send({"type": "signal", "signal": name})
+
+
+def _window_size() -> tuple[int, int] | None:
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        return None
+    return rows, cols
+
+
+async def _forward_stdin(step: Step, mode: str) -> None:
+    """Once every node is ready: srun's stdin (or a file) to the tasks ``-i`` names, then EOF.
+
+    A daemon thread does the blocking reads, so a terminal that never ends its input does not
+    keep srun alive after the step.
+    """
+    await step.ready.wait()
+    if mode.lower() == "none":
+        step.send({"type": "eof", "procid": None})
+        return
+    target: int | None = int(mode) if mode.isdigit() else None
+    if target is not None:  # the other tasks read /dev/null
+        for procid in range(step.ntasks or 0):
+            if procid != target:
+                step.send({"type": "eof", "procid": procid})
+    try:
+        fd = 0 if mode.lower() == "all" or mode.isdigit() else os.open(mode, os.O_RDONLY)
+    except OSError as exc:
+        sys.stderr.write(f"srun: error: Could not open stdin file: {exc}\n")
+        step.send({"type": "eof", "procid": None})
+        return
+    loop = asyncio.get_running_loop()
+
+    def pump() -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            msg = {"type": "in", "procid": target, "data": data.decode("utf-8", "surrogateescape")}
+            if not data:
+                msg = {"type": "eof", "procid": target}
+            with contextlib.suppress(RuntimeError):  # the loop is gone: srun is done
+                loop.call_soon_threadsafe(step.send, msg)
+            if not data:
+                return
+
+    threading.Thread(target=pump, name="srun-stdin", daemon=True).start()
 
 
 # srun options that shape the step only: not passed on when srun asks for an allocation.
 _STEP_ONLY_FLAGS = {"-l", "--label", "-u", "--unbuffered", "--overlap", "-K", "--kill-on-bad-exit", "-Q",
-                    "--quiet", "-v", "--verbose"}  # fmt: skip
-_STEP_ONLY_WITH_VALUE = {"--mpi", "--cpu-bind", "--cpu_bind", "--distribution", "-m", "--jobid"}
+                    "--quiet", "-v", "--verbose", "--pty"}  # fmt: skip
+_STEP_ONLY_WITH_VALUE = {"--mpi", "--cpu-bind", "--cpu_bind", "--distribution", "-m", "--jobid", "-i",
+                         "--input"}  # fmt: skip
 
 
 def allocation_options(options: list[str]) -> list[str]:
@@ -191,7 +272,7 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         sys.stderr.write("srun: fatal: No command given to execute.\n")
         return 1
     token = secrets.token_hex(16)
-    step = Step(token, args.label)
+    step = Step(token, args.label, raw=args.pty)
     server = await asyncio.start_server(step.connection, "127.0.0.1", 0, limit=MAX_LINE)
     port = server.sockets[0].getsockname()[1]
     env = dict(os.environ)
@@ -212,6 +293,7 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         "io_host": "127.0.0.1",
         "io_port": port,
         "io_token": token,
+        "pty": bool(args.pty),
     }
     try:
         status, reply = await asyncio.to_thread(_post, cluster_dir, "/slurm/v1/steps", body)
@@ -224,11 +306,38 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         server.close()
         return 1
     step.ntasks = int(reply["ntasks"])
+    step.nnodes = len(reply.get("layout") or {})
     step.check_done()
+    step.check_ready()
     loop = asyncio.get_running_loop()
     for signum, name in ((signal.SIGINT, "INT"), (signal.SIGTERM, "TERM")):
         loop.add_signal_handler(signum, step.signal, name)
-    await step.done.wait()
+    saved_tty: list[Any] | None = None
+    if args.pty and os.isatty(0):
+        import termios
+        import tty
+
+        saved_tty = termios.tcgetattr(0)
+        tty.setraw(0)
+
+        def resized() -> None:
+            size = _window_size()
+            if size is not None:
+                step.send({"type": "winch", "rows": size[0], "cols": size[1]})
+
+        loop.add_signal_handler(signal.SIGWINCH, resized)
+    stdin_task = loop.create_task(_forward_stdin(step, args.input))
+    try:
+        if saved_tty is not None:
+            await step.ready.wait()
+            resized()  # the terminal's size, once task 0's terminal exists
+        await step.done.wait()
+    finally:
+        stdin_task.cancel()
+        if saved_tty is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, saved_tty)
     server.close()
     worst = 0
     by_outcome: dict[tuple[str, int, int], list[int]] = {}

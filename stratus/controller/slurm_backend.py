@@ -969,6 +969,7 @@ class ControllerSlurmBackend:
                     "io_host": str(body["io_host"]),
                     "io_port": int(body["io_port"]),
                     "io_token": str(body["io_token"]),
+                    "pty": bool(body.get("pty")),
                 }
             )
         self._open_steps[(job_id, run, step_id)] = {"nodes": set(layout), "codes": [], "usage": {}}

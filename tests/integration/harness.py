@@ -128,6 +128,7 @@ class Cluster:
             env=env,
             cwd=cwd,
             input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,  # srun forwards its stdin
             timeout=60,
         )
         return Result(p.returncode, p.stdout, p.stderr)

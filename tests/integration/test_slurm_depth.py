@@ -143,6 +143,73 @@ def test_sacct_cpu_time_and_memory_of_steps(stratus: Stratus, tmp_path: Path, wo
     assert whole[3] == ""  # usage fields belong to steps
 
 
+def test_srun_forwards_stdin_to_its_tasks(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    """-i all (the default), -i N and -i none, as Slurm's srun; each srun outside a job."""
+    c = _cluster(stratus, tmp_path, "stdin")
+    r = c.slurm("srun", "-n", "2", "-l", "cat", cwd=workdir, stdin="x\ny\n")
+    assert r.code == 0 and sorted(r.out.splitlines()) == ["0: x", "0: y", "1: x", "1: y"], r
+    r = c.slurm("srun", "-n", "2", "-l", "-i", "1", "cat", cwd=workdir, stdin="only one\n")
+    assert (r.code, r.out) == (0, "1: only one\n"), r
+    r = c.slurm("srun", "-n", "2", "-i", "none", "cat", cwd=workdir, stdin="nobody\n")
+    assert (r.code, r.out) == (0, ""), r
+    # Tasks that never read their stdin, and exit before srun has sent it, lose no exit code.
+    big = "z" * 300_000
+    for _ in range(3):
+        r = c.slurm("srun", "-n", "2", "bash", "-c", "exit $SLURM_PROCID", cwd=workdir, stdin=big)
+        assert r.code == 1 and "task 1: Exited with exit code 1" in r.err, r
+
+
+def test_srun_pty_runs_an_interactive_shell(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    """``srun --pty bash``: a terminal of its own, the window size, keys in, exit code out."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    c = _cluster(stratus, tmp_path, "pty")
+    env = dict(c.stratus.env)
+    env["PATH"] = str(c.root / "bin") + os.pathsep + env.get("PATH", "")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: srun on the terminal pty.fork gave it
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+            os.chdir(workdir)
+            os.execve(
+                str(c.root / "bin" / "srun"), ["srun", "--pty", "bash", "--norc", "--noprofile", "-i"], env
+            )
+        finally:
+            os._exit(127)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 30.0) -> None:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                seen += data
+        assert marker in seen, seen
+
+    try:
+        read_until(b"# ") if os.getuid() == 0 else read_until(b"$ ")
+        os.write(fd, b"echo on=$(tty) size=$(stty size) job=$SLURM_JOB_ID.$SLURM_STEP_ID; exit 7\r")
+        read_until(b"Exited with exit code 7")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = seen.decode(errors="replace")
+    assert "on=/dev/pts/" in text and "size=33 101" in text and ".0\r\n" in text, text
+    assert os.waitstatus_to_exitcode(status) == 7
+
+
 def test_cancelling_a_job_kills_its_steps(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
     c = _cluster(stratus, tmp_path, "stepkill")
     marker = workdir / "pids"
