@@ -228,6 +228,9 @@ class Engine:
         self._array_active: dict[int, int] = {}
         self._deadlines: list[tuple[float, int, int]] = []
         self._warnings: list[tuple[float, int, int]] = []
+        # The one live --signal warning time of each running job (heap entries with another
+        # time are stale: the limit changed, or the warning was sent).
+        self._warn_at: dict[int, float] = {}
         self._node_retry_at: dict[str, float] = {}
         self._node_failures: dict[str, int] = {}
         self._next_task: dict[int, int] = {}  # array id -> task to start next (aftercorr)
@@ -661,6 +664,8 @@ class Engine:
         job.time_limit_s = self._effective_limit(spec, job.partition)
         if job.state == JobState.RUNNING and job.start_time is not None:
             self._push_deadline(job, job.start_time)
+            if job.id in self._warn_at:  # not sent yet: due before the new limit instead
+                self._arm_warning(job, job.start_time)
             limit = job.time_limit_s if job.time_limit_s is not None else INF
             self._plan_set_end(job, max(job.start_time + limit, now + OVERDUE_GRACE_S))
         self._drop_reservation(job.id)
@@ -946,7 +951,10 @@ class Engine:
     def _send_warning_signals(self, now: float, actions: list[Action]) -> None:
         """--signal: warn running jobs with a signal some time before their limit."""
         while self._warnings and self._warnings[0][0] <= now:
-            _, job_id, run = heapq.heappop(self._warnings)
+            when, job_id, run = heapq.heappop(self._warnings)
+            if self._warn_at.get(job_id) != when:
+                continue
+            del self._warn_at[job_id]
             job = self.jobs.get(job_id)
             warn = job.spec.warn_signal if job is not None else None
             if (
@@ -962,6 +970,15 @@ class Engine:
             actions.append(
                 KillJob(job.id, job.run, job.alloc.nodes[:1] if batch_only else job.alloc.nodes, why, sig)
             )
+
+    def _arm_warning(self, job: Job, start: float) -> None:
+        """Schedule a running job's --signal warning for its current time limit."""
+        if job.time_limit_s is None or job.spec.warn_signal is None:
+            self._warn_at.pop(job.id, None)
+            return
+        when = start + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
+        self._warn_at[job.id] = when
+        heapq.heappush(self._warnings, (when, job.id, job.run))
 
     def _deadline_of(self, job: Job, start: float) -> float | None:
         """When a job started at ``start`` is killed: its limit plus Slurm's OverTimeLimit."""
@@ -1733,9 +1750,7 @@ class Engine:
         job.reason = "None"
         self._running_since[job.id] = now
         self._push_deadline(job, now)
-        if job.time_limit_s is not None and job.spec.warn_signal is not None:
-            when = now + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
-            heapq.heappush(self._warnings, (when, job.id, job.run))
+        self._arm_warning(job, now)
         actions.append(LaunchJob(job.id, job.run, job.alloc.nodes))
 
     def _split_task(self, meta: Job, now: float) -> Job:
@@ -1901,9 +1916,7 @@ class Engine:
                 )
             if job.state == JobState.RUNNING and job.time_limit_s is not None and job.start_time:
                 self._push_deadline(job, job.start_time)
-                if job.spec.warn_signal is not None:
-                    when = job.start_time + max(job.time_limit_s - job.spec.warn_signal[1], 0.0)
-                    heapq.heappush(self._warnings, (when, job.id, job.run))
+                self._arm_warning(job, job.start_time)
         for name in self._nodes_in[NodeState.UP]:
             node = self.nodes[name]
             if not node.jobs:

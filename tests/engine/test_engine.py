@@ -469,6 +469,27 @@ def test_hold_release_requeue_and_update() -> None:
     assert e.requeue(norequeue, 4.0)[0] == "NO_REQUEUE"
 
 
+def test_warning_signal_follows_a_time_limit_update() -> None:
+    """scontrol update TimeLimit= on a running job moves its --signal warning (sent once)."""
+    e = _one_node()
+    job = e.submit(spec(time_limit_s=100.0, warn_signal=("USR1", 30.0, False)), 0.0)
+    e.schedule(0.0)
+    assert job.alloc is not None
+    assert e.update(job, {"time_limit_s": 200.0}, 10.0) is None
+    assert e.tick(70.0) == []  # the old warning time passes quietly
+    assert e.tick(100.0) == [] and job.state == JobState.RUNNING  # nor does the old limit
+    assert e.tick(170.0) == [KillJob(job.id, 0, job.alloc.nodes, "SIGNAL", "USR1")]
+    assert e.update(job, {"time_limit_s": 300.0}, 180.0) is None
+    assert [a for a in e.tick(270.0) if isinstance(a, KillJob)] == []  # not sent twice
+    other = e.submit(spec(time_limit_s=100.0, warn_signal=("USR2", 30.0, True)), 180.0)
+    assert e.update(job, {"time_limit_s": 190.0}, 181.0) is None  # ends at 190: frees the node
+    e.tick(190.0)
+    e.schedule(191.0)
+    assert other.state == JobState.RUNNING and other.alloc is not None
+    assert e.update(other, {"time_limit_s": 40.0}, 192.0) is None  # shorter: warned sooner
+    assert e.tick(201.0) == [KillJob(other.id, 0, other.alloc.nodes[:1], "SIGNAL_BATCH", "USR2")]
+
+
 def test_warning_signal_before_the_time_limit() -> None:
     e = _one_node()
     job = e.submit(spec(time_limit_s=100.0, warn_signal=("USR1", 30.0, True)), 0.0)
