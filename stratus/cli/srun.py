@@ -326,7 +326,9 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
                 step.send({"type": "winch", "rows": size[0], "cols": size[1]})
 
         loop.add_signal_handler(signal.SIGWINCH, resized)
-    stdin_task = loop.create_task(_forward_stdin(step, args.input))
+    # With --pty the keys are task 0's (its terminal); the other tasks read end of file.
+    mode = "0" if args.pty and args.input.lower() == "all" else args.input
+    stdin_task = loop.create_task(_forward_stdin(step, mode))
     try:
         if saved_tty is not None:
             await step.ready.wait()
