@@ -24,6 +24,7 @@ from __future__ import annotations
 import grp
 import pwd
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 import yaml
@@ -363,31 +364,11 @@ def nodes_document(nodes: Iterable[NodeRow]) -> dict[str, Any]:
 
 
 def _json_string(text: str) -> str:
-    """json-c's json_escape_str: ``"`` ``\\`` ``/`` and control characters escaped, UTF-8 kept."""
-    out: list[str] = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "/":
-            out.append("\\/")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """json-c's json_escape_str: ``"`` ``\\`` ``/`` and control characters escaped, UTF-8 kept.
+
+    Python's encoder escapes the same characters the same way, except ``/``.
+    """
+    return encode_basestring(text).replace("/", "\\/")
 
 
 def _json_double(x: float) -> str:
