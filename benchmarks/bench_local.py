@@ -10,7 +10,7 @@ powered-down dynamic nodes):
   d'. end to end, one 1000-task array of trivial tasks
   e. submit to RUNNING on an idle static node (n=10)
   f. a powered-down dynamic node: submit until the job runs (n=3)
-  g. squeue latency with 10,000 jobs in the system (n=10)
+  g. squeue latency with 10,000 jobs in the system (n=10); g'. the same with --json (n=5)
   h. sacct latency with 10,000 jobs in the accounting store (n=10)
   i. a dependency chain of 1,000 jobs (each afterok the previous), first submit to last end
 
@@ -255,6 +255,8 @@ def main() -> int:
         lat = [timed(lambda: b.slurm("squeue")) for _ in range(10)]
         results["g_squeue_10k_ms"] = 1000 * statistics.median(lat)
         results["g_squeue_lines"] = float(b.slurm("squeue").count("\n") - 1)
+        lat = [timed(lambda: b.slurm("squeue", "--json")) for _ in range(5)]
+        results["g2_squeue_json_10k_ms"] = 1000 * statistics.median(lat)
         lat = [timed(lambda: b.slurm("sacct", "-X", "-S", "2000-01-01")) for _ in range(10)]
         results["h_sacct_10k_ms"] = 1000 * statistics.median(lat)
         b.slurm("scancel", "-p", "queue1")
@@ -279,6 +281,7 @@ def main() -> int:
     ]
     alone = [
         ("g. squeue, 10,000 jobs queued", results["g_squeue_10k_ms"], "ms"),
+        ("g'. squeue --json, same queue", results["g2_squeue_json_10k_ms"], "ms"),
         ("h. sacct -X, 10,000 jobs stored", results["h_sacct_10k_ms"], "ms"),
         ("i. 1000-job dependency chain", results["i_chain_1000_s"], "s"),
     ]
