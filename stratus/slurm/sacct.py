@@ -233,6 +233,18 @@ def _get_delta(s: _Scanner, pos: int) -> tuple[int, int]:
     return cnt, offset - 1
 
 
+def _minutes_or_seconds(s: _Scanner, off: int) -> tuple[int, int]:
+    """Exactly two digits, 00 to 59: (value, new position); errors point where Slurm's do."""
+    value = 0
+    for at in (off, off + 1):
+        if not _digit(s[at]):
+            raise TimeParseError(at)
+        value = value * 10 + int(s[at])
+    if value > 59:
+        raise TimeParseError(off)
+    return value, off + 2
+
+
 def _get_time(s: _Scanner, pos: int) -> tuple[int, int, int, int]:
     """``HH:MM[:SS] [AM|PM]``: (hour, minute, second, new position)."""
     off = pos
@@ -249,30 +261,10 @@ def _get_time(s: _Scanner, pos: int) -> tuple[int, int, int, int]:
         raise TimeParseError(off - 2)
     if s[off] != ":":
         raise TimeParseError(off)
-    off += 1
-    if not _digit(s[off]):
-        raise TimeParseError(off)
-    mi = int(s[off])
-    off += 1
-    if not _digit(s[off]):
-        raise TimeParseError(off)
-    mi = mi * 10 + int(s[off])
-    off += 1
-    if mi > 59:
-        raise TimeParseError(off - 2)
+    mi, off = _minutes_or_seconds(s, off + 1)
     sec = 0
     if s[off] == ":":
-        off += 1
-        if not _digit(s[off]):
-            raise TimeParseError(off)
-        sec = int(s[off])
-        off += 1
-        if not _digit(s[off]):
-            raise TimeParseError(off)
-        sec = sec * 10 + int(s[off])
-        off += 1
-        if sec > 59:
-            raise TimeParseError(off - 2)
+        sec, off = _minutes_or_seconds(s, off + 1)
     while s[off] != "\0" and s[off].isspace():
         off += 1
     if s.starts(off, "pm"):
