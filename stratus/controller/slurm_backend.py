@@ -638,7 +638,15 @@ class ControllerSlurmBackend:
                 f = engine.priority_factors(job, max(when, job.submit_time), partition=pname)
                 rows.append(
                     PriorityRow(
-                        job.id, pname, job.spec.user, f.age, f.fairshare, f.jobsize, f.partition, f.nice
+                        job.id,
+                        pname,
+                        job.spec.user,
+                        f.age,
+                        f.fairshare,
+                        f.jobsize,
+                        f.partition,
+                        f.nice,
+                        f.priority(engine.config.priority),
                     )
                 )
         return weights, rows

@@ -193,18 +193,6 @@ def default_format(w: PriorityWeights, *, long: bool, norm: bool, user: bool) ->
     return fmt
 
 
-def job_priority(row: PriorityRow, w: PriorityWeights) -> int:
-    """The weighted sum less nice, truncated, at least 1 (get_priority_from_factors)."""
-    total = (
-        row.age * w.age
-        + row.fairshare * w.fairshare
-        + row.jobsize * w.jobsize
-        + row.partition_factor * w.partition
-        - row.nice
-    )
-    return int(min(max(total, 1.0), MAX_PRIORITY))
-
-
 def _weighted(value: float, weight: int) -> str:
     return f"{value * weight:.0f}"
 
@@ -218,8 +206,8 @@ _VALUES: dict[str, _Value] = {
     "i": lambda r, w: str(r.job_id),
     "r": lambda r, w: r.partition,
     "u": lambda r, w: r.user,
-    "Y": lambda r, w: str(job_priority(r, w)),
-    "y": lambda r, w: f"{job_priority(r, w) / MAX_PRIORITY:16.14f}",
+    "Y": lambda r, w: str(r.priority),
+    "y": lambda r, w: f"{r.priority / MAX_PRIORITY:16.14f}",
     "S": lambda r, w: "0",
     "A": lambda r, w: _weighted(r.age, w.age),
     "a": lambda r, w: _norm(r.age, w.age),
@@ -259,8 +247,8 @@ _SORT_KEYS: dict[str, Callable[[PriorityRow, PriorityWeights], object]] = {
     "i": lambda r, w: r.job_id,
     "r": lambda r, w: r.partition,
     "u": lambda r, w: r.user,
-    "Y": lambda r, w: job_priority(r, w),
-    "y": lambda r, w: job_priority(r, w),
+    "Y": lambda r, w: r.priority,
+    "y": lambda r, w: r.priority,
     "A": lambda r, w: r.age,
     "a": lambda r, w: r.age,
     "F": lambda r, w: r.fairshare,

@@ -374,6 +374,7 @@ class PriorityRow:
     jobsize: float
     partition_factor: float
     nice: int
+    priority: int  # the job's priority in this partition, as the scheduler computed it
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ def prio_backend() -> FakeBackend:
     return FakeBackend(
         weights=MULTI,
         priority_rows=[
-            PriorityRow(1235, "normal", "bob", 0.25, 0.5, 0.0, 1.0, 0),
-            PriorityRow(1234, "normal", "root", 0.5, 0.90004, 0.0005, 1.0, 0),
-            PriorityRow(1236, "long", "bob", 0.0, 0.5, 0.0, 0.5, 100),
+            # priority: the weighted sum less nice, truncated, as the scheduler hands it over
+            PriorityRow(1235, "normal", "bob", 0.25, 0.5, 0.0, 1.0, 0, 6250),
+            PriorityRow(1234, "normal", "root", 0.5, 0.90004, 0.0005, 1.0, 0, 10500),
+            PriorityRow(1236, "long", "bob", 0.0, 0.5, 0.0, 0.5, 100, 5400),
         ],
     )
 
