@@ -1,40 +1,407 @@
-"""The wire protocol between the controller and node agents: one JSON object per line over TCP.
+"""The node plane's wire protocol: typed, versioned messages between the head node and agents.
 
-The agent connects to the controller (agents may sit behind NAT; the controller never dials
-out) and opens with ``hello``. Messages, by sender:
+One JSON object per line over a TCP stream (TLS-ready: both sides take an optional SSL
+context). The agent dials the head node (agents may sit behind NAT; the head node never dials
+out) and opens with :class:`Hello`; the head node answers :class:`Welcome` or :class:`Reject`.
 
-agent -> controller
-    hello     {node, instance_id, token, pid, running: [{job_id, run, pid}], finished: [Finished]}
-    started   {job_id, run, pid}
-    finished  {job_id, run, exit_code, signal, end_time, oom, error, usage}
-    heartbeat {}
-controller -> agent
-    welcome   {}                         the hello was accepted
-    reject    {reason}                   wrong token or instance: the agent stops for good
-    launch    {job_id, run, script, args, env, cwd, stdout, stderr, stdin, open_mode, node}
-    kill      {job_id, run, why, signal} why: CANCELLED | TIMEOUT | NODE_FAIL | END
-    ack       {job_id, run}              a ``finished`` report is stored; the agent forgets it
-    shutdown  {}                         power down: stop every job and exit
+agent -> head node
+    Hello, Started, Finished, StepFinished, Heartbeat
+head node -> agent
+    Welcome, Reject, Launch, Kill, Step, KillStep, Ack, Shutdown
 
-Delivery guarantees: a ``finished`` report is repeated (in the next ``hello``) until acked, so a
-controller crash between the job's exit and the write of its end loses nothing; the controller
-ignores reports for a run it no longer expects, so a repeat never ends a newer run.
+Every message class below is the one definition of its fields. :func:`decode` checks each field's
+type and refuses anything else with ``ProtocolError`` (a ``ValueError``), so a malformed or
+hostile line never reaches the code that acts on it. Unknown fields are ignored (a newer peer
+may add some); a message of an unknown type decodes to :class:`Unknown`.
+
+Authentication: the head node gives each launched node a *join credential*, an HMAC of the
+node's name and instance id under the cluster's node key (never the users' API token). On its
+first hello an agent presents it together with a random *node secret* of its own; the head
+node records the secret's hash durably, and from then on only that secret admits the instance,
+so a join credential seen after the join is worthless.
+
+Delivery guarantees: a ``Finished`` report is repeated (in the next ``Hello``) until acked, so a
+head-node crash between a job's exit and the write of its end loses nothing; the head node
+ignores reports for a run it no longer expects (or from a node the run is not on), so a repeat
+never ends a newer run.
+
+Imported by the agent at start-up: the standard library only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import json
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+PROTOCOL_VERSION = 1
 MAX_LINE = 64 * 1024 * 1024  # a launch carries the script and its environment
+JOIN_ENV = "STRATUS_JOIN_CREDENTIAL"  # how a provider hands an agent its join credential
+# Set for an agent and every process it starts: marks them as one instance's (a local
+# provider finds what a node left behind by it, never by process name).
+INSTANCE_ENV = "STRATUS_INSTANCE_ID"
+HEARTBEAT_S = 5.0  # an agent sends a Heartbeat this often; the head node allows three missed
 
 
-def encode(msg: dict[str, Any]) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
+class ProtocolError(ValueError):
+    """A line that is not a valid message of this protocol."""
 
 
-def decode(line: bytes) -> dict[str, Any]:
-    msg = json.loads(line)
-    if not isinstance(msg, dict) or "type" not in msg:
-        raise ValueError("not a protocol message")
-    return msg
+# -- field checks ---------------------------------------------------------------------------------
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ProtocolError(f"expected an integer, got {type(v).__name__}")
+    return v
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ProtocolError(f"expected a number, got {type(v).__name__}")
+    return float(v)
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ProtocolError(f"expected a string, got {type(v).__name__}")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ProtocolError(f"expected true or false, got {type(v).__name__}")
+    return v
+
+
+def _opt(check: Any) -> Any:
+    return lambda v: None if v is None else check(v)
+
+
+def _list(check: Any) -> Any:
+    def f(v: Any) -> list[Any]:
+        if not isinstance(v, list):
+            raise ProtocolError(f"expected a list, got {type(v).__name__}")
+        return [check(x) for x in v]
+
+    return f
+
+
+def _dict(check: Any) -> Any:
+    def f(v: Any) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise ProtocolError(f"expected an object, got {type(v).__name__}")
+        return {_str(k): check(x) for k, x in v.items()}
+
+    return f
+
+
+def _nested(cls: type[Any]) -> Any:
+    return lambda v: _from_obj(cls, v)
+
+
+_CHECKS: dict[str, Any] = {
+    "int": _int,
+    "float": _float,
+    "str": _str,
+    "bool": _bool,
+    "int | None": _opt(_int),
+    "float | None": _opt(_float),
+    "str | None": _opt(_str),
+    "list[str]": _list(_str),
+    "dict[str, str]": _dict(_str),
+    "dict[str, float]": _dict(_float),
+}
+
+
+def _check_for(annotation: str) -> Any:
+    check = _CHECKS.get(annotation)
+    if check is not None:
+        return check
+    if annotation.startswith("list[") and annotation[5:-1] in _PARTS:
+        return _list(_nested(_PARTS[annotation[5:-1]]))
+    raise TypeError(f"no wire check for {annotation!r}")
+
+
+_PLANS: dict[type[Any], list[tuple[str, Any, bool]]] = {}
+
+
+def _plan(cls: type[Any]) -> list[tuple[str, Any, bool]]:
+    """(field, check, required) for each wire field of ``cls``, worked out once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = [
+            (
+                f.name,
+                _check_for(str(f.type)),
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+        ]
+        _PLANS[cls] = plan
+    return plan
+
+
+def _from_obj(cls: type[Any], obj: Any) -> Any:
+    """An instance of dataclass ``cls`` from a decoded JSON object, every field checked."""
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"{cls.__name__}: expected an object")
+    kwargs: dict[str, Any] = {}
+    for name, check, required in _plan(cls):
+        if name in obj:
+            try:
+                kwargs[name] = check(obj[name])
+            except ProtocolError as exc:
+                raise ProtocolError(f"{cls.__name__}.{name}: {exc}") from None
+        elif required:
+            raise ProtocolError(f"{cls.__name__}: {name} is missing")
+    return cls(**kwargs)
+
+
+# -- parts of messages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A batch script running on the agent's node."""
+
+    job_id: int
+    run: int
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One task of a step on this node: its rank and the variables only it has."""
+
+    procid: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+_PARTS: dict[str, type[Any]] = {"RunRef": RunRef, "Task": Task}
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every message; ``type`` is its name on the wire."""
+
+    type: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(Message):
+    """A batch script ended (repeated until acked). ``usage``: utime, stime, maxrss_kb."""
+
+    type: ClassVar[str] = "finished"
+    job_id: int
+    run: int
+    exit_code: int = 0
+    signal: int = 0
+    end_time: float = 0.0
+    oom: bool = False
+    error: str = ""
+    usage: dict[str, float] = field(default_factory=dict)
+
+
+_PARTS["Finished"] = Finished
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(Message):
+    """An agent (re)connects: who it is, its credentials, what runs and what ended meanwhile."""
+
+    type: ClassVar[str] = "hello"
+    node: str
+    instance_id: str
+    secret: str  # the agent's own node secret; its hash admits the instance after the join
+    join: str = ""  # the join credential, needed until the head node has recorded the secret
+    version: int = PROTOCOL_VERSION
+    pid: int = 0
+    running: list[RunRef] = field(default_factory=list)
+    finished: list[Finished] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Started(Message):
+    type: ClassVar[str] = "started"
+    job_id: int
+    run: int
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished(Message):
+    """This node's tasks of a step ended: the worst exit, and what they used (summed)."""
+
+    type: ClassVar[str] = "step_finished"
+    job_id: int
+    run: int
+    step_id: int
+    exit_code: int = 0
+    signal: int = 0
+    end_time: float = 0.0
+    usage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    type: ClassVar[str] = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Message):
+    """The hello was accepted."""
+
+    type: ClassVar[str] = "welcome"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject(Message):
+    """The hello was refused (wrong credential, unknown instance): the agent stops for good."""
+
+    type: ClassVar[str] = "reject"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Launch(Message):
+    """Start a job's batch script on this (its first) node."""
+
+    type: ClassVar[str] = "launch"
+    job_id: int
+    run: int
+    node: str
+    script: str
+    cwd: str
+    stdout: str
+    stderr: str = ""  # "" or the same path as stdout: one file
+    stdin: str = "/dev/null"
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    open_mode: str | None = None  # "append" | "truncate" (None: truncate)
+    umask: int = 0o022
+    mem_limit_mb: int | None = None  # enforced by the agent (OUT_OF_MEMORY)
+
+
+@dataclass(frozen=True, slots=True)
+class Kill(Message):
+    """Stop (or signal) a run. ``why``: CANCELLED, TIMEOUT, REQUEUE, NODE_FAIL, END, SIGNAL, ..."""
+
+    type: ClassVar[str] = "kill"
+    job_id: int
+    run: int
+    why: str = "CANCELLED"
+    signal: str = "TERM"
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Message):
+    """Run this node's tasks of a job step; stream their output to srun at ``io_host:io_port``."""
+
+    type: ClassVar[str] = "step"
+    job_id: int
+    run: int
+    step_id: int
+    argv: list[str]
+    cwd: str
+    io_host: str
+    io_port: int
+    io_token: str
+    env: dict[str, str] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    pty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KillStep(Message):
+    type: ClassVar[str] = "kill_step"
+    job_id: int
+    run: int
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Message):
+    """A ``Finished`` report is stored: the agent forgets it."""
+
+    type: ClassVar[str] = "ack"
+    job_id: int
+    run: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(Message):
+    """Power down: stop every job and exit."""
+
+    type: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown(Message):
+    """A message type this side does not know (from a newer peer): logged and ignored."""
+
+    name: str = ""
+
+
+MESSAGES: dict[str, type[Message]] = {
+    cls.type: cls
+    for cls in (
+        Hello,
+        Started,
+        Finished,
+        StepFinished,
+        Heartbeat,
+        Welcome,
+        Reject,
+        Launch,
+        Kill,
+        Step,
+        KillStep,
+        Ack,
+        Shutdown,
+    )
+}
+
+
+# -- codec ----------------------------------------------------------------------------------------
+
+
+def encode(msg: Message) -> bytes:
+    """One line on the wire: the message's fields and its ``type``."""
+    body = dataclasses.asdict(msg)
+    body["type"] = msg.type
+    return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> Message:
+    """A message from one line; raises :class:`ProtocolError` for anything malformed."""
+    try:
+        obj = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        raise ProtocolError("not a protocol message")
+    cls = MESSAGES.get(obj["type"])
+    if cls is None:
+        return Unknown(name=obj["type"][:64])
+    result: Message = _from_obj(cls, obj)
+    return result
+
+
+# -- credentials ----------------------------------------------------------------------------------
+
+
+def join_credential(node_key: bytes, node: str, instance_id: str) -> str:
+    """The credential that lets the agent of ``node`` on ``instance_id`` join, and only it."""
+    return hmac.new(node_key, f"join\0{node}\0{instance_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def secret_digest(secret: str) -> str:
+    """What the head node records of an agent's node secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()

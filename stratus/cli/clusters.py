@@ -8,7 +8,6 @@ and after none can run again (deleting a cluster whose head node is down).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -17,13 +16,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratus import __version__
-from stratus.api import shapes
 from stratus.errors import BackendError, ConflictError, NotFoundError, UserError
 from stratus.paths import ClusterPaths, clusters_root, read_endpoint, read_token
+from stratus.pcluster import shapes
 from stratus.process import package_root, spawn_detached
+
+if TYPE_CHECKING:
+    from stratus.config import ClusterLayout
+    from stratus.providers.base import Instance
 
 CLUSTER_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]+")
 READY_TIMEOUT_S = 60.0
@@ -75,7 +78,7 @@ def read_cluster(paths: ClusterPaths) -> dict[str, Any]:
 
 
 def head_running(paths: ClusterPaths) -> bool:
-    from stratus.controller.daemon import lock_holder
+    from stratus.headnode.daemon import lock_holder
 
     return lock_holder(paths) is not None and paths.endpoint.exists()
 
@@ -90,7 +93,7 @@ def spawn_head_node(paths: ClusterPaths) -> subprocess.Popen[bytes]:
     """Start the head-node daemon detached from this process (its own session)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     return spawn_detached(
-        "stratus.controller", ["--cluster-dir", str(paths.root)], paths.logs / "controller.out"
+        "stratus.headnode", ["--cluster-dir", str(paths.root)], paths.logs / "controller.out"
     )
 
 
@@ -300,7 +303,7 @@ def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | Non
 
 
 def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:
-    from stratus.controller.daemon import lock_holder
+    from stratus.headnode.daemon import lock_holder
 
     paths = existing(name, deleting=True)
     head_pid = lock_holder(paths)
@@ -343,9 +346,10 @@ def _wait_exit(pid: int | None, deadline: float) -> None:
 
 def teardown_offline(paths: ClusterPaths) -> None:
     """Delete a cluster whose head node is not running: stop every node it recorded, then its files."""
-    from stratus.controller.daemon import acquire_lock
+    import asyncio
+
+    from stratus.headnode.daemon import acquire_lock
     from stratus.providers.base import Instance
-    from stratus.providers.local import LocalProvider
     from stratus.store.store import Store
 
     fd = acquire_lock(paths)
@@ -354,23 +358,37 @@ def teardown_offline(paths: ClusterPaths) -> None:
     try:
         store = Store.open_readonly(paths.db)
         try:
-            from sqlalchemy import select
-
-            from stratus.store import schema
-
             with store.reading() as conn:
-                rows = conn.execute(
-                    select(schema.nodes.c.instance).where(schema.nodes.c.instance.is_not(None))
-                )
-                instances = [Instance.from_json(json.loads(r[0])) for r in rows]
+                instances = [Instance.from_json(inst) for _, _, inst in store.node_instances(conn)]
         finally:
             store.close()
-        provider = LocalProvider(paths)
-        for inst in instances:
-            provider.terminate(inst, 5.0)
+        asyncio.run(_terminate_everything(paths, instances))
         shutil.rmtree(paths.root, ignore_errors=True)
     finally:
         os.close(fd)
+
+
+async def _terminate_everything(paths: ClusterPaths, recorded: list[Instance]) -> None:
+    """Terminate the recorded instances, then whatever else the providers list for the cluster
+    (instances launched by a head node that stopped before recording them)."""
+    from stratus.providers.registry import build_providers
+
+    providers = build_providers(paths, _layout_or_none(paths))
+    await providers.terminate([(inst, inst.group) for inst in recorded], 5.0)
+    for provider in providers.distinct():
+        left = await provider.describe(paths.name)
+        if left:
+            await provider.terminate(left, 5.0)
+
+
+def _layout_or_none(paths: ClusterPaths) -> ClusterLayout | None:
+    """The cluster's layout, or None when its configuration cannot be read any more."""
+    from stratus.config import load_cluster_config
+
+    try:
+        return load_cluster_config(paths.config.read_text(), filename=str(paths.config)).layout
+    except Exception:
+        return None
 
 
 def describe_compute_fleet(name: str) -> dict[str, Any]:
@@ -393,9 +411,6 @@ def head_down_message(name: str) -> str:
 
 
 def describe_cluster_instances(name: str, node_type: str | None, queue: str | None) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from stratus.store import schema
     from stratus.store.store import Store
 
     paths = existing(name)
@@ -417,17 +432,10 @@ def describe_cluster_instances(name: str, node_type: str | None, queue: str | No
         store = Store.open_readonly(paths.db)
         try:
             with store.reading() as conn:
-                rows = list(
-                    conn.execute(
-                        select(schema.nodes.c.state, schema.nodes.c.instance)
-                        .where(schema.nodes.c.instance.is_not(None))
-                        .order_by(schema.nodes.c.name)
-                    )
-                )
+                rows = store.node_instances(conn)
         finally:
             store.close()
-        for state, inst_json in rows:
-            inst = json.loads(inst_json)
+        for _, state, inst in rows:
             qname = inst.get("queue", "")
             if queue is not None and qname != queue:
                 continue
@@ -442,6 +450,7 @@ def describe_cluster_instances(name: str, node_type: str | None, queue: str | No
                     state=ec2_state,
                     node_type="ComputeNode",
                     queue=qname,
+                    private_ip=inst["private_ip"],
                 )
             )
     return {"instances": out}

@@ -118,7 +118,8 @@ class KeepAlive(threading.Thread):
 
 
 def relinquish(head: Head, job_id: int, exit_code: int) -> None:
-    head.call("POST", f"/slurm/v1/allocations/{job_id}/done", {"exit_code": exit_code})
+    body = {"exit_code": exit_code, "uid": os.getuid(), "gid": os.getgid()}
+    head.call("POST", f"/slurm/v1/allocations/{job_id}/done", body)
 
 
 def main(cluster_dir: str) -> None:

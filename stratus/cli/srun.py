@@ -28,7 +28,8 @@ import sys
 import threading
 from typing import Any
 
-from stratus.agent.protocol import MAX_LINE, decode, encode
+from stratus.agent.stepio import MAX_LINE, decode, encode
+from stratus.net import LOOPBACK
 
 SIGNAL_NAMES = {
     int(signal.SIGKILL): "Killed",
@@ -273,7 +274,7 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         return 1
     token = secrets.token_hex(16)
     step = Step(token, args.label, raw=args.pty)
-    server = await asyncio.start_server(step.connection, "127.0.0.1", 0, limit=MAX_LINE)
+    server = await asyncio.start_server(step.connection, LOOPBACK, 0, limit=MAX_LINE)
     port = server.sockets[0].getsockname()[1]
     env = dict(os.environ)
     if args.export is not None and args.export.upper() == "NONE":
@@ -290,7 +291,7 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         "cpus_per_task": args.cpus_per_task,
         "ntasks_per_node": args.ntasks_per_node,
         "name": args.job_name,
-        "io_host": "127.0.0.1",
+        "io_host": LOOPBACK,
         "io_port": port,
         "io_token": token,
         "pty": bool(args.pty),

@@ -4,8 +4,8 @@ A Slurm command must answer in a few milliseconds, and Python's start-up alone i
 with ``-I -S``. So these clients import only built-in C modules (``posix``, ``_socket``,
 ``_json``, ``pwd``): no ``os``, ``socket``, ``json`` or ``http.client``, which together would cost
 more than the rest of the command. They send argv, working directory, environment and identity
-to the head node, which does all parsing and formatting (see ``stratus.api.app``), and print what
-it answers. The request is a minimal HTTP/1.1 POST; the answer's body is stdout then stderr.
+to the head node, which does all parsing and formatting (see ``stratus.slurm.server.routes``), and
+print what it answers. The request is a minimal HTTP/1.1 POST; the answer's body is stdout then stderr.
 
 Generated per cluster into ``<cluster>/bin`` by ``stratus`` (see :func:`write_shims`), with the
 cluster directory baked in.

@@ -17,18 +17,16 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
 from stratus import __version__
-from stratus.agent.agent import HEARTBEAT_S
-from stratus.agent.protocol import MAX_LINE, decode, encode
+from stratus.agent.protocol import Launch
 from stratus.config import LoadedConfig
 from stratus.controller.build import engine_config
 from stratus.controller.lifecycle import (
@@ -38,52 +36,46 @@ from stratus.controller.lifecycle import (
     FleetStatus,
     can_move,
 )
+from stratus.controller.nodeplane import AgentConn, NodePlane
+from stratus.controller.payloads import Payloads
 from stratus.engine.engine import Engine
-from stratus.engine.model import Action, KillJob, LaunchJob, PowerDown, PowerUp, Transition
+from stratus.engine.model import Action, Job, KillJob, LaunchJob, PowerDown, PowerUp, Transition
 from stratus.engine.states import JobState, NodeState
+from stratus.fleet import Fleet
+from stratus.net import HEAD_ADDRESS
 from stratus.paths import ClusterPaths, read_token
-from stratus.providers.base import Instance, LaunchError, LaunchRequest, Provider
+from stratus.providers.base import Bootstrap, Instance, Provider
+from stratus.providers.registry import ProviderSet
 from stratus.store.store import Store
 
 log = logging.getLogger("stratus.controller")
 
 LIVENESS_PERIOD_S = 1.0
-AGENT_RECONNECT_GRACE_S = 60.0  # an agent alive but not connected for this long has failed
-AGENT_SILENCE_S = 3 * HEARTBEAT_S  # a connected agent silent this long is hung: disconnect it
 RECOVERY_GRACE_S = 15.0  # after a restart, hold new placements this long for agents to return
-TERMINATE_GRACE_S = 5.0
 INTERACTIVE_SILENCE_S = 60.0  # a salloc/srun that stops asking this long has gone: cancel it
 EXIT_STORE_FAILURE = 70
+DEFAULT_DOOR = "slurm"  # payloads stored before they named their front door are Slurm's
+
+# How a front door launches its jobs: (job, payload info, script, environment) -> the fields of
+# the node's launch message besides type/job_id/run/node: script, args, env, cwd, stdout,
+# stderr, stdin, open_mode, umask, mem_limit_mb.
+LaunchBuilder = Callable[[Job, dict[str, Any], str, dict[str, str]], dict[str, Any]]
 
 
-def _bind_loopback(port: int) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1: ``port`` if it is free, any free port otherwise."""
+def _bind(port: int) -> socket.socket:
+    """A listening TCP socket on the head node's address: ``port`` if free, any free port otherwise."""
     for candidate in (port, 0) if port else (0,):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", candidate))
+            sock.bind((HEAD_ADDRESS, candidate))
         except OSError:
             sock.close()
             continue
         sock.listen(128)
         sock.setblocking(False)
         return sock
-    raise OSError("no free port on 127.0.0.1")
-
-
-@dataclass
-class AgentConn:
-    """A connected node agent."""
-
-    node: str
-    writer: asyncio.StreamWriter
-    last_seen: float
-    running: set[tuple[int, int]] = field(default_factory=set)
-
-    def send(self, msg: dict[str, Any]) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode(msg))
+    raise OSError(f"no free port on {HEAD_ADDRESS}")
 
 
 class Controller:
@@ -94,24 +86,24 @@ class Controller:
         paths: ClusterPaths,
         loaded: LoadedConfig,
         store: Store,
-        provider: Provider,
+        provider: Provider | ProviderSet,
         *,
         clock: Callable[[], float] = time.time,
+        bootstrap: Bootstrap | None = None,
     ) -> None:
         self.paths = paths
         self.name = paths.name
         self.loaded = loaded
         self.layout = loaded.layout
         self.store = store
-        self.provider = provider
         self.clock = clock
         self.token = read_token(paths)
         self.engine = Engine(engine_config(self.layout, min_job_age_s=self.layout.min_job_age_s), clock())
-        self.instances: dict[str, Instance] = {}
-        self.agents: dict[str, AgentConn] = {}
-        self.disconnected_since: dict[str, float] = {}
-        self.launching: set[str] = set()
-        self.terminating: set[str] = set()
+        # Instances, launches and terminations: the fleet carries out the engine's power actions.
+        self.fleet = Fleet(
+            self, provider, cluster=self.name, bootstrap=bootstrap or Bootstrap(str(paths.root))
+        )
+        self.nodeplane = NodePlane(self)
         self.recovering_until = 0.0
         self._usage: dict[tuple[int, int], dict[str, Any]] = {}  # measured by agents, until stored
         self.cluster: dict[str, Any] = {}
@@ -121,9 +113,20 @@ class Controller:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.deleting = False
-        from stratus.controller.slurm_backend import ControllerSlurmBackend
+        self.interactive_silence_s = INTERACTIVE_SILENCE_S
+        self.payloads = Payloads(store)
+        # Front doors register how their jobs are launched (by the door a payload names) and
+        # what they check periodically; the controller never imports a front door.
+        self.launchers: dict[str, LaunchBuilder] = {}
+        self._periodic: list[Callable[[], None]] = []
 
-        self.slurm = ControllerSlurmBackend(self)
+    def register_launcher(self, door: str, builder: LaunchBuilder) -> None:
+        """How jobs whose payload names ``door`` are launched (see :data:`LaunchBuilder`)."""
+        self.launchers[door] = builder
+
+    def add_periodic(self, check: Callable[[], None]) -> None:
+        """Run ``check`` on the head node's loop about once a second (errors are logged)."""
+        self._periodic.append(check)
 
     # ------------------------------------------------------------------------------------------
     # state: load, commit, act
@@ -162,9 +165,7 @@ class Controller:
             FleetStatus.STOPPING,
             FleetStatus.STOPPED,
         )
-        for node in self.engine.nodes.values():
-            if node.state in (NodeState.UP, NodeState.POWERING_UP, NodeState.POWERING_DOWN, NodeState.DOWN):
-                self.disconnected_since[node.name] = now
+        self.nodeplane.restored(now)
         if any(n.state == NodeState.UP for n in self.engine.nodes.values()):
             self.recovering_until = now + RECOVERY_GRACE_S
         if self.cluster.get("clusterStatus") == ClusterStatus.DELETE_IN_PROGRESS:
@@ -199,27 +200,14 @@ class Controller:
     def dispatch(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, LaunchJob):
-                self._send_launch(action.job_id, action.run, action.nodes)
+                self.send_launch(action.job_id, action.run, action.nodes)
             elif isinstance(action, KillJob):
                 self._end_interactive(action)
-                for node in action.nodes:
-                    conn = self.agents.get(node)
-                    if conn is not None:
-                        conn.send(
-                            {
-                                "type": "kill",
-                                "job_id": action.job_id,
-                                "run": action.run,
-                                "why": action.why,
-                                "signal": action.signal,
-                            }
-                        )
+                self.nodeplane.kill(action)
             elif isinstance(action, PowerUp):
-                for node in action.nodes:
-                    self._spawn(self._power_up(node))
+                self.fleet.power_up(action.nodes)  # one launch per compute resource for the pass
             elif isinstance(action, PowerDown):
-                for node in action.nodes:
-                    self._spawn(self._power_down(node))
+                self.fleet.power_down(action.nodes)
 
     def _end_interactive(self, action: KillJob) -> None:
         """An interactive allocation has no batch script to report its end: end it now.
@@ -245,22 +233,27 @@ class Controller:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
-    def _send_launch(self, job_id: int, run: int, nodes: tuple[str, ...]) -> None:
-        conn = self.agents.get(nodes[0])
-        if conn is None:
-            return  # sent when the agent (re)connects: see _reconcile
+    def send_launch(self, job_id: int, run: int, nodes: tuple[str, ...]) -> None:
+        """Send a run's batch script to its first node, built by the front door that owns its payload.
+
+        Nothing is sent while that node's agent is away (it is sent when the agent reconnects);
+        a payload that cannot be turned into a launch fails the job, not the head node.
+        """
+        if not self.nodeplane.connected(nodes[0]):
+            return
         job = self.engine.jobs.get(job_id)
         if job is None or job.run != run or job.spec.interactive:
             return  # an interactive allocation has no batch script: its client runs steps
         try:
-            msg = self.slurm.launch_message(job)
+            payload_id = job.array_id if job.array_id is not None else job.id
+            info, script, env = self.payloads.full(payload_id)
+            builder = self.launchers[info.get("door", DEFAULT_DOOR)]
+            msg = Launch(job_id=job.id, run=job.run, node=nodes[0], **builder(job, info, script, env))
         except Exception:
-            # Its payload cannot be read back: fail this job, not the head node.
             log.exception("job %s run %d: cannot build its launch; failing it", job_id, run)
             self.commit(self.engine.job_ended(job_id, run, self.clock(), exit_code=1))
             return
-        conn.send(msg)
-        conn.running.add((job_id, run))
+        self.nodeplane.send_launch(msg)
 
     # ------------------------------------------------------------------------------------------
     # cluster and fleet status
@@ -345,269 +338,80 @@ class Controller:
         self.commit(actions, extra=record)
 
     # ------------------------------------------------------------------------------------------
-    # fleet: powering nodes up and down through the provider
+    # the fleet's host (see stratus.fleet.FleetHost); nodes are launched and terminated there
     # ------------------------------------------------------------------------------------------
 
-    async def _power_up(self, name: str) -> None:
-        node = self.engine.nodes[name]
-        if name in self.launching or name in self.instances:
-            return
-        self.launching.add(name)
-        d = node.defn
-        request = LaunchRequest(name, d.instance_type, d.cpus, d.memory_mb, d.gpus, d.partitions[0])
-        try:
-            inst = await asyncio.to_thread(self.provider.launch, request)
-        except LaunchError as exc:
-            self.launching.discard(name)
-            log.warning("launch of %s failed: %s", name, exc)
-            await self._node_failed(name, f"(Code:{exc.code})Failure when resuming nodes")
-            return
-        finally:
-            self.launching.discard(name)
-        if self.engine.nodes[name].state != NodeState.POWERING_UP:
-            # Powered down or failed meanwhile: the instance is not wanted any more.
-            await asyncio.to_thread(self.provider.terminate, inst, 0.0)
-            return
-        self.instances[name] = inst
-        node.instance_id = inst.instance_id
-        self.engine.dirty_nodes.add(name)
-        self.commit(extra=lambda c: self.store.set_node_instance(c, name, inst.to_json()))
-        log.info("launched %s as %s", name, inst.instance_id)
+    @property
+    def instances(self) -> dict[str, Instance]:
+        """Node name -> its recorded instance (the fleet's record, as stored)."""
+        return self.fleet.instances
 
-    async def _power_down(self, name: str) -> None:
-        if name in self.terminating:
-            return
-        self.terminating.add(name)
-        try:
-            conn = self.agents.pop(name, None)
-            if conn is not None:
-                conn.send({"type": "shutdown"})
-                with contextlib.suppress(OSError, TimeoutError):
-                    await asyncio.wait_for(conn.writer.drain(), timeout=2.0)
-            inst = self.instances.get(name)
-            if inst is not None:
-                await asyncio.to_thread(self.provider.terminate, inst, TERMINATE_GRACE_S)
-            self.instances.pop(name, None)
-            self.disconnected_since.pop(name, None)
-            self.engine.node_terminated(name, self.clock())
-            self.commit(extra=lambda c: self.store.set_node_instance(c, name, None))
-        finally:
-            self.terminating.discard(name)
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task of the head node (cancelled at shutdown, failures logged)."""
+        self._spawn(coro)
 
-    async def _node_failed(self, name: str, reason: str) -> None:
-        """A node failed: make sure nothing of it still runs, then requeue its jobs.
-
-        The order matters: a job is requeued (and may start elsewhere) only once the failed
-        node's instance, and any process a job left on it, is gone, so two runs never overlap.
-        """
-        if name in self.terminating:
-            return
-        self.terminating.add(name)
-        try:
-            self.agents.pop(name, None)
-            inst = self.instances.get(name)
-            if inst is not None:
-                await asyncio.to_thread(self.provider.terminate, inst, 0.0)
-        finally:
-            self.terminating.discard(name)
-        self.commit(self.engine.node_lost(name, self.clock(), reason))
+    def nodes_changed(self) -> None:
+        """Nodes failed or came and went: move the cluster and fleet statuses along."""
         self._progress_lifecycle()
 
-    async def _liveness_loop(self) -> None:
-        """Detect dead agents (process gone), hung ones (silent) and ones that stay away."""
+    async def release_agent(self, name: str, *, shutdown: bool) -> None:
+        """Forget the node's agent connection; with ``shutdown``, ask the agent to stop first."""
+        await self.nodeplane.release(name, shutdown=shutdown)
+
+    @property
+    def agent_address(self) -> str:
+        """Where agents reach this head node (``HOST:PORT``)."""
+        return f"{HEAD_ADDRESS}:{self.agent_port}"
+
+    @property
+    def agents(self) -> dict[str, AgentConn]:
+        """The connected agents, by node."""
+        return self.nodeplane.agents
+
+    async def _watch_loop(self) -> None:
+        """About once a second: agents' health, and the front doors' periodic checks."""
         while not self._stop.is_set():
             await asyncio.sleep(LIVENESS_PERIOD_S)
-            try:
-                await self._check_liveness()
-            except Exception:
-                log.exception("liveness check failed; retrying")
+            for check in (*self._periodic, self._check_agents):
+                try:
+                    check()
+                except Exception:
+                    log.exception("periodic check failed; retrying")
 
-    async def _check_liveness(self) -> None:
-        self.provider.reap()
-        self.slurm.expire_allocations(INTERACTIVE_SILENCE_S)
-        now = self.clock()
-        for conn in list(self.agents.values()):
-            if now - conn.last_seen > AGENT_SILENCE_S:
-                log.warning(
-                    "node %s: agent silent for %.0f s; disconnecting it", conn.node, now - conn.last_seen
-                )
-                conn.writer.close()
-        for name, node in list(self.engine.nodes.items()):
-            if self.deleting or node.state not in (NodeState.UP, NodeState.POWERING_UP):
-                continue
-            if name in self.launching or name in self.terminating:
-                continue
-            inst = self.instances.get(name)
-            if inst is None:
-                if node.state == NodeState.UP:
-                    self._spawn(self._node_failed(name, "Not responding: no instance"))
-                continue
-            alive = await asyncio.to_thread(self.provider.is_alive, inst)
-            # The world may have moved while we looked: act only on the same instance.
-            if (
-                self.instances.get(name) is not inst
-                or name in self.terminating
-                or node.state not in (NodeState.UP, NodeState.POWERING_UP)
-            ):
-                continue
-            if not alive:
-                log.warning("node %s: agent process is gone", name)
-                self._spawn(self._node_failed(name, "Not responding"))
-                continue
-            since = self.disconnected_since.get(name)
-            if node.state == NodeState.UP and since is not None and now - since > AGENT_RECONNECT_GRACE_S:
-                self._spawn(self._node_failed(name, "Not responding"))
+    def _check_agents(self) -> None:
+        self.nodeplane.check(self.clock())
 
-    # ------------------------------------------------------------------------------------------
-    # agent connections
-    # ------------------------------------------------------------------------------------------
-
-    async def _agent_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn: AgentConn | None = None
-        try:
-            hello = decode(await asyncio.wait_for(reader.readuntil(b"\n"), timeout=10.0))
-            conn = await self._accept(hello, writer)
-            if conn is None:
-                return
-            while True:
-                line = await reader.readuntil(b"\n")
-                conn.last_seen = self.clock()
-                self._on_agent_message(conn, decode(line))
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError, OSError):
-            pass
-        finally:
-            writer.close()
-            if conn is not None and self.agents.get(conn.node) is conn:
-                del self.agents[conn.node]
-                self.disconnected_since[conn.node] = self.clock()
-                self.engine.node_responding(conn.node, False, self.clock())
-                self.commit()
-                log.info("node %s: agent disconnected", conn.node)
-
-    async def _accept(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> AgentConn | None:
-        def reject(reason: str) -> None:
-            log.warning("rejecting agent %s: %s", hello.get("node"), reason)
-            writer.write(encode({"type": "reject", "reason": reason}))
-
-        if hello.get("type") != "hello" or not secrets.compare_digest(
-            str(hello.get("token", "")), self.token
-        ):
-            reject("bad token")
-            return None
-        name = str(hello.get("node", ""))
-        node = self.engine.nodes.get(name)
-        if node is None:
-            reject("unknown node")
-            return None
-        # The agent can be quicker than the thread recording its launch.
-        for _ in range(100):
-            if name not in self.launching:
-                break
-            await asyncio.sleep(0.05)
-        inst = self.instances.get(name)
-        if inst is None or inst.instance_id != hello.get("instance_id"):
-            reject("unknown instance")
-            return None
-        if node.state not in (NodeState.UP, NodeState.POWERING_UP) or self.deleting:
-            reject(f"node is {node.state}")
-            return None
-        old = self.agents.get(name)
-        if old is not None:
-            old.writer.close()
-        conn = AgentConn(name, writer, self.clock())
-        self.agents[name] = conn
-        self.disconnected_since.pop(name, None)
-        writer.write(encode({"type": "welcome"}))
-        self._reconcile(conn, hello)
-        log.info("node %s: agent connected (%s)", name, inst.instance_id)
-        return conn
-
-    def _reconcile(self, conn: AgentConn, hello: dict[str, Any]) -> None:
-        """Agree with a (re)connecting agent on what runs there."""
-        now = self.clock()
-        name = conn.node
-        acks: list[dict[str, Any]] = []
-        actions: list[Action] = []
-        reported_finished = {(int(r["job_id"]), int(r["run"])) for r in hello.get("finished", [])}
-        for rep in hello.get("finished", []):
-            actions += self._job_finished(rep)
-            acks.append({"type": "ack", "job_id": rep["job_id"], "run": rep["run"]})
-        reported = {(int(r["job_id"]), int(r["run"])) for r in hello.get("running", [])}
-        for job_id, run in sorted(reported):
-            job = self.engine.jobs.get(job_id)
-            if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
-                # A run the controller no longer wants (requeued or ended while we were apart).
-                conn.send({"type": "kill", "job_id": job_id, "run": run, "why": "END", "signal": "KILL"})
-            elif job.state == JobState.COMPLETING and job.final_state is not None:
-                # A cancel or time limit decided while the agent was away: its kill was lost.
-                why = job.final_state.value
-                conn.send({"type": "kill", "job_id": job_id, "run": run, "why": why, "signal": "TERM"})
-        conn.running = set(reported)
-        self.engine.node_responding(name, True, now)
-        actions += self.engine.node_up(name, now, self.instances[name].instance_id)
-        self.commit(actions)  # may send launches, which mark conn.running
-        for ack in acks:
-            conn.send(ack)
-        # Launches this agent never received (the controller stopped between deciding and sending).
-        for job in list(self.engine.jobs.values()):
-            key = (job.id, job.run)
-            if (
-                job.state in (JobState.RUNNING, JobState.COMPLETING)
-                and not job.spec.interactive
-                and job.alloc is not None
-                and job.alloc.nodes[0] == name
-                and key not in conn.running
-                and key not in reported_finished
-            ):
-                if job.state == JobState.COMPLETING:
-                    self.commit(self.engine.job_ended(job.id, job.run, now, signal=9))
-                else:
-                    log.info("re-sending launch of job %s run %d to %s", job.id, job.run, name)
-                    self._send_launch(job.id, job.run, job.alloc.nodes)
-
-    def _on_agent_message(self, conn: AgentConn, msg: dict[str, Any]) -> None:
-        kind = msg["type"]
-        if kind == "finished":
-            actions = self._job_finished(msg)
-            self.commit(actions)
-            conn.running.discard((int(msg["job_id"]), int(msg["run"])))
-            conn.send({"type": "ack", "job_id": msg["job_id"], "run": msg["run"]})
-        elif kind == "started":
-            conn.running.add((int(msg["job_id"]), int(msg["run"])))
-        elif kind == "step_finished":
-            self.slurm.step_finished(msg)
-        elif kind == "heartbeat":
-            pass
-        else:
-            log.warning("node %s: unknown message %r", conn.node, kind)
-
-    def _job_finished(self, rep: dict[str, Any]) -> list[Action]:
-        job_id, run = int(rep["job_id"]), int(rep["run"])
-        if rep.get("error"):
-            log.warning("job %s run %d: %s", job_id, run, rep["error"])
-        end = min(float(rep.get("end_time") or self.clock()), self.clock())
-        if rep.get("usage"):
-            self._usage[(job_id, run)] = dict(rep["usage"])
-        return self.engine.job_ended(
-            job_id,
-            run,
-            end,
-            exit_code=int(rep.get("exit_code", 0)),
-            signal=int(rep.get("signal", 0)),
-            out_of_memory=bool(rep.get("oom")),
-        )
+    def record_usage(self, job_id: int, run: int, usage: dict[str, float]) -> None:
+        """What an agent measured of a run: stored with the run's end (next commit)."""
+        self._usage[(job_id, run)] = usage
 
     # ------------------------------------------------------------------------------------------
     # main loop and lifecycle of the process
     # ------------------------------------------------------------------------------------------
 
-    async def start_servers(self, api_app: Any, api_port: int = 0, agent_port: int = 0) -> None:
-        """Serve the API and the agent port on loopback; reuse the given ports if still free."""
+    async def start_servers(
+        self,
+        api_app: Any,
+        api_port: int = 0,
+        agent_port: int = 0,
+        *,
+        agent_tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """Serve the API and the agent port on the head node's address.
+
+        The given ports are reused if still free: agents were given the agent port when their
+        node was launched, and dial it again after a restart.
+        """
         import uvicorn
 
-        api_sock = _bind_loopback(api_port)
-        agent_sock = _bind_loopback(agent_port)
-        agent_server = await asyncio.start_server(self._agent_connection, sock=agent_sock, limit=MAX_LINE)
+        api_sock = _bind(api_port)
+        agent_sock = _bind(agent_port)
+        if agent_port and agent_sock.getsockname()[1] != agent_port:
+            log.error(
+                "agent port %d is taken: agents launched before cannot reconnect and will be replaced",
+                agent_port,
+            )
+        await self.nodeplane.serve(agent_sock, agent_tls)
         self.agent_port = agent_sock.getsockname()[1]
         config = uvicorn.Config(api_app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
@@ -616,11 +420,11 @@ class Controller:
             await asyncio.sleep(0.01)
         self.api_port = api_sock.getsockname()[1]
         self._api_server = server
-        self._agent_server = agent_server
 
     async def run(self) -> None:
         """Schedule, act and watch until stopped."""
-        self._spawn(self._liveness_loop())
+        self._spawn(self.fleet.run(self._stop))
+        self._spawn(self._watch_loop())
         if self.cluster.get("clusterStatus") == ClusterStatus.CREATE_IN_PROGRESS and not self.cluster.get(
             "computeFleetStatus"
         ):
@@ -631,17 +435,15 @@ class Controller:
         for job in list(self.engine.jobs.values()):
             if job.spec.interactive and job.state == JobState.COMPLETING:
                 self._spawn(self._finish_interactive(job.id, job.run))
-            elif job.spec.interactive and not job.state.final:
-                self.slurm.allocation_status(job.id)  # its client gets the usual time to come back
         for name, node in self.engine.nodes.items():
             if node.state == NodeState.POWERING_DOWN or (
                 node.state == NodeState.DOWN and name in self.instances
             ):
-                self._spawn(self._power_down(name))
+                self.fleet.power_down([name])
             elif node.state == NodeState.POWERING_UP and name not in self.instances:
                 # The previous head node stopped between deciding to launch and recording the
                 # instance: launch again (an agent it may have started is rejected and exits).
-                self._spawn(self._power_up(name))
+                self.fleet.power_up([name])
         while not self._stop.is_set():
             now = self.clock()
             if not self.deleting:
@@ -675,10 +477,7 @@ class Controller:
     async def shutdown_servers(self) -> None:
         if hasattr(self, "_api_server"):
             self._api_server.should_exit = True
-        if hasattr(self, "_agent_server"):
-            self._agent_server.close()
-        for conn in list(self.agents.values()):
-            conn.writer.close()
+        self.nodeplane.close()
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
@@ -711,18 +510,8 @@ class Controller:
     async def _delete(self) -> None:
         """Terminate every node; the daemon removes the cluster's files once the loop stops."""
         try:
-            for conn in list(self.agents.values()):
-                conn.send({"type": "shutdown"})
-            results = await asyncio.gather(
-                *(
-                    asyncio.to_thread(self.provider.terminate, inst, TERMINATE_GRACE_S)
-                    for inst in list(self.instances.values())
-                ),
-                return_exceptions=True,
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    log.error("terminating a node failed during delete", exc_info=result)
+            self.nodeplane.shutdown_all()
+            await self.fleet.terminate_all()
         finally:
             self.stop()
 

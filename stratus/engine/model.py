@@ -155,7 +155,7 @@ class JobSpec:
     user: str
     uid: int = 0
     gid: int = 0
-    account: str = ""  # the fair-share account (``--account``); empty: the user's own
+    account: str = ""  # the account (``--account``), charged for fair share; empty: the user's own
     partitions: tuple[str, ...] = ()  # empty: the default partition
     min_nodes: int = 1
     max_nodes: int | None = None  # None: as many as the tasks need
@@ -179,6 +179,16 @@ class JobSpec:
     interactive: bool = False  # salloc/srun: no batch script; the client uses the allocation
     # --signal: (signal, seconds before the time limit, batch shell only)
     warn_signal: tuple[str, float, bool] | None = None
+    # How many runs the job may have: a run that fails by itself (non-zero exit, out of memory)
+    # while runs are left goes back to PENDING as the next run. Every run counts, including
+    # runs lost to a node failure or requeued by a user. 1: a failure is final.
+    max_attempts: int = 1
+    share_id: str = ""  # the fair-share identifier its usage is charged to; empty: the account
+
+    @property
+    def share(self) -> str:
+        """The fair-share account this job's usage is charged to (``share_id``, else ``account``)."""
+        return self.share_id or self.account
 
 
 @dataclass(slots=True)
@@ -231,6 +241,30 @@ class Job:
     @property
     def is_array_remainder(self) -> bool:
         return self.pending_tasks is not None and self.task_id is None
+
+
+# The journal's keys for jobs. The store indexes transitions by these strings and finds a job's
+# history with them, so their format is part of the store's format and must never change. (It
+# happens to be how Slurm writes job and task ids; front ends build their own text.)
+
+
+def record_key(job: Job) -> str:
+    """The journal's key of ``job``: its id (``20``), or ``<array id>_<task id>`` (``20_3``) for
+    an array task that has a record of its own."""
+    if job.array_id is not None and job.task_id is not None:
+        return f"{job.array_id}_{job.task_id}"
+    return str(job.id)
+
+
+def task_record_key(array_id: int, task_id: int) -> str:
+    """The journal's key of task ``task_id`` of array ``array_id`` (as :func:`record_key`)."""
+    return f"{array_id}_{task_id}"
+
+
+def tasks_record_key(array_id: int, task_ids: IndexSet) -> str:
+    """The journal's key of several pending tasks of an array changed at once:
+    ``<array id>_[<ids>]``, the ids as consecutive ranges (``20_[1-3,7]``)."""
+    return f"{array_id}_[{task_ids.to_slurm()}]"
 
 
 # -- nodes -----------------------------------------------------------------------------------------
@@ -293,7 +327,7 @@ class Transition:
     """One recorded change of state: the journal of record for every entity."""
 
     entity: str  # "job" | "node" | "partition"
-    key: str  # job id (``20``, ``20_3`` for a task), node name, partition name
+    key: str  # job: :func:`record_key` (or :func:`tasks_record_key`); node or partition: its name
     old: str
     new: str
     time: float
@@ -358,9 +392,28 @@ class KillJob:
 
 @dataclass(frozen=True, slots=True)
 class PowerUp:
-    """Launch an instance for each node (they are POWERING_UP now)."""
+    """Launch an instance for each node (they are POWERING_UP now).
+
+    ``groups`` holds the compute-resource group (:attr:`NodeDef.group`) of each node, in the
+    order of ``nodes``, so a fleet can batch its launches per group (:meth:`by_group`). It is a
+    function of ``nodes`` and the cluster's configuration, so it takes no part in equality; a
+    PowerUp built without it (``PowerUp(nodes)``) is still valid and is one batch.
+    """
 
     nodes: tuple[str, ...]
+    groups: tuple[str, ...] = field(default=(), compare=False)
+
+    def by_group(self) -> dict[str, tuple[str, ...]]:
+        """The nodes per group, groups in order of first appearance, nodes in their order here.
+
+        Nodes without a known group (``groups`` empty, or a node declared without one) are
+        listed under ``""``.
+        """
+        groups = self.groups if len(self.groups) == len(self.nodes) else ("",) * len(self.nodes)
+        out: dict[str, list[str]] = {}
+        for name, group in zip(self.nodes, groups, strict=True):
+            out.setdefault(group, []).append(name)
+        return {g: tuple(names) for g, names in out.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,13 @@
 
 Each entity has one state enum and one transition table. Every change of state goes through
 :func:`check_transition`, and the engine records it (time, cause, reason) in its journal, which
-feeds squeue's REASON column, accounting and debugging. An illegal transition is a bug in the
+feeds the front ends' views, accounting and debugging. An illegal transition is a bug in the
 engine, never a user error, so it raises ``IllegalTransition``.
+
+State names and reason codes are the engine's own vocabulary, stored as they are. They were chosen
+to be Slurm's words, so the Slurm front door prints them unchanged; any other front door maps
+them onto its own (the compact codes such as ``PD`` belong to the Slurm front door,
+``stratus.slurm.jobstate``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from enum import StrEnum
 
 
 class JobState(StrEnum):
-    """A job's life, named as Slurm names it (squeue prints the compact code in ``code``)."""
+    """A job's life. The values are stored: never rename them."""
 
     PENDING = "PENDING"
     CONFIGURING = "CONFIGURING"  # allocated; waiting for its powered-down nodes to boot
@@ -29,31 +34,10 @@ class JobState(StrEnum):
     DEADLINE = "DEADLINE"
 
     @property
-    def code(self) -> str:
-        """Slurm's compact state code (``PD``, ``R``, ``CG`` ...)."""
-        return _JOB_CODES[self]
-
-    @property
     def final(self) -> bool:
         """True once the job will never run again (a requeue creates a new run from PENDING)."""
         return self in FINAL_JOB_STATES
 
-
-_JOB_CODES = {
-    JobState.PENDING: "PD",
-    JobState.CONFIGURING: "CF",
-    JobState.RUNNING: "R",
-    JobState.COMPLETING: "CG",
-    JobState.COMPLETED: "CD",
-    JobState.FAILED: "F",
-    JobState.CANCELLED: "CA",
-    JobState.TIMEOUT: "TO",
-    JobState.NODE_FAIL: "NF",
-    JobState.OUT_OF_MEMORY: "OOM",
-    JobState.PREEMPTED: "PR",
-    JobState.BOOT_FAIL: "BF",
-    JobState.DEADLINE: "DL",
-}
 
 FINAL_JOB_STATES = frozenset(
     {
@@ -92,12 +76,45 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 }
 
 
+# The reason vocabulary of jobs (``Job.reason``): why a pending job waits, or how a finished one
+# ended. Stored and shown as they are (the Slurm front door prints them unchanged), so a code is
+# never renamed; a new situation gets a new code. "None" means there is nothing to say.
+WAIT_REASONS = frozenset(
+    {
+        "None",
+        "Resources",  # the first job that cannot start for lack of resources
+        "Priority",  # a job behind one that holds a reservation (or blocks, first come first served)
+        "Dependency",  # a dependency is not met yet
+        "DependencyNeverSatisfied",  # a dependency can never be met
+        "JobHeldUser",  # held
+        "BeginTime",  # its earliest start time has not come
+        "JobArrayTaskLimit",  # its array runs as many tasks as it may at once
+        "PartitionInactive",  # the compute fleet is stopped
+        "PartitionNodeLimit",  # it asks more nodes than its partition has
+        "PartitionTimeLimit",  # it asks a longer time limit than its partition allows
+        "QOSMaxJobsPerUserLimit",  # its user holds as many jobs as allowed
+        "QOSMaxNodePerUserLimit",  # ... as many nodes
+        "QOSMaxCpuPerUserLimit",  # ... as many CPUs
+    }
+)
+END_REASONS = frozenset(
+    {
+        "None",  # completed, or cancelled
+        "TimeLimit",  # killed at its time limit
+        "NonZeroExitCode",
+        "OutOfMemory",
+        "NodeDown",  # a node failed and the job may not be requeued
+        "DependencyNeverSatisfied",  # cancelled because a dependency can never be met
+    }
+)
+
+
 class NodeState(StrEnum):
     """A compute node's power and health life.
 
     Whether an UP node is idle, mixed or allocated is not a state: it follows from the jobs on
-    it. Slurm shows the combination as ``idle~`` (POWERED_DOWN), ``alloc#`` (POWERING_UP with
-    jobs), ``mix`` (UP, partly allocated), ``idle%`` (POWERING_DOWN), ``down~``/``down*`` (DOWN).
+    it. Front ends show the combination in their own words (the Slurm front door: ``idle~`` for
+    POWERED_DOWN, ``alloc#`` for POWERING_UP with jobs, ``mix``, ``idle%`` for POWERING_DOWN ...).
     """
 
     POWERED_DOWN = "POWERED_DOWN"  # no instance; can be powered up for a job

@@ -7,5 +7,12 @@ messages). Parsers and formatters: :mod:`~stratus.slurm.timefmt`, :mod:`~stratus
 :mod:`~stratus.slurm.env`, :mod:`~stratus.slurm.jobstate`, :mod:`~stratus.slurm.nodestate`.
 """
 
+from stratus import __version__
+
 # The Slurm release whose behaviour and output the front end reproduces (``-V``, show config ...).
 SLURM_VERSION = "22.05.8"
+
+
+def version_line() -> str:
+    """``-V``/``--version``: Slurm's version line, naming stratus (tools parse the second word)."""
+    return f"slurm {SLURM_VERSION} (stratus {__version__})\n"

@@ -1,4 +1,9 @@
-"""C library parsing behaviour that Slurm's option parsers rely on."""
+"""C library parsing behaviour that Slurm's option parsers rely on.
+
+This is the one ``strtol`` of the Slurm front end: every parser that reads a number the way
+Slurm's C code does (``strtol``, ``atoi``) goes through it, so they all accept the same
+blanks, sign and digits and stop at the same place.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ def strtol(s: str, pos: int) -> tuple[int, int]:
     """C ``strtol(s + pos, &end, 10)``: (value, end position).
 
     Leading whitespace and one sign are accepted; with no digits the value is 0 and ``end`` is
-    ``pos``, exactly as C reports "nothing parsed".
+    ``pos``, exactly as C reports "nothing parsed". ``strtol(s, 0)[0]`` is C's ``atoi(s)``.
     """
     i = pos
     while i < len(s) and s[i] in " \t\n\r\f\v":
@@ -21,3 +26,14 @@ def strtol(s: str, pos: int) -> tuple[int, int]:
     if k == j:
         return 0, pos
     return int(s[i:k]), k
+
+
+def strtol_rest(s: str) -> tuple[int | None, str]:
+    """:func:`strtol` over all of ``s``: (value, the text after it); (None, ``s``) with no digits.
+
+    For parsers that tell "no number" from 0 and go on with the rest of the text.
+    """
+    value, end = strtol(s, 0)
+    if end == 0:
+        return None, s
+    return value, s[end:]

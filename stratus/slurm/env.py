@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from stratus.net import HEAD_ADDRESS
 from stratus.slurm import hostlist
 from stratus.slurm.arrays import array_step
 from stratus.slurm.views import BatchRequest, ClientContext
@@ -65,7 +66,7 @@ class JobEnvInput:
     prio_process: int = 0  # the submitter's nice value
     node_aliases: str | None = None  # "(null)" when None
     slurm_conf: str | None = None  # SLURM_CONF is omitted when None
-    controller_addr: str = "127.0.0.1"
+    controller_addr: str = HEAD_ADDRESS
     controller_port: int = 6817
     extra: dict[str, str] = field(default_factory=dict)  # added verbatim, last
 

@@ -43,10 +43,31 @@ INVALID_ACCOUNT = "Invalid account or account/partition combination specified"
 MEMORY_NOT_AVAILABLE = "Memory required by task is not available"
 ACCESS_DENIED = "Access/permission denied"
 
+# -- Slurm error strings for refused job actions (scontrol hold, release, requeue, update) -------
+# A backend puts these in ControlResult.failures; scontrol prints "<reason> for job <id>".
+
+JOB_NOT_PENDING = "Job is no longer pending execution"
+JOB_PENDING = "Job is pending execution"
+JOB_FINISHED = "Job has already finished"
+TRANSITION_STATE_NO_UPDATE = "Job can not be altered now, try again later"
+DISABLED = "Requested operation is presently disabled"
+BATCH_ONLY = "Only batch jobs are accepted or processed"
+JOB_HELD = "Job is in held state, pending scheduler release"
+
 # -- detail lines sbatch prints before the "submission failed" line ------------------------------
 
 MEMORY_UNSATISFIABLE = "Memory specification can not be satisfied"
 CPUS_UNSATISFIABLE = "CPU count per node can not be satisfied"
+
+
+def command_error(prog: str, msg: str, exit_code: int = 1) -> SlurmError:
+    """One line, ``<prog>: error: <msg>``, as Slurm's ``error()`` prints it; exits ``exit_code``."""
+    return SlurmError(f"{prog}: error: {msg}", exit_code)
+
+
+def command_fatal(prog: str, msg: str, exit_code: int = 1) -> SlurmError:
+    """One line, ``<prog>: fatal: <msg>``, as Slurm's ``fatal()`` prints it; exits ``exit_code``."""
+    return SlurmError(f"{prog}: fatal: {msg}", exit_code)
 
 
 def submit_failed(reason: str, *details: str) -> SlurmError:

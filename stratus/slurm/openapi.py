@@ -31,7 +31,7 @@ import yaml
 
 from stratus.slurm import SLURM_VERSION, hostlist, jobstate, nodestate
 from stratus.slurm.arrays import format_task_ids
-from stratus.slurm.scontrol import job_tres, node_alloc_tres, node_cfg_tres
+from stratus.slurm.scontrol_records import job_tres, node_alloc_tres, node_cfg_tres
 from stratus.slurm.views import JobRow, NodeRow
 
 PLUGIN_TYPE = "openapi/v0.0.38"

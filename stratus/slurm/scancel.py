@@ -20,6 +20,7 @@ from stratus import __version__
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import SLURM_VERSION, hostlist, jobstate
 from stratus.slurm.arrays import parse_task_list
+from stratus.slurm.cparse import strtol_rest
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import CancelRequest, ClientContext, CommandResult, JobTarget, SlurmBackend
@@ -90,26 +91,13 @@ class ParsedId:
     text: str
 
 
-def _strtol(s: str) -> tuple[int | None, str]:
-    i = 0
-    while i < len(s) and s[i] in " \t\n\r\f\v":
-        i += 1
-    j = i + 1 if s[i : i + 1] in ("+", "-") else i
-    k = j
-    while k < len(s) and s[k].isdigit():
-        k += 1
-    if k == j:
-        return None, s
-    return int(s[i:k]), s[k:]
-
-
 def parse_job_ids(args: Sequence[str]) -> list[ParsedId]:
     """scancel's job id arguments; raises ``Invalid job id <arg>`` for a malformed one."""
     out: list[ParsedId] = []
     queue = list(args)
     while queue:
         arg = queue.pop(0)
-        job_id, rest = _strtol(arg)
+        job_id, rest = strtol_rest(arg)
         if job_id is None or job_id <= 0:
             raise _err(f"Invalid job id {arg}")
         tasks = None
@@ -127,12 +115,12 @@ def parse_job_ids(args: Sequence[str]) -> list[ParsedId]:
         if rest.startswith("_*"):
             rest = rest[2:]
         elif rest.startswith("_"):
-            task, rest = _strtol(rest[1:])
+            task, rest = strtol_rest(rest[1:])
             if task is None or task < 0:
                 raise _err(f"Invalid job id {arg}")
             tasks = IndexSet.from_ids([task])
         elif rest.startswith("+"):
-            comp, rest = _strtol(rest[1:])
+            comp, rest = strtol_rest(rest[1:])
             if comp is None or comp < 0:
                 raise _err(f"Invalid job id {arg}")
         if rest.startswith("."):

@@ -3,7 +3,8 @@
 The Slurm compatibility layer (option parsing, ``#SBATCH`` directives, output formats) never sees
 engine objects. It receives plain rows describing jobs, nodes and partitions, produces plain
 requests (a parsed ``sbatch``, a parsed ``scancel``), and asks a :class:`SlurmBackend` to act.
-The controller implements the backend over the engine; unit tests implement it in memory.
+The head node implements it over the cluster service (``stratus.slurm.server.backend``); unit tests
+implement it in memory.
 
 Vocabulary follows Slurm here on purpose: states are Slurm's long names (``PENDING``,
 ``RUNNING`` ...), reasons are Slurm's reason codes (``Resources``, ``Priority`` ...), times are
@@ -398,7 +399,7 @@ class ShareRow:
 
 
 class SlurmBackend(Protocol):
-    """What the Slurm front end needs from a cluster. The controller implements it."""
+    """What the Slurm front end needs from a cluster (see ``stratus.slurm.server.backend``)."""
 
     cluster_name: str
     max_array_size: int  # Slurm's MaxArraySize: array task ids must be below it

@@ -281,7 +281,17 @@ class Store:
         )
         for row in conn.execute(q):
             spec = _spec(row.spec)
-            yield spec.account, spec.user, int(row.cpus), float(row.start_time), float(row.end_time)
+            yield spec.share, spec.user, int(row.cpus), float(row.start_time), float(row.end_time)
+
+    def node_instances(self, conn: Connection) -> list[tuple[str, str, dict[str, Any]]]:
+        """(node name, node state, instance record) of every node with a recorded instance, by name.
+
+        The instance record is what ``set_node_instance`` stored (``Instance.to_json()``).
+        """
+        n = schema.nodes.c
+        q = select(n.name, n.state, n.instance).where(n.instance.is_not(None)).order_by(n.name)
+        rows = conn.execute(q)
+        return [(str(r.name), str(r.state), json.loads(r.instance)) for r in rows]
 
     def load_nodes(
         self, conn: Connection, defs: dict[str, NodeDef]
@@ -443,6 +453,19 @@ class Store:
         )
         return [
             Transition(r.entity, r.key, r.old, r.new, r.time, r.cause, r.reason, r.run)
+            for r in conn.execute(q)
+        ]
+
+    def journal_after(self, conn: Connection, after_seq: int, limit: int) -> list[tuple[int, Transition]]:
+        """Up to ``limit`` journal entries past ``after_seq``, oldest first, with their seq."""
+        q = (
+            select(schema.journal)
+            .where(schema.journal.c.seq > after_seq)
+            .order_by(schema.journal.c.seq)
+            .limit(limit)
+        )
+        return [
+            (r.seq, Transition(r.entity, r.key, r.old, r.new, r.time, r.cause, r.reason, r.run))
             for r in conn.execute(q)
         ]
 

@@ -9,139 +9,38 @@ decided but never delivered, a run the head node no longer wants.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from stratus.agent.protocol import decode, encode
-from stratus.api.app import create_app
-from stratus.config import load_cluster_config
 from stratus.controller.core import Controller
-from stratus.paths import ClusterPaths
-from stratus.providers.base import Instance, LaunchRequest
+from stratus.providers.base import Bootstrap, CapacityError, CreateResult, NodeGroup
 from stratus.slurm.views import BatchRequest, ClientContext
-from stratus.store.store import Store
-
-CONFIG = """\
-HeadNode:
-  InstanceType: t3.micro
-Scheduling:
-  Scheduler: slurm
-  SlurmQueues:
-  - Name: q
-    ComputeResources:
-    - Name: c
-      InstanceType: t3.micro
-      MinCount: 1
-      MaxCount: 1
-"""
-
-
-class RecordingProvider:
-    """Launches nothing: hands out instance records, which a scripted agent then claims."""
-
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.launched: dict[str, Instance] = {}
-
-    def launch(self, request: LaunchRequest) -> Instance:
-        inst = Instance(f"i-{secrets.token_hex(4)}", request.node, request.instance_type, 0.0, "127.0.0.1")
-        self.launched[request.node] = inst
-        return inst
-
-    def terminate(self, instance: Instance, grace_s: float) -> None:
-        self.launched.pop(instance.node, None)
-
-    def is_alive(self, instance: Instance) -> bool:
-        return instance.node in self.launched
-
-    def reap(self) -> None:
-        pass
-
-
-class ScriptedAgent:
-    def __init__(self, ctrl: Controller, node: str, instance_id: str) -> None:
-        self.ctrl, self.node, self.instance_id = ctrl, node, instance_id
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def connect(self, running: list[dict[str, Any]], finished: list[dict[str, Any]]) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.ctrl.agent_port)
-        hello = {
-            "type": "hello",
-            "token": self.ctrl.token,
-            "node": self.node,
-            "instance_id": self.instance_id,
-            "pid": 1,
-            "running": running,
-            "finished": finished,
-        }
-        self.writer.write(encode(hello))
-        assert (await self.next())["type"] == "welcome"
-
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        assert self.reader is not None
-        return decode(await asyncio.wait_for(self.reader.readuntil(b"\n"), timeout))
-
-    async def expect(self, kind: str) -> dict[str, Any]:
-        while True:
-            msg = await self.next()
-            if msg["type"] == kind:
-                return msg
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.writer is not None
-        self.writer.write(encode(msg))
-
-    async def close(self) -> None:
-        assert self.writer is not None
-        self.writer.close()
-        await asyncio.sleep(0.05)
-
-
-def finished(job_id: int, run: int = 0) -> dict[str, Any]:
-    return {"type": "finished", "job_id": job_id, "run": run, "exit_code": 0, "signal": 0, "end_time": 0}
-
-
-@contextlib.asynccontextmanager
-async def head_node(tmp_path: Path, provider: RecordingProvider) -> AsyncIterator[Controller]:
-    """A real head node for a fresh cluster, serving on loopback, stopped on exit."""
-    paths = ClusterPaths(tmp_path / "c")
-    paths.root.mkdir()
-    paths.config.write_text(CONFIG)
-    paths.token.write_text(secrets.token_hex(16))
-    store = Store.open(paths.db, create=True)
-    with store.transaction() as conn:
-        store.set_meta(conn, "cluster", {"clusterName": "c", "clusterStatus": "CREATE_IN_PROGRESS"})
-    ctrl = Controller(paths, load_cluster_config(CONFIG), store, provider)
-    ctrl.restore()
-    await ctrl.start_servers(create_app(ctrl))
-    runner = asyncio.create_task(ctrl.run())
-    try:
-        yield ctrl
-    finally:
-        ctrl.stop()
-        await runner
-        await ctrl.shutdown_servers()
-        store.close()
+from tests.controller.inprocess import (
+    CONFIG,
+    RecordingProvider,
+    ScriptedAgent,
+    finished,
+    head_node,
+)
 
 
 async def _scenario(tmp_path: Path) -> None:
-    async with head_node(tmp_path, RecordingProvider()) as ctrl:
+    provider = RecordingProvider()
+    async with head_node(tmp_path, provider) as head:
+        ctrl = head.controller
         store = ctrl.store
         for _ in range(200):
             if "q-st-c-1" in ctrl.instances:
                 break
             await asyncio.sleep(0.01)
-        agent = ScriptedAgent(ctrl, "q-st-c-1", ctrl.instances["q-st-c-1"].instance_id)
+        agent = ScriptedAgent(
+            ctrl, "q-st-c-1", ctrl.instances["q-st-c-1"].instance_id, provider.joins["q-st-c-1"]
+        )
         await agent.connect([], [])
         ctx = ClientContext(user="alice", uid=1000, gid=1000, cwd=str(tmp_path), env={}, host="h")
 
         # 1. A report whose ack was lost is repeated on reconnection and recorded once.
-        job = ctrl.slurm.submit(BatchRequest(script="#!/bin/sh\ntrue\n", name="one"), ctx)
+        job = head.slurm.submit(BatchRequest(script="#!/bin/sh\ntrue\n", name="one"), ctx)
         launch = await agent.expect("launch")
         assert (launch["job_id"], launch["run"]) == (job, 0)
         agent.send({"type": "started", "job_id": job, "run": 0, "pid": 42})
@@ -156,7 +55,7 @@ async def _scenario(tmp_path: Path) -> None:
         assert ctrl.engine.jobs[job].state == "COMPLETED"
 
         # 2. A launch decided but never delivered is sent again when the agent reconnects.
-        job2 = ctrl.slurm.submit(BatchRequest(script="#!/bin/sh\ntrue\n", name="two"), ctx)
+        job2 = head.slurm.submit(BatchRequest(script="#!/bin/sh\ntrue\n", name="two"), ctx)
         first = await agent.expect("launch")
         assert first["job_id"] == job2
         await agent.close()  # as if the message was lost with the old head node
@@ -178,14 +77,16 @@ def test_reconciliation_after_lost_messages(tmp_path: Path) -> None:
 
 
 class FailingProvider(RecordingProvider):
-    def launch(self, request: LaunchRequest) -> Instance:
-        from stratus.providers.base import LaunchError
-
-        raise LaunchError("InsufficientInstanceCapacity", "no capacity")
+    async def create(
+        self, group: NodeGroup, names: Sequence[str], token: str, bootstrap: Bootstrap
+    ) -> CreateResult:
+        no_capacity = CapacityError("InsufficientInstanceCapacity", "no capacity")
+        return CreateResult([], {n: no_capacity for n in names})
 
 
 async def _failed_creation(tmp_path: Path) -> None:
-    async with head_node(tmp_path, FailingProvider()) as ctrl:
+    async with head_node(tmp_path, FailingProvider()) as head:
+        ctrl = head.controller
         for _ in range(300):
             if ctrl.cluster.get("clusterStatus") == "CREATE_FAILED":
                 break
@@ -205,3 +106,79 @@ async def _failed_creation(tmp_path: Path) -> None:
 
 def test_static_node_that_cannot_launch_fails_creation(tmp_path: Path) -> None:
     asyncio.run(_failed_creation(tmp_path))
+
+
+TWO_NODES = CONFIG.replace("MinCount: 1\n      MaxCount: 1", "MinCount: 2\n      MaxCount: 2")
+
+
+async def _launched(ctrl: Controller, provider: RecordingProvider, node: str) -> ScriptedAgent:
+    for _ in range(300):
+        if node in ctrl.instances and node in provider.joins:
+            break
+        await asyncio.sleep(0.01)
+    return ScriptedAgent(ctrl, node, ctrl.instances[node].instance_id, provider.joins[node])
+
+
+async def _credentials(tmp_path: Path) -> None:
+    provider = RecordingProvider()
+    async with head_node(tmp_path, provider) as head:
+        ctrl = head.controller
+        agent = await _launched(ctrl, provider, "q-st-c-1")
+        # The users' API token is no agent credential, and a wrong join credential admits nobody.
+        for bad in (ctrl.token, "0" * 64, ""):
+            reply = await agent.hello([], [], join=bad)
+            assert reply == {"type": "reject", "reason": "wrong join credential"}
+            await agent.close()
+        # Another node's credential does not work for this one.
+        reply = await agent.hello([], [], node="q-st-c-2")
+        assert reply["type"] == "reject"
+        await agent.close()
+        await agent.connect([], [])  # the right one: joined, its secret recorded
+        await agent.close()
+        with ctrl.store.reading() as conn:
+            (row,) = [r for r in ctrl.store.node_instances(conn) if r[0] == "q-st-c-1"]
+        assert "secret" in row[2]["credentials"]  # durable, for after a restart
+        # Once joined, the join credential alone is worthless: only the agent's secret admits.
+        thief = ScriptedAgent(ctrl, "q-st-c-1", agent.instance_id, agent.join)
+        assert (await thief.hello([], []))["reason"] == "wrong node secret"
+        await thief.close()
+        await agent.connect([], [])  # the agent itself comes back with its secret
+        await agent.close()
+
+
+def test_agents_join_with_their_own_credentials_not_the_api_token(tmp_path: Path) -> None:
+    asyncio.run(_credentials(tmp_path))
+
+
+async def _forged_report(tmp_path: Path) -> None:
+    provider = RecordingProvider()
+    async with head_node(tmp_path, provider, TWO_NODES) as head:
+        ctrl = head.controller
+        agents = [await _launched(ctrl, provider, f"q-st-c-{i}") for i in (1, 2)]
+        for agent in agents:
+            await agent.connect([], [])
+        ctx = ClientContext(user="alice", uid=1000, gid=1000, cwd=str(tmp_path), env={}, host="h")
+        job = head.slurm.submit(BatchRequest(script="#!/bin/sh\nsleep 100\n", name="one"), ctx)
+        for _ in range(300):
+            if ctrl.engine.jobs[job].state == "RUNNING":
+                break
+            await asyncio.sleep(0.01)
+        assert ctrl.engine.jobs[job].alloc is not None
+        host = ctrl.engine.jobs[job].alloc.nodes[0]
+        other = next(a for a in agents if a.node != host)
+        # The node the job does not run on says it ended: acknowledged, and nothing changes.
+        other.send(finished(job))
+        assert (await other.expect("ack"))["job_id"] == job
+        await asyncio.sleep(0.1)
+        assert ctrl.engine.jobs[job].state == "RUNNING"
+        # Its batch host's report ends it.
+        owner = next(a for a in agents if a.node == host)
+        owner.send(finished(job))
+        assert (await owner.expect("ack"))["job_id"] == job
+        assert ctrl.engine.jobs[job].state == "COMPLETED"
+        for agent in agents:
+            await agent.close()
+
+
+def test_regression_any_agent_could_report_any_job_as_finished(tmp_path: Path) -> None:
+    asyncio.run(_forged_report(tmp_path))

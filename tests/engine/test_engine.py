@@ -380,11 +380,11 @@ def test_afterok_afternotok_afterany_follow_the_parent() -> None:
     e.schedule(0.0)
     assert parent.state == JobState.RUNNING
     assert (ok.reason, notok.reason, anyc.reason) == ("Dependency", "Dependency", "Dependency")
-    assert e.dependency_text(ok, 0.0) == f"afterok:{parent.id}(unfulfilled)"
+    assert e.dependency_status(ok, 0.0) == [(dep("afterok", parent.id), "unfulfilled")]
     e.job_ended(parent.id, 0, 1.0, exit_code=1)
     e.schedule(1.0)
     assert ok.state == JobState.PENDING and ok.reason == "DependencyNeverSatisfied"
-    assert e.dependency_text(ok, 1.0) == f"afterok:{parent.id}(failed)"
+    assert e.dependency_status(ok, 1.0) == [(dep("afterok", parent.id), "failed")]
     assert notok.state == JobState.RUNNING and anyc.state == JobState.RUNNING
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import errors, jobstate
 from stratus.slurm.commands import run_command
-from stratus.slurm.scontrol import JOB_NOT_PENDING, JOB_PENDING
+from stratus.slurm.errors import JOB_NOT_PENDING, JOB_PENDING
 from stratus.slurm.timefmt import duration_mins
 from stratus.slurm.views import (
     AcctQuery,

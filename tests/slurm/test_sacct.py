@@ -21,7 +21,8 @@ import time
 import pytest
 
 from stratus.engine.indexset import IndexSet
-from stratus.slurm.sacct import FIELDS, TimeParseError, help_fields, parse_fields, parse_time
+from stratus.slurm.sacct_fields import FIELDS, help_fields, parse_fields
+from stratus.slurm.sacct_time import TimeParseError, parse_time
 from stratus.slurm.views import AcctQuery, AcctRow, ClientContext
 
 from .helpers import STATIC, FakeBackend, at, make_ctx, run

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from stratus.slurm.errors import SlurmError
-from stratus.slurm.sbatch import directive_args, parse_sbatch, wrap_script
+from stratus.slurm.sbatch import parse_sbatch
+from stratus.slurm.sbatch_script import directive_args, wrap_script
 from stratus.slurm.views import BatchRequest
 
 from .helpers import FakeBackend, at, make_ctx, queue1, run, static_node

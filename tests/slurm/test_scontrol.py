@@ -11,7 +11,7 @@ import pytest
 
 from stratus.engine.indexset import IndexSet
 from stratus.slurm.hostlist import compress_in_order
-from stratus.slurm.scontrol import parse_update
+from stratus.slurm.scontrol_update import parse_update
 from stratus.slurm.views import ClientContext, ControlRequest, ControlResult, JobRow, JobTarget, PartitionRow
 
 from .helpers import STATIC, FakeBackend, at, cloud_node, job, make_ctx, queue1, run, static_node

@@ -1,4 +1,4 @@
-"""The head-node daemon process: ``python -m stratus.controller --cluster-dir DIR``.
+"""The head-node daemon process: ``python -m stratus.headnode --cluster-dir DIR``.
 
 Started detached by ``stratus create-cluster`` and ``stratus start-head-node``. At most one runs
 per cluster: it holds an exclusive ``flock`` on ``controller.lock`` for its whole life (the kernel
@@ -18,9 +18,10 @@ import signal
 import sys
 from pathlib import Path
 
+from stratus.net import HEAD_ADDRESS
 from stratus.paths import ClusterPaths
 
-log = logging.getLogger("stratus.controller")
+log = logging.getLogger("stratus.headnode")
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -66,26 +67,37 @@ def _previous_ports(paths: ClusterPaths) -> tuple[int, int]:
 
 async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
     """Run the controller until stopped; True if the cluster was deleted."""
-    from stratus.api.app import create_app
     from stratus.config import load_cluster_config
     from stratus.controller.core import Controller
-    from stratus.providers.local import LocalProvider
+    from stratus.headnode.compose import assemble
+    from stratus.providers.base import Bootstrap
+    from stratus.providers.registry import build_providers
     from stratus.store.store import Store
 
     loaded = load_cluster_config(paths.config.read_text(), filename=str(paths.config))
     store = Store.open(paths.db)
     kill_wait = float(os.environ.get("STRATUS_KILL_WAIT", "30"))
-    provider = LocalProvider(paths, kill_wait_s=kill_wait)
-    ctrl = Controller(paths, loaded, store, provider)
+    providers = build_providers(paths, loaded.layout)
+    bootstrap = Bootstrap(kill_wait_s=kill_wait)
+    ctrl = Controller(paths, loaded, store, providers, bootstrap=bootstrap)
     ctrl.restore()
-    app = create_app(ctrl)
+    app = assemble(ctrl).app
     api_port, agent_port = ports
+    with store.reading() as conn:
+        # Agents were given the agent port when their node was launched: keep it across restarts.
+        agent_port = agent_port or int(store.get_meta(conn, "agent_port", 0))
     await ctrl.start_servers(app, api_port, agent_port)
+    with store.transaction() as conn:
+        store.set_meta(conn, "agent_port", ctrl.agent_port)
     tmp = paths.endpoint.with_suffix(".tmp")
-    tmp.write_text(f"127.0.0.1 {ctrl.api_port} {ctrl.agent_port}\n")
+    tmp.write_text(f"{HEAD_ADDRESS} {ctrl.api_port} {ctrl.agent_port}\n")
     tmp.replace(paths.endpoint)
     log.info(
-        "head node of %s serving on 127.0.0.1:%d (agents :%d)", paths.name, ctrl.api_port, ctrl.agent_port
+        "head node of %s serving on %s:%d (agents :%d)",
+        paths.name,
+        HEAD_ADDRESS,
+        ctrl.api_port,
+        ctrl.agent_port,
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, ctrl.stop)
@@ -100,7 +112,7 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stratus-controller", description="stratus head-node daemon")
+    parser = argparse.ArgumentParser(prog="stratus-headnode", description="stratus head-node daemon")
     parser.add_argument("--cluster-dir", required=True)
     args = parser.parse_args(argv)
     # The state store and logs hold job scripts and environments: owner-only (jobs set their own).

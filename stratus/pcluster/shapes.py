@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from stratus import __version__
+from stratus.net import HEAD_ADDRESS
 
 
 def iso(ts: float | None) -> str | None:
@@ -44,7 +45,7 @@ def describe_cluster(cluster: dict[str, Any], *, head_running: bool, config_path
             "instanceId": head.get("instanceId"),
             "instanceType": head.get("instanceType"),
             "state": "running" if head_running else "stopped",
-            "privateIpAddress": "127.0.0.1",
+            "privateIpAddress": HEAD_ADDRESS,
         }
     out.update(
         {
@@ -81,8 +82,9 @@ def cluster_instance(
     state: str,
     node_type: str,
     queue: str | None = None,
+    private_ip: str = HEAD_ADDRESS,
 ) -> dict[str, Any]:
-    """``ClusterInstance``, keys in pcluster's order."""
+    """``ClusterInstance``, keys in pcluster's order (``private_ip``: the machine's address)."""
     out: dict[str, Any] = {"launchTime": iso(launch_time), "instanceId": instance_id}
     if queue is not None:
         out["queueName"] = queue
@@ -91,7 +93,7 @@ def cluster_instance(
             "instanceType": instance_type,
             "state": state,
             "nodeType": node_type,
-            "privateIpAddress": "127.0.0.1",
+            "privateIpAddress": private_ip,
         }
     )
     return out

@@ -1,0 +1,338 @@
+"""A job's life from submission to its end: submit, cancel, hold, requeue, update, job_ended.
+
+What it guarantees:
+
+- A submission is checked once (:meth:`JobLifecycle.check`): only impossibilities are refused, a
+  request that may fit later (more nodes than its partition has) is accepted and waits.
+- A running job is never ended behind its processes' back: a cancel or a requeue sends a kill and
+  leaves the job COMPLETING until :meth:`JobLifecycle.job_ended` says its processes are gone, so
+  a requeued job's new run can never overlap its old one.
+- A requeue is recorded: the run ends (accounting gets a ``RunEnd``) and the job returns to
+  PENDING as run ``n+1``.
+- An update is checked like a submission and never leaves a job that could not run; a running job
+  may only change its time limit, and its deadline, ``--signal`` warning and plan hold follow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stratus.engine.base import OVERDUE_GRACE_S, CancelOutcome, EngineBase, _final_reason, _has_features
+from stratus.engine.indexset import IndexSet
+from stratus.engine.model import Action, Job, JobSpec, KillJob, Rejection, Transition, record_key
+from stratus.engine.placement import Avail, node_limits, place, shape_of
+from stratus.engine.priority import basic_priority
+from stratus.engine.states import JobState
+from stratus.engine.timeline import INF
+
+
+class JobLifecycle(EngineBase):
+    """Submission, cancellation, holds, requeues, updates and the end of a job's run."""
+
+    def check(self, spec: JobSpec) -> Rejection | None:
+        """Why ``spec`` can never run in this cluster, or None if it can (possibly later).
+
+        Only impossibilities are rejections (a partition that does not exist, more CPUs, memory
+        or GPUs per node than any node of the partition has). A request for more nodes than the
+        partition has is accepted and stays pending, as Slurm does.
+        """
+        names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
+        if not names:
+            return Rejection("INVALID_PARTITION", "")
+        for name in names:
+            if name not in self.partitions:
+                return Rejection("INVALID_PARTITION", name)
+        rejection: Rejection | None = None
+        for name in names:
+            key = (name, spec.features, spec.gpu_type, *shape_of(spec))
+            if key in self._check_cache:
+                r = self._check_cache[key]
+            else:
+                r = self._check_cache[key] = self._check_partition(spec, name)
+            if r is None:
+                return None
+            rejection = rejection or r
+        return rejection
+
+    def _check_partition(self, spec: JobSpec, partition: str) -> Rejection | None:
+        defs = [self.nodes[n].defn for n in self.partitions[partition].defn.nodes]
+        if not defs:
+            return Rejection("NODE_COUNT", partition)
+        if spec.features:
+            defs = [d for d in defs if _has_features(d, spec.features)]
+            if not defs:
+                return Rejection("FEATURES", partition)
+        if spec.gpu_type is not None:
+            defs = [d for d in defs if d.gpu_type == spec.gpu_type]
+            if not defs:
+                return Rejection("GPUS", partition)
+        if spec.cpus_per_task > max(d.cpus for d in defs):
+            return Rejection("CPUS_PER_NODE", partition)
+        mem = spec.mem_per_node_mb or 0
+        if spec.mem_per_cpu_mb is not None:
+            mem = max(mem, spec.mem_per_cpu_mb * spec.cpus_per_task)
+        if mem > max(d.memory_mb for d in defs):
+            return Rejection("MEMORY", partition)
+        if spec.gpus_per_node > max(d.gpus for d in defs):
+            return Rejection("GPUS", partition)
+        pristine = [
+            Avail(d.name, d.cpus, d.memory_mb, d.gpus, d.cpus, d.memory_mb, d.gpus, True) for d in defs
+        ]
+        if place(spec, pristine, self.config.memory_scheduling) is not None:
+            return None
+        lo, _ = node_limits(spec)
+        if lo > len(defs):
+            return None  # accepted; pending with PartitionNodeLimit
+        if spec.ntasks_per_node is not None or spec.max_nodes is not None:
+            return Rejection("CPUS_PER_NODE", partition)
+        return Rejection("TASKS", partition)
+
+    def submit(
+        self,
+        spec: JobSpec,
+        now: float,
+        *,
+        array: IndexSet | None = None,
+        hold: bool = False,
+    ) -> Job:
+        """Accept a job (call :meth:`check` first). Returns the new record with its id."""
+        job_id = self.next_job_id
+        self.next_job_id += 1
+        partition = (spec.partitions[0] if spec.partitions else self.default_partition) or ""
+        job = Job(
+            id=job_id,
+            spec=spec,
+            submit_time=now,
+            priority=basic_priority(job_id, spec.nice),
+            state=JobState.PENDING,
+            reason="None",
+            partition=partition,
+            eligible_time=spec.begin_time if spec.begin_time and spec.begin_time > now else now,
+            state_time=now,
+            held=hold,
+        )
+        job.time_limit_s = self._effective_limit(spec, partition)
+        if self.config.priority.kind != "basic":
+            job.priority = self._priority_of(job, now, self._fairshare_factors())
+        if array is not None:
+            job.array_id = job_id
+            job.pending_tasks = array.copy()
+            self._array_tasks[job_id] = set()
+            self._array_active[job_id] = 0
+        self.jobs[job_id] = job
+        self.journal.append(Transition("job", str(job_id), "", JobState.PENDING, now, "submit"))
+        self.dirty_jobs.add(job_id)
+        self._enqueue(job)
+        return job
+
+    def cancel(
+        self, job_id: int, task_ids: IndexSet | None, now: float, cause: str = "user"
+    ) -> CancelOutcome:
+        """Cancel a job, an array (every task), or some tasks of an array."""
+        job = self.jobs.get(job_id)
+        if job_id in self._array_tasks or (job is not None and job.array_id == job_id):
+            return self._cancel_array(job_id, task_ids, now, cause)
+        out = CancelOutcome()
+        if job is None or task_ids is not None:
+            out.found = False
+            return out
+        self._cancel_one(job, now, cause, out)
+        return out
+
+    def _cancel_one(self, job: Job, now: float, cause: str, out: CancelOutcome) -> None:
+        if job.state.final or job.state == JobState.COMPLETING:
+            out.already_done = True
+            return
+        out.cancelled += 1
+        if job.state in (JobState.PENDING, JobState.CONFIGURING):
+            # Nothing runs yet; booting nodes keep booting and idle out if nobody needs them.
+            self._job_to(job, JobState.CANCELLED, now, cause)
+            job.end_time = now
+            job.reason = "None"
+            self._release(job, now)
+            return
+        assert job.alloc is not None
+        job.final_state = JobState.CANCELLED
+        self._job_to(job, JobState.COMPLETING, now, cause, "cancel")
+        out.actions.append(KillJob(job.id, job.run, job.alloc.nodes, "CANCELLED"))
+
+    def knows(self, job_id: int) -> bool:
+        """Whether ``job_id`` names a job or an array this engine still holds."""
+        return job_id in self.jobs or job_id in self._array_tasks
+
+    def targets(self, job_id: int, task_ids: IndexSet | None) -> list[Job]:
+        """The records ``job_id`` (and ``task_ids`` of it) names: a job, or an array's records."""
+        records = self._dep_records(job_id, None)
+        if task_ids is None:
+            return records
+        return [
+            r
+            for r in records
+            if (r.task_id is not None and r.task_id in task_ids)
+            or (
+                r.is_array_remainder
+                and r.pending_tasks is not None
+                and any(t in task_ids for t in r.pending_tasks)
+            )
+        ]
+
+    def set_hold(self, job: Job, held: bool, now: float) -> bool:
+        """Hold or release a pending job (or a pending array remainder); False if not pending."""
+        if job.state != JobState.PENDING:
+            return False
+        if job.held != held:
+            job.held = held
+            self._drop_reservation(job.id)
+            self._replan = True
+            self.dirty_jobs.add(job.id)
+            self.journal.append(
+                Transition(
+                    "job", record_key(job), "PENDING", "PENDING", now, "user", "hold" if held else "release"
+                )
+            )
+        job.reason = "JobHeldUser" if held else "None"
+        return True
+
+    def requeue(self, job: Job, now: float, *, hold: bool = False) -> tuple[str | None, list[Action]]:
+        """Send a started or finished job back to PENDING as a new run (``scontrol requeue``).
+
+        A running job is stopped first: it stays COMPLETING until its processes are gone, so the
+        new run can never overlap the old one. Returns (error code, actions); error codes:
+        ``PENDING`` (nothing to requeue), ``COMPLETING``, ``NO_REQUEUE`` (--no-requeue).
+        """
+        if not job.spec.requeue:
+            return "NO_REQUEUE", []
+        if job.state == JobState.PENDING:
+            return "PENDING", []
+        if job.state == JobState.COMPLETING:
+            return "COMPLETING", []
+        actions: list[Action] = []
+        if job.state == JobState.RUNNING:
+            assert job.alloc is not None
+            job.requeue_when_done = True
+            job.held = job.held or hold
+            self._job_to(job, JobState.COMPLETING, now, "user", "requeue")
+            actions.append(KillJob(job.id, job.run, job.alloc.nodes, "REQUEUE"))
+            return None, actions
+        if job.state == JobState.CONFIGURING:
+            self._release(job, now)
+        self._back_to_pending(job, now, "requeue", hold=hold)
+        return None, actions
+
+    def _back_to_pending(
+        self, job: Job, now: float, cause: str, reason: str = "requeued", *, hold: bool = False
+    ) -> None:
+        """End the current run and make the job wait again as run ``n+1`` (recorded)."""
+        job.eligible_time = now
+        self._job_to(job, JobState.PENDING, now, cause, reason)
+        job.run += 1
+        job.start_time = job.end_time = None
+        job.alloc = None
+        job.final_state = None
+        job.requeue_when_done = False
+        job.exit_code = job.exit_signal = 0
+        job.held = job.held or hold
+        job.reason = "JobHeldUser" if job.held else "None"
+        self._replan = True
+
+    def update(self, job: Job, changes: dict[str, object], now: float) -> str | None:
+        """Change a job's request (``scontrol update``); an error code, or None when done.
+
+        A running job may only change its time limit. Any change is checked like a submission:
+        ``IMPOSSIBLE`` if the job could then never run, ``NOT_PENDING``, ``ALREADY_DONE``.
+        """
+        if job.state.final or job.state == JobState.COMPLETING:
+            return "ALREADY_DONE"
+        if job.state != JobState.PENDING and set(changes) - {"time_limit_s"}:
+            return "NOT_PENDING"
+        spec = replace(job.spec, **changes)  # type: ignore[arg-type]
+        if self.check(spec) is not None:
+            return "IMPOSSIBLE"
+        job.spec = spec
+        if "partitions" in changes and spec.partitions:
+            job.partition = spec.partitions[0]
+        if "nice" in changes:
+            job.priority = self._priority_of(job, now, self._fairshare_factors())
+        job.time_limit_s = self._effective_limit(spec, job.partition)
+        if job.state == JobState.RUNNING and job.start_time is not None:
+            self._push_deadline(job, job.start_time)
+            if job.id in self._warn_at:  # not sent yet: due before the new limit instead
+                self._arm_warning(job, job.start_time)
+            limit = job.time_limit_s if job.time_limit_s is not None else INF
+            self._plan_set_end(job, max(job.start_time + limit, now + OVERDUE_GRACE_S))
+        self._drop_reservation(job.id)
+        self._replan = True
+        self.dirty_jobs.add(job.id)
+        self.journal.append(
+            Transition(
+                "job",
+                record_key(job),
+                job.state,
+                job.state,
+                now,
+                "user",
+                "update " + ",".join(sorted(changes)),
+            )
+        )
+        return None
+
+    def job_ended(
+        self,
+        job_id: int,
+        run: int,
+        now: float,
+        *,
+        exit_code: int = 0,
+        signal: int = 0,
+        out_of_memory: bool = False,
+    ) -> list[Action]:
+        """The batch script of ``job_id`` (run ``run``) exited. Stale runs are ignored.
+
+        A run that failed by itself (non-zero exit, out of memory) while the job has runs left
+        (``JobSpec.max_attempts``) is recorded as failed, and the job waits again as the next run.
+        """
+        job = self.jobs.get(job_id)
+        if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
+            return []
+        job.exit_code = exit_code
+        job.exit_signal = signal
+        if job.state == JobState.COMPLETING and job.requeue_when_done:
+            self._run_ended(job, "REQUEUED", now, "requeue")
+            self._release(job, now)
+            self._back_to_pending(job, now, "requeue")
+            return []
+        retry = False
+        if job.state == JobState.COMPLETING and job.final_state is not None:
+            new = job.final_state  # killed (cancel, time limit): never retried
+            reason = _final_reason(new)
+        elif out_of_memory:
+            new, reason = JobState.OUT_OF_MEMORY, "OutOfMemory"
+            retry = job.run + 1 < job.spec.max_attempts
+        elif exit_code != 0 or signal != 0:
+            new, reason = JobState.FAILED, "NonZeroExitCode"
+            retry = job.run + 1 < job.spec.max_attempts
+        else:
+            new, reason = JobState.COMPLETED, "None"
+        actions: list[Action] = []
+        if job.alloc is not None and len(job.alloc.nodes) > 1:
+            # The batch script ended; the other nodes may still run its steps.
+            actions.append(KillJob(job.id, job.run, job.alloc.nodes[1:], "END"))
+        if retry:
+            self._retry(job, new, reason, now)
+            return actions
+        self._job_to(job, new, now, "agent", reason)
+        job.reason = reason
+        job.end_time = now
+        job.final_state = None
+        self._run_ended(job, new, now, reason)
+        self._release(job, now)
+        return actions
+
+    def _retry(self, job: Job, failed: JobState, reason: str, now: float) -> None:
+        """End a failed run that has attempts left: accounting and the journal record the run as
+        ``failed``, then the job waits again as the next run (as a node failure's requeue does)."""
+        self._run_ended(job, failed, now, reason)
+        self._release(job, now)
+        key = record_key(job)
+        self.journal.append(Transition("job", key, job.state, failed, now, "agent", reason, job.run))
+        self._back_to_pending(job, now, "retry", f"attempt {job.run + 2} of {job.spec.max_attempts}")

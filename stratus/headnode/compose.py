@@ -1,0 +1,40 @@
+"""Assemble a head node: the controller, the cluster service, the front doors and the API.
+
+The only module that imports every layer. Everything below it is wired here and nowhere else:
+the controller learns how each front door launches its jobs (by the door a payload names), the
+front doors get the service, and the API mounts their routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from stratus.api.app import create_app
+from stratus.controller.core import Controller
+from stratus.pcluster.routes import pcluster_router
+from stratus.service.service import ClusterService
+from stratus.slurm.server.backend import SlurmDoor
+from stratus.slurm.server.routes import slurm_router
+from stratus.slurm.server.submit import DOOR as SLURM_DOOR
+
+
+@dataclass(frozen=True, slots=True)
+class HeadNode:
+    """A restored controller with its service, front doors and API app, ready to serve."""
+
+    controller: Controller
+    service: ClusterService
+    slurm: SlurmDoor
+    app: FastAPI
+
+
+def assemble(ctrl: Controller) -> HeadNode:
+    """Wire the front doors to a controller whose state is restored (call before serving)."""
+    service = ClusterService(ctrl)
+    slurm = SlurmDoor(service)
+    ctrl.register_launcher(SLURM_DOOR, slurm.launcher)
+    # Slurm's routes first: /slurm/v1/steps must win over the /slurm/v1/{command} route.
+    app = create_app(ctrl.token, [slurm_router(slurm), pcluster_router(service)])
+    return HeadNode(ctrl, service, slurm, app)

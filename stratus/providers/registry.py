@@ -1,0 +1,126 @@
+"""Which provider launches which nodes: built from a cluster's configuration.
+
+Every compute resource (``queue/name``, the engine's ``NodeDef.group``) is launched by one
+provider kind. Today the only kind is ``local`` and every compute resource uses it; a new kind
+(ssh hosts, EC2) registers a factory here and the configuration names it per compute resource.
+Callers never construct a provider themselves: they ask :func:`build_providers`.
+
+One provider object serves every compute resource of its kind in a cluster, so ``describe`` of
+that object covers all of them and nothing is listed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from stratus.config import ClusterLayout
+from stratus.paths import ClusterPaths
+from stratus.providers.base import Instance, Provider
+
+DEFAULT_KIND = "local"
+
+#: kind -> factory(cluster paths) -> provider
+ProviderFactory = Callable[[ClusterPaths], Provider]
+
+
+def _local(paths: ClusterPaths) -> Provider:
+    from stratus.providers.local import LocalProvider
+
+    return LocalProvider(paths)
+
+
+_FACTORIES: dict[str, ProviderFactory] = {"local": _local}
+
+
+def register(kind: str, factory: ProviderFactory) -> None:
+    """Make provider ``kind`` available to cluster configurations."""
+    _FACTORIES[kind] = factory
+
+
+def kind_of(layout: ClusterLayout | None, group: str) -> str:
+    """The provider kind that launches compute resource ``group``.
+
+    The configuration has no per-compute-resource provider setting yet: every compute resource
+    is ``local``.
+    """
+    return DEFAULT_KIND
+
+
+class ProviderSet:
+    """The providers of one cluster, by compute resource.
+
+    ``for_group`` of a group the configuration does not name (an instance recorded under a
+    configuration since changed) is the default kind's provider.
+    """
+
+    def __init__(self, by_group: dict[str, Provider], default: Provider) -> None:
+        self._by_group = dict(by_group)
+        self.default = default
+
+    @classmethod
+    def single(cls, provider: Provider) -> ProviderSet:
+        """Every compute resource launched by ``provider``."""
+        return cls({}, provider)
+
+    def for_group(self, group: str) -> Provider:
+        return self._by_group.get(group, self.default)
+
+    def for_instance(self, instance: Instance, group: str = "") -> Provider:
+        """The provider of ``instance``: by its tag, else by ``group`` (the node's compute resource)."""
+        return self.for_group(instance.group or group)
+
+    def distinct(self) -> list[Provider]:
+        """Each provider once (the default first)."""
+        out: list[Provider] = [self.default]
+        for p in self._by_group.values():
+            if all(p is not q for q in out):
+                out.append(p)
+        return out
+
+    async def terminate(
+        self, instances: Iterable[tuple[Instance, str]], grace_s: float
+    ) -> list[BaseException]:
+        """Terminate ``(instance, group)`` pairs, one batched call per provider, concurrently.
+
+        Returns the errors (one per provider that failed); every provider is asked even when
+        another fails.
+        """
+        batches: list[tuple[Provider, list[Instance]]] = []
+        for inst, group in instances:
+            p = self.for_instance(inst, group)
+            for q, batch in batches:
+                if q is p:
+                    batch.append(inst)
+                    break
+            else:
+                batches.append((p, [inst]))
+        results = await asyncio.gather(
+            *(p.terminate(batch, grace_s) for p, batch in batches), return_exceptions=True
+        )
+        return [r for r in results if isinstance(r, BaseException)]
+
+
+def build_providers(paths: ClusterPaths, layout: ClusterLayout | None) -> ProviderSet:
+    """The providers the configuration asks for, one object per kind.
+
+    ``layout`` None (a configuration that cannot be read, e.g. while tearing down a broken
+    cluster) gives every compute resource the default kind.
+    """
+    made: dict[str, Provider] = {}
+
+    def get(kind: str) -> Provider:
+        if kind not in made:
+            factory = _FACTORIES.get(kind)
+            if factory is None:
+                raise ValueError(f"unknown provider kind {kind!r}")
+            made[kind] = factory(paths)
+        return made[kind]
+
+    by_group: dict[str, Provider] = {}
+    if layout is not None:
+        for queue in layout.queues:
+            for cr in queue.compute_resources:
+                group = f"{queue.name}/{cr.name}"
+                by_group[group] = get(kind_of(layout, group))
+    return ProviderSet(by_group, get(DEFAULT_KIND))

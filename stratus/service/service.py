@@ -1,0 +1,467 @@
+"""The cluster service: the one front-door-neutral way to act on a cluster and to look at it.
+
+Every front door (Slurm's commands, the ParallelCluster routes, later the Batch API and the web
+UI) calls this and nothing below it to change anything. It guarantees, for every method that
+changes state:
+
+- authorization is decided here, from the caller's :class:`~stratus.service.model.Identity`
+  (a user acts on their own jobs; root on all), and nowhere else;
+- the request is checked before anything changes; a refused request changes nothing;
+- what changed is written to the state store (one transaction per call) before the method
+  returns, so whatever a front door tells its client survives a crash of the head node.
+
+Queries return the engine's own records (:class:`~stratus.engine.model.Job`,
+:class:`~stratus.engine.model.Node`) and store rows; callers read them and never change them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from stratus.controller.lifecycle import FleetStatus
+from stratus.engine.engine import CancelOutcome
+from stratus.engine.model import Action, Job, JobSpec, KillJob, Transition
+from stratus.engine.states import JobState
+from stratus.service.model import (
+    AccessDenied,
+    Identity,
+    NodeRecord,
+    NotFound,
+    Problem,
+    Rejected,
+    StepGrant,
+    Submission,
+    Target,
+    TargetResult,
+    Unavailable,
+    WrongState,
+    identity_of,
+)
+
+if TYPE_CHECKING:
+    from stratus.config import ClusterLayout
+    from stratus.controller.core import Controller
+    from stratus.engine.engine import Engine
+
+# Engine refusals of hold/requeue/update, as the service's problems.
+_ENGINE_PROBLEMS = {
+    "ALREADY_DONE": Problem.ALREADY_DONE,
+    "NOT_PENDING": Problem.NOT_PENDING,
+    "PENDING": Problem.PENDING,
+    "COMPLETING": Problem.COMPLETING,
+    "NO_REQUEUE": Problem.NO_REQUEUE,
+    "IMPOSSIBLE": Problem.IMPOSSIBLE,
+}
+
+
+class ClusterService:
+    """Submit, cancel, hold, requeue, update, steps, allocations, and every query, for one cluster."""
+
+    def __init__(self, ctrl: Controller) -> None:
+        self._ctrl = ctrl
+        self.cluster_name = ctrl.name
+        self._step_ids: dict[tuple[int, int], int] = {}  # (job, run) -> last step id used
+        # Interactive allocations: job -> last time its client asked about it.
+        self._alloc_seen: dict[int, float] = {}
+        now = ctrl.clock()
+        for job in ctrl.engine.jobs.values():
+            if job.spec.interactive and not job.state.final:
+                self._alloc_seen[job.id] = now  # its client gets the usual time to come back
+        ctrl.add_periodic(self._expire_allocations)
+
+    # -- facts ------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for reading only (the service is the only caller that changes it)."""
+        return self._ctrl.engine
+
+    @property
+    def layout(self) -> ClusterLayout:
+        return self._ctrl.layout
+
+    @property
+    def api_port(self) -> int:
+        return self._ctrl.api_port
+
+    @property
+    def bin_dir(self) -> str:
+        """Where the cluster's own commands are installed (jobs find them on PATH)."""
+        return str(self._ctrl.paths.bin)
+
+    def now(self) -> float:
+        return self._ctrl.clock()
+
+    @property
+    def deleting(self) -> bool:
+        return self._ctrl.deleting
+
+    # -- submission -------------------------------------------------------------------------
+
+    def check(self, spec: JobSpec) -> None:
+        """Raise :class:`Rejected` if ``spec`` can never run on this cluster."""
+        rejection = self.engine.check(spec)
+        if rejection is not None:
+            raise Rejected(rejection.code, rejection.detail)
+
+    def submit(self, submission: Submission, identity: Identity) -> int:
+        """Queue a job (or an array); its id, once the job and its payload are stored.
+
+        The job is owned by ``identity``: a spec naming another user is refused unless the
+        caller is root.
+        """
+        spec = submission.spec
+        if spec.uid != identity.uid and not identity.is_admin:
+            raise AccessDenied(f"{identity.user} cannot submit as uid {spec.uid}")
+        if self._ctrl.deleting:
+            raise Unavailable("the cluster is being deleted")
+        self.check(spec)
+        job = self.engine.submit(spec, self.now(), array=submission.array, hold=submission.hold)
+        payload = submission.payload
+        info = dict(payload.info)
+        info["door"] = payload.door
+        store = self._ctrl.store
+        self._ctrl.commit(extra=lambda c: store.insert_payload(c, job.id, info, payload.script, payload.env))
+        self._ctrl.payloads.remember(job.id, info)
+        return job.id
+
+    def estimate(self, spec: JobSpec) -> tuple[int, float, tuple[str, ...], str] | None:
+        """When and where ``spec`` would start if submitted now: (its id, start, nodes, partition)."""
+        self.check(spec)
+        found = self.engine.estimate(spec, self.now())
+        if found is None:
+            return None
+        start, nodes, partition = found
+        return self.engine.next_job_id, start, nodes, partition
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def jobs(self) -> Iterable[Job]:
+        """Every job record the engine holds (pending, running, recently finished)."""
+        return self.engine.jobs.values()
+
+    def job(self, job_id: int) -> Job | None:
+        return self.engine.jobs.get(job_id)
+
+    def knows(self, job_id: int) -> bool:
+        """Whether ``job_id`` names a job (or array) the engine still holds."""
+        return self.engine.knows(job_id)
+
+    def records(self, target: Target) -> list[Job]:
+        """The records ``target`` names: a job, an array's tasks, or some of them."""
+        return self.engine.targets(target.job_id, target.task_ids)
+
+    def records_of(self, job_id: int) -> list[Job]:
+        """Every record of ``job_id``: an array's tasks and remainder, or the job itself."""
+        out = list(self.engine.array_tasks(job_id))
+        job = self.engine.jobs.get(job_id)
+        if job is not None:
+            out.append(job)
+        return out
+
+    def stored_states(self, job_id: int, task_id: int | None) -> list[str]:
+        """States of the stored records of a job (or one task of it), newest runs."""
+        store = self._ctrl.store
+        with store.reading() as conn:
+            return store.job_states(conn, job_id, task_id)
+
+    def payload_info(self, payload_id: int) -> dict[str, Any]:
+        """The small part of a job's payload (the array's id for array tasks)."""
+        return self._ctrl.payloads.info(payload_id)
+
+    def preload_payload_infos(self) -> None:
+        """Load every live job's payload summary in one query (after a restart)."""
+        self._ctrl.payloads.preload(
+            {j.array_id if j.array_id is not None else j.id for j in self.engine.jobs.values()}
+        )
+
+    def forget_payload_infos(self) -> None:
+        """Drop summaries of jobs the engine no longer holds (bounded memory)."""
+        engine = self.engine
+        self._ctrl.payloads.prune(
+            len(engine.jobs),
+            lambda: {j.array_id if j.array_id is not None else j.id for j in engine.jobs.values()},
+        )
+
+    def nodes(self) -> Iterator[NodeRecord]:
+        """Every node, powered down ones included, with its machine when it has one."""
+        instances = self._ctrl.instances
+        for node in self.engine.nodes.values():
+            yield NodeRecord(node, instances.get(node.name))
+
+    def node_reachable(self, name: str) -> bool:
+        """Whether the node's agent is connected now (a step can be started there)."""
+        return name in self._ctrl.agents
+
+    def accounting(
+        self,
+        *,
+        job_ids: Iterable[int] = (),
+        users: Iterable[str] = (),
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[tuple[Job, dict[str, Any], list[dict[str, Any]]]]:
+        """Stored jobs (finished long ago too) with their payload summary and run/step records."""
+        store = self._ctrl.store
+        with store.reading() as conn:
+            return list(store.load_accounting(conn, job_ids=job_ids, users=users, start=start, end=end))
+
+    def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Transition]]:
+        """The journal from ``after_seq`` on: (sequence number, transition), oldest first.
+
+        The sequence number is the feed's cursor: pass the last one seen to get what followed.
+        """
+        store = self._ctrl.store
+        with store.reading() as conn:
+            return store.journal_after(conn, after_seq, limit)
+
+    # -- cancel, signal ---------------------------------------------------------------------
+
+    def cancel(
+        self, targets: Sequence[Target], identity: Identity, cause: str = "user"
+    ) -> list[TargetResult]:
+        """Cancel each target; one result per target; everything stored in one transaction.
+
+        A target the caller may not act on (any record of its job belongs to someone else) is
+        left alone with :attr:`Problem.DENIED`.
+        """
+        now = self.now()
+
+        def one(target: Target, result: TargetResult, actions: list[Action]) -> None:
+            out: CancelOutcome = self.engine.cancel(target.job_id, target.task_ids, now, cause)
+            actions += out.actions
+            result.acted = out.cancelled
+            if not out.found:
+                result.problem = Problem.NOT_FOUND
+            elif out.already_done and out.cancelled == 0:
+                result.problem = Problem.ALREADY_DONE
+
+        return self._each_job(targets, identity, one)
+
+    def signal(self, targets: Sequence[Target], signal: str, identity: Identity) -> list[TargetResult]:
+        """Send ``signal`` to the running records of each target (nothing is stored)."""
+
+        def one(target: Target, result: TargetResult, actions: list[Action]) -> None:
+            found = [
+                j
+                for j in self.records_of(target.job_id)
+                if target.task_ids is None or j.task_id in target.task_ids
+            ]
+            if not found:
+                result.problem = Problem.NOT_FOUND
+            for job in found:
+                if job.state == JobState.RUNNING and job.alloc is not None:
+                    actions.append(KillJob(job.id, job.run, job.alloc.nodes, "SIGNAL", signal))
+                    result.acted += 1
+
+        return self._each_job(targets, identity, one)
+
+    def _each_job(
+        self,
+        targets: Sequence[Target],
+        identity: Identity,
+        one: Callable[[Target, TargetResult, list[Action]], None],
+    ) -> list[TargetResult]:
+        """Apply ``one`` to each target whose job the caller may act on (every record of it);
+        the others get :attr:`Problem.DENIED`. Everything is committed once, at the end."""
+        results: list[TargetResult] = []
+        actions: list[Action] = []
+        for target in targets:
+            result = TargetResult(target)
+            results.append(result)
+            if not all(identity.may_act_on(j) for j in self.records_of(target.job_id)):
+                result.problem = Problem.DENIED
+                continue
+            one(target, result, actions)
+        self._ctrl.commit(actions)
+        return results
+
+    # -- hold, release, requeue, update -----------------------------------------------------
+
+    def hold(self, targets: Sequence[Target], identity: Identity, *, held: bool) -> list[TargetResult]:
+        """Hold (or release) pending jobs."""
+
+        def one(job: Job, now: float, _actions: list[Action]) -> Problem | None:
+            if self.engine.set_hold(job, held, now):
+                return None
+            return Problem.ALREADY_DONE if job.state.final else Problem.NOT_PENDING
+
+        return self._each(targets, identity, one)
+
+    def requeue(
+        self, targets: Sequence[Target], identity: Identity, *, hold: bool = False
+    ) -> list[TargetResult]:
+        """Send started or finished jobs back to pending as a new run (held if ``hold``)."""
+
+        def one(job: Job, now: float, actions: list[Action]) -> Problem | None:
+            err, acts = self.engine.requeue(job, now, hold=hold)
+            actions.extend(acts)
+            return None if err is None else _ENGINE_PROBLEMS[err]
+
+        return self._each(targets, identity, one)
+
+    def update(
+        self, targets: Sequence[Target], identity: Identity, changes: dict[str, object]
+    ) -> list[TargetResult]:
+        """Change jobs' requests (engine spec field names; ``total_cpus`` spreads over tasks)."""
+
+        def one(job: Job, now: float, _actions: list[Action]) -> Problem | None:
+            mine = dict(changes)
+            total = mine.pop("total_cpus", None)
+            if isinstance(total, int):
+                mine["cpus_per_task"] = max(1, math.ceil(total / max(job.spec.ntasks, 1)))
+            err = self.engine.update(job, mine, now)
+            return None if err is None else _ENGINE_PROBLEMS.get(err, Problem.INVALID)
+
+        return self._each(targets, identity, one)
+
+    def _each(
+        self,
+        targets: Sequence[Target],
+        identity: Identity,
+        one: Callable[[Job, float, list[Action]], Problem | None],
+    ) -> list[TargetResult]:
+        """Apply ``one`` to every record of every target the caller may act on; commit once.
+
+        A target's problem is the last one any of its records had.
+        """
+        now = self.now()
+        actions: list[Action] = []
+        results: list[TargetResult] = []
+        for target in targets:
+            result = TargetResult(target)
+            results.append(result)
+            records = self.records(target)
+            if not records:
+                result.problem = Problem.NOT_FOUND
+                continue
+            if not all(identity.may_act_on(r) for r in records):
+                result.problem = Problem.DENIED
+                continue
+            for job in records:
+                problem = one(job, now, actions)
+                result.problem = problem or result.problem
+                result.acted += problem is None
+        self._ctrl.commit(actions)
+        return results
+
+    def wait_status(self, job_id: int) -> int | None:
+        """None while the job (every task of an array) runs; then its worst exit code.
+
+        A signal counts as 128 + its number, as shells report it.
+        """
+        records = self.engine.targets(job_id, None)
+        if records:
+            if not all(r.state.final for r in records):
+                return None
+            return max(r.exit_code if not r.exit_signal else 128 + r.exit_signal for r in records)
+        states = self.stored_states(job_id, None)
+        return 0 if all(s == JobState.COMPLETED.value for s in states) else 1
+
+    # -- interactive allocations ------------------------------------------------------------
+
+    def allocation_seen(self, job_id: int) -> None:
+        """The client holding an interactive allocation is alive (see :meth:`_expire_allocations`)."""
+        self._alloc_seen[job_id] = self.now()
+
+    def release_allocation(self, job_id: int, exit_code: int, identity: Identity) -> None:
+        """The client gives its allocation up: the job ends with the client command's exit code."""
+        job = self.engine.jobs.get(job_id)
+        self._alloc_seen.pop(job_id, None)
+        if job is None or not job.spec.interactive or not identity.may_act_on(job):
+            return
+        now = self.now()
+        if job.state in (JobState.PENDING, JobState.CONFIGURING):
+            self._ctrl.commit(self.engine.cancel(job_id, None, now).actions)
+        elif job.state == JobState.RUNNING:
+            self._ctrl.commit(self.engine.job_ended(job_id, job.run, now, exit_code=exit_code))
+
+    def _expire_allocations(self) -> None:
+        """Allocations whose client stopped asking are cancelled (the client has gone)."""
+        now = self.now()
+        timeout = self._ctrl.interactive_silence_s
+        for job_id, seen in list(self._alloc_seen.items()):
+            if now - seen > timeout:
+                job = self.engine.jobs.get(job_id)
+                self._alloc_seen.pop(job_id, None)
+                if job is not None and not job.state.final:
+                    self._ctrl.commit(self.engine.cancel(job_id, None, now, cause="client gone").actions)
+
+    # -- job steps --------------------------------------------------------------------------
+
+    def admit_step(self, job_id: int, identity: Identity) -> Job:
+        """The running job a new step of ``identity`` may use; raises NotFound, WrongState, AccessDenied."""
+        job = self.engine.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id}")
+        if job.state != JobState.RUNNING or job.alloc is None:
+            final = job.state.final or job.state == JobState.COMPLETING
+            raise WrongState(Problem.ALREADY_DONE if final else Problem.NOT_PENDING)
+        if not identity.may_act_on(job):
+            raise AccessDenied(f"job {job_id}")
+        return job
+
+    def next_step(self, job: Job) -> StepGrant:
+        """A new step id for the job's current run (ids continue across head-node restarts)."""
+        key = (job.id, job.run)
+        if key not in self._step_ids:
+            store = self._ctrl.store
+            with store.reading() as conn:
+                self._step_ids[key] = store.last_step_id(conn, job.id, job.run)
+        self._step_ids[key] += 1
+        return StepGrant(job, self._step_ids[key])
+
+    def start_step(
+        self,
+        grant: StepGrant,
+        name: str,
+        ntasks: int,
+        cpus: int,
+        messages: dict[str, dict[str, Any]],
+    ) -> None:
+        """Record the step as started, then hand each node its part (``messages`` by node).
+
+        The step ends when every node has reported its tasks' end.
+        """
+        job, step_id = grant.job, grant.step_id
+        nodes = list(messages)
+        now = self.now()
+        store = self._ctrl.store
+        self._ctrl.commit(
+            extra=lambda c: store.start_step(c, job.id, job.run, step_id, name, nodes, ntasks, cpus, now)
+        )
+        self._ctrl.nodeplane.start_step(job.id, job.run, step_id, messages)
+
+    # -- the cluster ------------------------------------------------------------------------
+
+    @property
+    def cluster(self) -> dict[str, Any]:
+        """The cluster's record (status, fleet status, head node, failures), read only."""
+        return self._ctrl.cluster
+
+    @property
+    def config_path(self) -> str:
+        return str(self._ctrl.paths.config)
+
+    def request_fleet(self, start: bool, identity: Identity) -> None:
+        """Start (``start``) or stop the compute fleet; stored before this returns."""
+        self._require_owner(identity)
+        self._ctrl.request_fleet(FleetStatus.START_REQUESTED if start else FleetStatus.STOP_REQUESTED)
+
+    def delete_cluster(self, identity: Identity) -> None:
+        """Begin deleting the cluster (stored before this returns)."""
+        self._require_owner(identity)
+        self._ctrl.begin_delete()
+
+    @staticmethod
+    def owner() -> Identity:
+        """The cluster's owner: the user its head node runs as."""
+        return identity_of(os.getuid(), os.getgid())
+
+    def _require_owner(self, identity: Identity) -> None:
+        # The cluster belongs to whoever runs its head node.
+        if not identity.is_admin and identity.uid != os.getuid():
+            raise AccessDenied("only the cluster's owner or root can do this")

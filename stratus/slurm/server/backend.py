@@ -1,0 +1,244 @@
+"""The Slurm front door's backend: Slurm's requests and rows over the cluster service.
+
+Implements :class:`stratus.slurm.views.SlurmBackend`, which the command implementations
+(``sbatch``, ``squeue``, ``scontrol`` ...) call, by translating to and from the
+front-door-neutral :class:`~stratus.service.service.ClusterService`: requests become specs,
+payloads and targets (:mod:`~stratus.slurm.server.submit`), the service's results become
+Slurm's error lines, and its records become Slurm's rows (:mod:`~stratus.slurm.server.rows`).
+Nothing here changes cluster state except through the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stratus.engine.indexset import IndexSet
+from stratus.engine.model import Job
+from stratus.engine.states import JobState
+from stratus.service.model import Identity, Problem, Rejected, Submission, Target, TargetResult, Unavailable
+from stratus.service.service import ClusterService
+from stratus.slurm import errors as serr
+from stratus.slurm.depend_text import dependency_text
+from stratus.slurm.hostlist import compress
+from stratus.slurm.server import rows
+from stratus.slurm.server.launch import SlurmLauncher
+from stratus.slurm.server.submit import job_spec, payload, rejected, update_fields
+from stratus.slurm.views import (
+    AcctQuery,
+    AcctRow,
+    BatchRequest,
+    CancelRequest,
+    CancelResult,
+    ClientContext,
+    ControlRequest,
+    ControlResult,
+    JobRow,
+    NodeRow,
+    PartitionRow,
+    PriorityRow,
+    PriorityWeights,
+    ShareRow,
+)
+
+# The service's problems in scontrol's words (``<error> for job <id>``).
+_CONTROL_ERRORS = {
+    Problem.NOT_FOUND: serr.INVALID_JOB_ID,
+    Problem.DENIED: serr.ACCESS_DENIED,
+    Problem.ALREADY_DONE: serr.ALREADY_DONE,
+    Problem.NOT_PENDING: serr.JOB_NOT_PENDING,
+    Problem.PENDING: serr.JOB_PENDING,
+    Problem.COMPLETING: serr.TRANSITION_STATE_NO_UPDATE,
+    Problem.NO_REQUEUE: serr.DISABLED,
+    Problem.IMPOSSIBLE: serr.REQUESTED_NODE_CONFIG_UNAVAILABLE,
+}
+
+_CANCEL_ERRORS = {Problem.DENIED: serr.ACCESS_DENIED, Problem.ALREADY_DONE: serr.ALREADY_DONE}
+
+
+def _label(target: Target) -> str:
+    """How Slurm names a target in its messages: ``12``, ``12_3`` or ``12_[1-3]``."""
+    label = str(target.job_id)
+    if target.task_ids is not None:
+        ids = target.task_ids.to_slurm()
+        label += f"_{ids}" if len(target.task_ids) == 1 else f"_[{ids}]"
+    return label
+
+
+class SlurmDoor:
+    """Implements :class:`stratus.slurm.views.SlurmBackend` over a :class:`ClusterService`."""
+
+    def __init__(self, service: ClusterService) -> None:
+        self.service = service
+        self.cluster_name = service.cluster_name
+        self.max_array_size = service.layout.max_array_size
+        self.launcher = SlurmLauncher(service)
+        # Rows only change when their job does: (version, row) per job id, see rows.version.
+        self._rows: dict[int, tuple[tuple[object, ...], JobRow]] = {}
+
+    def now(self) -> float:
+        return self.service.now()
+
+    @staticmethod
+    def identity(ctx: ClientContext) -> Identity:
+        """The caller a command's context names."""
+        return Identity(user=ctx.user, uid=ctx.uid, gid=ctx.gid, group=ctx.group)
+
+    # -- submission -----------------------------------------------------------------------------
+
+    def submit(self, request: BatchRequest, ctx: ClientContext, *, interactive: bool = False) -> int:
+        if self.service.deleting:
+            raise serr.submit_failed("Slurm controller is shutting down")
+        spec = job_spec(request, ctx, self.service, interactive=interactive)
+        array = request.array.indices if request.array is not None else None
+        submission = Submission(spec, payload(request, ctx), array=array, hold=request.hold)
+        try:
+            return self.service.submit(submission, self.identity(ctx))
+        except Rejected as exc:
+            raise rejected(exc) from None
+        except Unavailable:
+            raise serr.submit_failed("Slurm controller is shutting down") from None
+
+    def estimate(self, request: BatchRequest, ctx: ClientContext) -> tuple[int, float, str, int, str]:
+        spec = job_spec(request, ctx, self.service)
+        try:
+            found = self.service.estimate(spec)
+        except Rejected as exc:
+            raise rejected(exc) from None
+        if found is None:
+            raise serr.submit_failed(serr.REQUESTED_PART_CONFIG_UNAVAILABLE)
+        job_id, start, nodes, partition = found
+        return job_id, start, compress(nodes), spec.ntasks * spec.cpus_per_task, partition
+
+    def wait_status(self, job_id: int) -> int | None:
+        return self.service.wait_status(job_id)
+
+    # -- cancellation ---------------------------------------------------------------------------
+
+    def cancel(self, request: CancelRequest, ctx: ClientContext) -> CancelResult:
+        identity = self.identity(ctx)
+        errors: list[str] = []
+        if request.targets:
+            targets = [Target(t.job_id, t.task_ids) for t in request.targets]
+            if request.signal is not None:
+                results = self.service.signal(targets, request.signal, identity)
+            else:
+                results = self.service.cancel(targets, identity)
+            # Signalled jobs are not counted as cancelled.
+            count = 0 if request.signal is not None else sum(r.acted for r in results)
+            for result in results:
+                if result.problem is not None:
+                    reason = _CANCEL_ERRORS.get(result.problem, serr.INVALID_JOB_ID)
+                    errors.append(serr.kill_job_error(_label(result.target), reason))
+        else:
+            # Filters (-u, -t, -p, -n) select the caller's own records; others are skipped.
+            selected: list[Target] = []
+            for job in list(self.service.jobs()):
+                if job.state.final or not self._matches(request, job) or not identity.may_act_on(job):
+                    continue
+                # One record at a time: an array's id also names all of its tasks.
+                if job.is_array_remainder:
+                    assert job.pending_tasks is not None
+                    selected.append(Target(job.id, job.pending_tasks.copy()))
+                elif job.array_id is not None and job.task_id is not None:
+                    selected.append(Target(job.array_id, IndexSet.from_ids([job.task_id])))
+                else:
+                    selected.append(Target(job.id))
+            if request.signal is not None:
+                results = self.service.signal(selected, request.signal, identity)
+            else:
+                results = self.service.cancel(selected, identity)
+            count = 0 if request.signal is not None else sum(r.acted for r in results)
+        if request.quiet:
+            errors = []
+        return CancelResult(cancelled=count, errors=errors, exit_code=1 if errors else 0)
+
+    @staticmethod
+    def _matches(request: CancelRequest, job: Job) -> bool:
+        if request.user is not None and job.spec.user != request.user:
+            return False
+        if request.states and job.state.value not in request.states:
+            return False
+        if request.partitions and job.partition not in request.partitions:
+            return False
+        return request.name is None or job.spec.name == request.name
+
+    # -- scontrol job actions -------------------------------------------------------------------
+
+    def control(self, request: ControlRequest, ctx: ClientContext) -> ControlResult:
+        """hold, uhold, release, requeue, requeuehold, update: every change stored before answering.
+
+        Error lines are scontrol's: ``<Slurm error> for job <id>``.
+        """
+        identity = self.identity(ctx)
+        targets = [Target(t.job_id, t.task_ids) for t in request.targets]
+        results: list[TargetResult]
+        if request.action in ("hold", "uhold", "release"):
+            results = self.service.hold(targets, identity, held=request.action != "release")
+        elif request.action in ("requeue", "requeuehold"):
+            results = self.service.requeue(targets, identity, hold=request.action == "requeuehold")
+        elif request.action == "update":
+            try:
+                changes = update_fields(request.fields)
+            except ValueError as exc:
+                return ControlResult(errors=[str(exc)], exit_code=1)
+            results = self.service.update(targets, identity, changes)
+        else:
+            return ControlResult(errors=[f"Unknown job action {request.action}"], exit_code=1)
+        errors = [
+            f"{_CONTROL_ERRORS.get(r.problem, serr.INVALID_JOB_ID)} for job {_label(r.target)}"
+            for r in results
+            if r.problem is not None
+        ]
+        return ControlResult(errors=errors, exit_code=1 if errors else 0)
+
+    def slurm_config(self) -> dict[str, str]:
+        """The slurm.conf parameters stratus has, for ``scontrol show config``."""
+        return rows.slurm_config(self.service.layout)
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def jobs(self, finished: bool = True) -> list[JobRow]:
+        service = self.service
+        service.preload_payload_infos()
+        out = []
+        cache = self._rows
+        engine = service.engine
+        now = service.now()
+        for job in service.jobs():
+            if not finished and job.state.final:
+                continue
+            version = rows.version(job)
+            hit = cache.get(job.id)
+            if hit is None or hit[0] != version:
+                info = service.payload_info(job.array_id if job.array_id is not None else job.id)
+                hit = (version, rows.job_row(job, info))
+                cache[job.id] = hit
+            row = hit[1]
+            if job.spec.dependencies and job.state == JobState.PENDING:
+                # Which conditions still stand changes without the job changing: not cached.
+                text = dependency_text(engine.dependency_status(job, now), job.spec.dependency_any)
+                row = replace(row, dependency=text)
+            out.append(row)
+        if len(cache) > 2 * len(engine.jobs) + 100:
+            self._rows = {k: v for k, v in cache.items() if k in engine.jobs}
+        service.forget_payload_infos()
+        return out
+
+    def nodes(self) -> list[NodeRow]:
+        return [rows.node_row(record) for record in self.service.nodes()]
+
+    def partitions(self) -> list[PartitionRow]:
+        return rows.partition_rows(self.service.engine)
+
+    def accounting(self, query: AcctQuery) -> list[AcctRow]:
+        """Jobs from the store (finished long ago too), one row per run, plus batch steps."""
+        stored = self.service.accounting(
+            job_ids=query.job_ids, users=query.users, start=query.start, end=query.end
+        )
+        return rows.accounting_rows(stored, self.cluster_name)
+
+    def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
+        return rows.priority_rows(self.service.engine, self.now())
+
+    def shares(self) -> tuple[str, list[ShareRow]]:
+        return rows.share_rows(self.service.engine, self.now())

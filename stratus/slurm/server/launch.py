@@ -1,0 +1,146 @@
+"""How a Slurm job starts on its node: output paths, the ``SLURM_*`` environment, the launch.
+
+The head node's controller asks this front door, through :class:`SlurmLauncher`, what the batch
+host's agent must run for a job whose payload it owns; interactive allocations (salloc, srun
+outside a job) get the same environment, less what only tasks have.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from typing import Any
+
+from stratus.engine.model import Job
+from stratus.service.service import ClusterService
+from stratus.slurm.env import JobEnvInput, batch_job_env
+from stratus.slurm.patterns import PatternContext, output_paths
+
+NO_VAL = 4294967294  # Slurm prints this task id in the paths of an array's pending remainder
+
+# Set per task by srun's steps, not for the allocation itself.
+_TASK_VARIABLES = (
+    "SLURM_PROCID",
+    "SLURM_LOCALID",
+    "SLURM_NODEID",
+    "SLURMD_NODENAME",
+    "SLURM_GTIDS",
+    "SLURM_TOPOLOGY_ADDR",
+    "SLURM_TOPOLOGY_ADDR_PATTERN",
+    "SLURM_PRIO_PROCESS",
+)
+
+
+def output_files(job: Job, info: dict[str, Any], node: str) -> tuple[str, str]:
+    """The absolute stdout and stderr paths of ``job`` (its ``-o``/``-e`` patterns expanded)."""
+    task = job.task_id
+    if job.is_array_remainder:
+        task = NO_VAL
+    workdir = info.get("workdir", "/")
+    pctx = PatternContext(
+        job_id=job.id,
+        job_name=job.spec.name,
+        user=job.spec.user,
+        workdir=workdir,
+        node=node,
+        array_job_id=job.array_id,
+        array_task_id=task,
+    )
+    out, err = output_paths(info.get("stdout"), info.get("stderr"), pctx)
+    return os.path.join(workdir, out), os.path.join(workdir, err)
+
+
+def login_defaults(env: dict[str, str], user: str, slurm_bin: str) -> None:
+    """What a job finds even with ``--export=NONE``: the user's basics, and Slurm's commands.
+
+    Slurm then gives the job the user's login environment (``--get-user-env``); stratus gives
+    HOME, USER, LOGNAME, SHELL and a default PATH where missing. The cluster's Slurm commands
+    come first on PATH either way, as they are installed system-wide on a Slurm cluster, so a
+    job can run ``scontrol show hostnames`` or submit more jobs.
+    """
+    try:
+        pw = pwd.getpwnam(user)
+        defaults = {"HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell or "/bin/sh"}
+    except KeyError:
+        defaults = {"USER": user, "LOGNAME": user, "SHELL": "/bin/sh"}
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    path = env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+    if slurm_bin not in path.split(os.pathsep):
+        path = slurm_bin + os.pathsep + path
+    env["PATH"] = path
+
+
+class SlurmLauncher:
+    """Builds the launch of a Slurm job's batch script (a controller ``LaunchBuilder``)."""
+
+    def __init__(self, service: ClusterService) -> None:
+        self.service = service
+
+    def env_input(self, job: Job, info: dict[str, Any]) -> JobEnvInput:
+        """What the ``SLURM_*`` environment of a started ``job`` is built from."""
+        assert job.alloc is not None
+        workdir = info.get("workdir", "/")
+        arr = info.get("array")
+        return JobEnvInput(
+            job_id=job.id,
+            name=job.spec.name,
+            partition=job.partition or "",
+            nodes=job.alloc.nodes,
+            cpus_per_node=job.alloc.cpus,
+            user=job.spec.user,
+            uid=job.spec.uid,
+            gid=job.spec.gid,
+            submit_dir=info.get("submit_dir", workdir),
+            submit_host=info.get("submit_host", "localhost"),
+            cluster_name=self.service.cluster_name,
+            ntasks=info.get("ntasks"),
+            cpus_per_task=info.get("cpus_per_task"),
+            ntasks_per_node=info.get("ntasks_per_node"),
+            mem_per_node_mb=info.get("mem_per_node_mb"),
+            mem_per_cpu_mb=info.get("mem_per_cpu_mb"),
+            array_job_id=job.array_id,
+            array_task_id=job.task_id,
+            array_task_count=arr["count"] if arr else None,
+            array_task_min=arr["min"] if arr else None,
+            array_task_max=arr["max"] if arr else None,
+            account=info.get("account"),
+            open_mode=info.get("open_mode"),
+            export=info.get("export"),
+            prio_process=job.spec.nice,
+            controller_port=self.service.api_port,
+        )
+
+    def allocation_env(self, job: Job, info: dict[str, Any]) -> dict[str, str]:
+        """The environment salloc/srun give their command once the allocation is granted."""
+        env = batch_job_env(self.env_input(job, info))
+        for task_var in _TASK_VARIABLES:
+            env.pop(task_var, None)
+        return env
+
+    def __call__(self, job: Job, info: dict[str, Any], script: str, env: dict[str, str]) -> dict[str, Any]:
+        """What the batch host's agent needs to start ``job``'s batch script."""
+        assert job.alloc is not None
+        node = job.alloc.nodes[0]
+        stdout, stderr = output_files(job, info, node)
+        workdir = info.get("workdir", "/")
+        full_env = dict(env)
+        full_env.update(batch_job_env(self.env_input(job, info)))
+        login_defaults(full_env, job.spec.user, self.service.bin_dir)
+        stdin = info.get("stdin") or "/dev/null"
+        spec = job.spec
+        mem_limit = spec.mem_per_node_mb
+        if not mem_limit and spec.mem_per_cpu_mb:
+            mem_limit = spec.mem_per_cpu_mb * job.alloc.cpus[0]
+        return {
+            "mem_limit_mb": mem_limit or None,  # --mem, enforced by the agent (OUT_OF_MEMORY)
+            "script": script,
+            "args": info.get("args") or [],
+            "env": full_env,
+            "cwd": workdir,
+            "stdout": stdout,
+            "stderr": stderr,
+            "stdin": stdin if os.path.isabs(stdin) else os.path.join(workdir, stdin),
+            "open_mode": info.get("open_mode"),
+            "umask": info.get("umask", 0o022),
+        }

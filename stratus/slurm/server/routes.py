@@ -1,0 +1,163 @@
+"""The Slurm front door's HTTP routes, under ``/slurm/v1``.
+
+``POST /slurm/v1/{command}`` is what the thin ``sbatch``/``squeue``/... clients call: the client
+sends argv, working directory, environment and identity; the head node parses and answers with
+the command's stdout and stderr in the body (``X-Stdout-Length`` splits them) and its exit code
+in ``X-Exit-Code``. ``X-Need: stdin`` asks the client to send again with its standard input.
+``/steps`` and ``/allocations`` serve srun and salloc; ``/wait`` serves ``sbatch --wait``.
+
+Every body is checked before anything changes: a malformed one gets 400 with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from stratus.service.model import group_name, identity_of, user_name
+from stratus.slurm.commands import run_command
+from stratus.slurm.errors import SlurmError
+from stratus.slurm.server import interactive
+from stratus.slurm.server.backend import SlurmDoor
+from stratus.slurm.views import ClientContext, CommandResult
+
+log = logging.getLogger("stratus.slurm")
+
+_BAD_BODY = (ValueError, KeyError, TypeError, AttributeError)
+
+
+def client_context(body: Any, **extra: Any) -> ClientContext:
+    """The caller a Slurm request body declares (``uid``, ``gid``, ``cwd``, ``env``, ...).
+
+    Raises ValueError, KeyError, TypeError or AttributeError on a malformed body; the routes
+    turn those into a 400. ``extra`` sets the fields only some routes carry (stdin, files).
+    """
+    uid, gid = int(body["uid"]), int(body["gid"])
+    return ClientContext(
+        user=user_name(uid),
+        uid=uid,
+        gid=gid,
+        cwd=str(body["cwd"]),
+        env={str(k): str(v) for k, v in body["env"].items()},
+        host=str(body.get("host") or "localhost"),
+        group=group_name(gid),
+        umask=int(body.get("umask", 0o022)) & 0o777,
+        **extra,
+    )
+
+
+def _bad_request(exc: Exception) -> JSONResponse:
+    return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+
+
+def slurm_router(door: SlurmDoor) -> APIRouter:
+    """The routes of the Slurm front door, served by ``door``."""
+    router = APIRouter(prefix="/slurm/v1")
+
+    @router.post("/steps")
+    async def create_step(request: Request) -> JSONResponse:
+        """srun: start a job step on a running job's allocation (body: srun's request).
+
+        Registered before the command route, which would otherwise take "steps" for a command.
+        """
+        try:
+            body = json.loads(await request.body())
+            ctx = client_context(body)
+            step = interactive.StepRequest.from_body(body, ctx)
+        except _BAD_BODY as exc:
+            return _bad_request(exc)
+        try:
+            return JSONResponse(interactive.create_step(door, step, ctx))
+        except SlurmError as exc:
+            return JSONResponse({"message": "\n".join(exc.lines)}, status_code=409)
+
+    @router.post("/allocations")
+    async def allocate(request: Request) -> JSONResponse:
+        """salloc / srun outside a job: queue an allocation. Body: {prog, argv, cwd, env, uid, gid}."""
+        try:
+            body = json.loads(await request.body())
+            ctx = client_context(body)
+            argv = [str(a) for a in body["argv"]]
+        except _BAD_BODY as exc:
+            return _bad_request(exc)
+        try:
+            job_id, command = interactive.allocate(door, str(body.get("prog", "salloc")), argv, ctx)
+        except SlurmError as exc:
+            return JSONResponse(
+                {"message": "\n".join(exc.lines), "exit_code": exc.exit_code}, status_code=409
+            )
+        return JSONResponse({"job_id": job_id, "command": command})
+
+    @router.post("/{command}")
+    async def slurm_command(command: str, request: Request) -> Response:
+        """Run a Slurm command. Body: ``{argv, cwd, env, uid, gid, host[, stdin]}`` (JSON).
+
+        Parsed by hand rather than through a model: this route is on every ``sbatch``'s path.
+        """
+        try:
+            body = json.loads(await request.body())
+            argv = [str(a) for a in body["argv"]]
+            raw_stdin = body.get("stdin")
+            files = {
+                str(k): (v.encode("utf-8", "surrogateescape") if isinstance(v, str) else None)
+                for k, v in (body.get("files") or {}).items()
+            }
+            ctx = client_context(
+                body,
+                stdin=(raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None),
+                files=files,
+            )
+        except _BAD_BODY as exc:
+            return _bad_request(exc)
+        try:
+            result = run_command(command, argv, ctx, door)
+        except Exception:
+            # A bug must not look like a network failure to the user: say so, log the details.
+            log.exception("%s %s failed", command, argv)
+            result = CommandResult(
+                stderr=f"{command}: error: internal error in the head node (see logs/controller.log)\n",
+                exit_code=1,
+            )
+        out = result.stdout.encode("utf-8", "surrogateescape")
+        err = result.stderr.encode("utf-8", "surrogateescape")
+        headers = {"X-Exit-Code": str(result.exit_code), "X-Stdout-Length": str(len(out))}
+        if result.wait_job is not None:
+            headers["X-Wait-Job"] = str(result.wait_job)
+        if result.need_stdin:
+            headers["X-Need"] = "stdin"
+        elif result.need_file is not None:
+            headers["X-Need"] = "file:" + urllib.parse.quote(result.need_file)
+        return Response(content=out + err, media_type="application/octet-stream", headers=headers)
+
+    @router.get("/allocations/{job_id}")
+    async def allocation(job_id: int) -> JSONResponse:
+        return JSONResponse(interactive.allocation_status(door, job_id))
+
+    @router.post("/allocations/{job_id}/done")
+    async def allocation_done(job_id: int, request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body() or b"{}")
+            code = int(body.get("exit_code", 0))
+            identity = identity_of(int(body["uid"]), int(body["gid"]))
+        except _BAD_BODY as exc:
+            return _bad_request(exc)
+        door.service.release_allocation(job_id, code, identity)
+        return JSONResponse({})
+
+    @router.get("/wait/{job_id}")
+    async def wait_job(job_id: int) -> Response:
+        """For ``sbatch --wait``: ``X-Done: 1`` and the job's exit code once it has ended."""
+        code = door.wait_status(job_id)
+        headers = {
+            "X-Done": "0" if code is None else "1",
+            "X-Exit-Code": str(code or 0),
+            "X-Stdout-Length": "0",
+        }
+        return Response(content=b"", headers=headers)
+
+    return router
