@@ -120,6 +120,15 @@ def test_front_doors_do_not_import_each_other_or_reach_below_the_service() -> No
         assert not wrong, f"front door {door!r} imports {sorted(wrong)}"
 
 
+def test_front_doors_use_the_service_through_its_interface_only() -> None:
+    """A front door names the service's protocol and vocabulary, never an implementation."""
+    allowed = {"service", "service.interface", "service.model"}
+    for module, targets in _imports().items():
+        if _package(module) in FRONT_DOORS:
+            wrong = {t for t in targets if _package(t) == "service" and t not in allowed}
+            assert not wrong, f"{module} imports {sorted(wrong)}"
+
+
 def test_the_core_imports_no_front_door() -> None:
     graph = _package_graph()
     outer = FRONT_DOORS | {"api", "cli", "headnode"}

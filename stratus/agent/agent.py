@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +64,7 @@ class Agent:
         self.lifeline = lifeline
         self.stopping = asyncio.Event()
         # The agent's own secret: after the first hello, only it admits this instance.
-        self.secret = secrets.token_hex(32)
+        self.secret = os.urandom(32).hex()  # (os, not secrets: an import less at start-up)
         self.steps = StepRunner(node, instance_id, report=self._send)
         self.join = join
         self.link = HeadLink(head[0], head[1], hello=self._hello, tls=tls)

@@ -9,16 +9,18 @@ agent -> head node
 head node -> agent
     Welcome, Reject, Launch, Kill, Step, KillStep, Ack, Shutdown
 
-Every message class below is the one definition of its fields. :func:`decode` checks each field's
-type and refuses anything else with ``ProtocolError`` (a ``ValueError``), so a malformed or
-hostile line never reaches the code that acts on it. Unknown fields are ignored (a newer peer
-may add some); a message of an unknown type decodes to :class:`Unknown`.
+Every message class below is the one definition of its fields (plain slotted dataclasses, not
+frozen ones, which cost the agent's start-up a few milliseconds more; treat them as values).
+:func:`decode` checks each field's type and refuses anything else with ``ProtocolError`` (a
+``ValueError``), so a malformed or hostile line never reaches the code that acts on it. Unknown
+fields are ignored (a newer peer may add some); a message of an unknown type decodes to
+:class:`Unknown`.
 
-Authentication: the head node gives each launched node a *join credential*, an HMAC of the
-node's name and instance id under the cluster's node key (never the users' API token). On its
-first hello an agent presents it together with a random *node secret* of its own; the head
-node records the secret's hash durably, and from then on only that secret admits the instance,
-so a join credential seen after the join is worthless.
+Authentication: each launch gives its node's agent a random *join credential* of its own (never
+the users' API token); the head node keeps only its digest. On its first hello an agent presents
+it together with a random *node secret* of its own; the head node records the secret's digest
+durably, and from then on only that secret admits the instance, so a join credential seen after
+the join is worthless.
 
 Delivery guarantees: a ``Finished`` report is repeated (in the next ``Hello``) until acked, so a
 head-node crash between a job's exit and the write of its end loses nothing; the head node
@@ -31,8 +33,6 @@ Imported by the agent at start-up: the standard library only.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -164,7 +164,7 @@ def _from_obj(cls: type[Any], obj: Any) -> Any:
 # -- parts of messages ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunRef:
     """A batch script running on the agent's node."""
 
@@ -173,7 +173,7 @@ class RunRef:
     pid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Task:
     """One task of a step on this node: its rank and the variables only it has."""
 
@@ -187,14 +187,14 @@ _PARTS: dict[str, type[Any]] = {"RunRef": RunRef, "Task": Task}
 # -- messages -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """Base of every message; ``type`` is its name on the wire."""
 
     type: ClassVar[str] = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finished(Message):
     """A batch script ended (repeated until acked). ``usage``: utime, stime, maxrss_kb."""
 
@@ -212,7 +212,7 @@ class Finished(Message):
 _PARTS["Finished"] = Finished
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hello(Message):
     """An agent (re)connects: who it is, its credentials, what runs and what ended meanwhile."""
 
@@ -227,7 +227,7 @@ class Hello(Message):
     finished: list[Finished] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Started(Message):
     type: ClassVar[str] = "started"
     job_id: int
@@ -235,7 +235,7 @@ class Started(Message):
     pid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepFinished(Message):
     """This node's tasks of a step ended: the worst exit, and what they used (summed)."""
 
@@ -249,19 +249,19 @@ class StepFinished(Message):
     usage: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Heartbeat(Message):
     type: ClassVar[str] = "heartbeat"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Welcome(Message):
     """The hello was accepted."""
 
     type: ClassVar[str] = "welcome"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reject(Message):
     """The hello was refused (wrong credential, unknown instance): the agent stops for good."""
 
@@ -269,7 +269,7 @@ class Reject(Message):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Launch(Message):
     """Start a job's batch script on this (its first) node."""
 
@@ -289,7 +289,7 @@ class Launch(Message):
     mem_limit_mb: int | None = None  # enforced by the agent (OUT_OF_MEMORY)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kill(Message):
     """Stop (or signal) a run. ``why``: CANCELLED, TIMEOUT, REQUEUE, NODE_FAIL, END, SIGNAL, ..."""
 
@@ -300,7 +300,7 @@ class Kill(Message):
     signal: str = "TERM"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step(Message):
     """Run this node's tasks of a job step; stream their output to srun at ``io_host:io_port``."""
 
@@ -318,7 +318,7 @@ class Step(Message):
     pty: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KillStep(Message):
     type: ClassVar[str] = "kill_step"
     job_id: int
@@ -326,7 +326,7 @@ class KillStep(Message):
     step_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ack(Message):
     """A ``Finished`` report is stored: the agent forgets it."""
 
@@ -335,14 +335,14 @@ class Ack(Message):
     run: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Shutdown(Message):
     """Power down: stop every job and exit."""
 
     type: ClassVar[str] = "shutdown"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unknown(Message):
     """A message type this side does not know (from a newer peer): logged and ignored."""
 
@@ -397,11 +397,8 @@ def decode(line: bytes) -> Message:
 # -- credentials ----------------------------------------------------------------------------------
 
 
-def join_credential(node_key: bytes, node: str, instance_id: str) -> str:
-    """The credential that lets the agent of ``node`` on ``instance_id`` join, and only it."""
-    return hmac.new(node_key, f"join\0{node}\0{instance_id}".encode(), hashlib.sha256).hexdigest()
-
-
 def secret_digest(secret: str) -> str:
-    """What the head node records of an agent's node secret."""
+    """What the head node records of a credential: its SHA-256 (the credential is never stored)."""
+    import hashlib  # the head node's side: the agent does not pay for it at start-up
+
     return hashlib.sha256(secret.encode()).hexdigest()

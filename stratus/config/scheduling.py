@@ -28,6 +28,8 @@ Cluster (``SlurmSettings.CustomSlurmSettings``):
 Queue (``SlurmQueues[].CustomSlurmSettings``):
   ``MaxTime``, ``DefaultTime`` Slurm durations or ``UNLIMITED``
   ``PriorityJobFactor``        integer, 0 to 65533
+  ``PriorityTier``             integer, 0 to 65533: jobs of a higher tier are scheduled first,
+                               whatever their priority
   ``MaxJobsPerUser``, ``MaxNodesPerUser``, ``MaxCpusPerUser``
                                per-user caps within the queue
 
@@ -82,7 +84,7 @@ CLUSTER_PARAMETERS: tuple[str, ...] = (
     *_LIMITS,
 )
 #: Queue-level parameters honoured.
-QUEUE_PARAMETERS: tuple[str, ...] = ("MaxTime", "DefaultTime", "PriorityJobFactor", *_LIMITS)
+QUEUE_PARAMETERS: tuple[str, ...] = ("MaxTime", "DefaultTime", "PriorityJobFactor", "PriorityTier", *_LIMITS)
 
 _BF_OPTIONS = ("bf_max_job_test", "bf_window", "bf_interval", "bf_continue", "default_queue_depth")
 _STRATUS_BF_OPTIONS = ("bf_policy", "bf_order")
@@ -115,6 +117,7 @@ class PartitionSettings:
     default_time_s: float | None = None
     priority_job_factor: int = 1
     user_limits: UserLimits = field(default_factory=UserLimits)
+    priority_tier: int = 1  # Slurm's default
 
 
 def _int(key: str, value: Any, low: int, high: int) -> int:
@@ -262,10 +265,12 @@ def partition_settings(custom: Mapping[str, Any]) -> PartitionSettings:
         max_time = _duration("MaxTime", custom["MaxTime"], unlimited=True)
     if "DefaultTime" in custom:
         default_time = _duration("DefaultTime", custom["DefaultTime"], unlimited=True)
-    factor = 1
+    factor = tier = 1
     if "PriorityJobFactor" in custom:
         factor = _int("PriorityJobFactor", custom["PriorityJobFactor"], 0, 65_533)
-    return PartitionSettings(max_time, default_time, factor, _limits(custom, UserLimits()))
+    if "PriorityTier" in custom:
+        tier = _int("PriorityTier", custom["PriorityTier"], 0, 65_533)
+    return PartitionSettings(max_time, default_time, factor, _limits(custom, UserLimits()), tier)
 
 
 def parse_settings_text(text: str) -> dict[str, str]:

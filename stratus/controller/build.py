@@ -57,6 +57,7 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                 default_time_s=settings.default_time_s,
                 priority_job_factor=settings.priority_job_factor,
                 user_limits=settings.user_limits,
+                priority_tier=settings.priority_tier,
             )
         )
     for custom in layout.custom_partitions:
@@ -70,6 +71,7 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                 default_time_s=s.default_time_s,
                 priority_job_factor=s.priority_job_factor,
                 user_limits=s.user_limits,
+                priority_tier=s.priority_tier,
             )
         )
     scheduling = layout.scheduling

@@ -100,9 +100,7 @@ class Controller:
         self.token = read_token(paths)
         self.engine = Engine(engine_config(self.layout, min_job_age_s=self.layout.min_job_age_s), clock())
         # Instances, launches and terminations: the fleet carries out the engine's power actions.
-        self.fleet = Fleet(
-            self, provider, cluster=self.name, bootstrap=bootstrap or Bootstrap(str(paths.root))
-        )
+        self.fleet = Fleet(self, provider, cluster=self.name, bootstrap=bootstrap or Bootstrap())
         self.nodeplane = NodePlane(self)
         self.recovering_until = 0.0
         self._usage: dict[tuple[int, int], dict[str, Any]] = {}  # measured by agents, until stored
@@ -362,6 +360,10 @@ class Controller:
     def agent_address(self) -> str:
         """Where agents reach this head node (``HOST:PORT``)."""
         return f"{HEAD_ADDRESS}:{self.agent_port}"
+
+    # ------------------------------------------------------------------------------------------
+    # agents (the node plane: see nodeplane.py) and periodic checks
+    # ------------------------------------------------------------------------------------------
 
     @property
     def agents(self) -> dict[str, AgentConn]:

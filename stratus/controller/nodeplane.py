@@ -1,4 +1,5 @@
-"""The head node's side of the node plane: agent connections, credentials, and what agents report.
+"""The head node's side of the node plane: agent connections, credentials, and carrying out
+what :mod:`stratus.controller.nodestate` decides about what agents report.
 
 Guarantees:
 
@@ -23,16 +24,12 @@ import logging
 import secrets
 import socket
 import ssl
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from stratus.agent.protocol import (
-    HEARTBEAT_S,
     MAX_LINE,
     PROTOCOL_VERSION,
-    Ack,
-    Finished,
-    Heartbeat,
     Hello,
     Kill,
     Launch,
@@ -40,9 +37,7 @@ from stratus.agent.protocol import (
     ProtocolError,
     Reject,
     Shutdown,
-    Started,
     Step,
-    StepFinished,
     Task,
     Unknown,
     Welcome,
@@ -50,8 +45,24 @@ from stratus.agent.protocol import (
     encode,
     secret_digest,
 )
-from stratus.engine.model import Action, KillJob
-from stratus.engine.states import JobState, NodeState
+from stratus.controller.nodestate import (
+    Commit,
+    Disconnect,
+    EndStep,
+    FailNode,
+    Ignored,
+    Instruction,
+    Joined,
+    Left,
+    NodeState,
+    Reported,
+    Send,
+    SendLaunch,
+    StepStarted,
+    Tick,
+)
+from stratus.engine.model import KillJob
+from stratus.engine.states import NodeState as NodeStatus
 from stratus.providers.base import Instance
 
 if TYPE_CHECKING:
@@ -59,8 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stratus.controller")
 
-AGENT_RECONNECT_GRACE_S = 60.0  # an agent alive but not connected for this long has failed
-AGENT_SILENCE_S = 3 * HEARTBEAT_S  # a connected agent silent this long is hung: disconnect it
 HELLO_TIMEOUT_S = 10.0
 LAUNCH_RECORD_WAIT_S = 5.0  # an agent can say hello before its launch is recorded
 
@@ -71,31 +80,19 @@ class AgentConn:
 
     node: str
     writer: asyncio.StreamWriter
-    last_seen: float
-    running: set[tuple[int, int]] = field(default_factory=set)
 
     def send(self, msg: Message) -> None:
         if not self.writer.is_closing():
             self.writer.write(encode(msg))
 
 
-@dataclass(slots=True)
-class _OpenStep:
-    """A job step some of whose nodes still run their tasks."""
-
-    nodes: set[str]
-    codes: list[tuple[int, int]] = field(default_factory=list)  # (exit code, signal) per node
-    usage: dict[str, float] = field(default_factory=dict)  # summed over the nodes so far
-
-
 class NodePlane:
-    """Every agent connection of one head node, and the messages exchanged on them."""
+    """Every agent connection of one head node; decisions are :class:`NodeState`'s."""
 
     def __init__(self, ctrl: Controller) -> None:
         self._ctrl = ctrl
+        self.state = NodeState(ctrl.engine)
         self.agents: dict[str, AgentConn] = {}
-        self.disconnected_since: dict[str, float] = {}
-        self._open_steps: dict[tuple[int, int, int], _OpenStep] = {}
         self._server: asyncio.Server | None = None
 
     # -- serving --------------------------------------------------------------------------------
@@ -112,10 +109,8 @@ class NodePlane:
             conn.writer.close()
 
     def restored(self, now: float) -> None:
-        """After a restart no agent is connected yet: count nodes with machines as away."""
-        for node in self._ctrl.engine.nodes.values():
-            if node.state in (NodeState.UP, NodeState.POWERING_UP, NodeState.POWERING_DOWN, NodeState.DOWN):
-                self.disconnected_since[node.name] = now
+        """After a restart no agent is connected yet: nodes with machines count as away."""
+        self.state.restored(now)
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -126,9 +121,9 @@ class NodePlane:
         """Hand a run's batch script to its node's agent; False when that agent is away."""
         conn = self.agents.get(msg.node)
         if conn is None:
-            return False  # sent when the agent (re)connects: see _reconcile
+            return False  # sent when the agent (re)connects (see NodeState)
         conn.send(msg)
-        conn.running.add((msg.job_id, msg.run))
+        self.state.launched(msg.node, msg.job_id, msg.run)
         return True
 
     def kill(self, action: KillJob) -> None:
@@ -146,7 +141,7 @@ class NodePlane:
     async def release(self, name: str, *, shutdown: bool) -> None:
         """Forget the node's agent connection; with ``shutdown``, ask the agent to stop first."""
         conn = self.agents.pop(name, None)
-        self.disconnected_since.pop(name, None)
+        self.state.released(name)
         if conn is not None and shutdown:
             conn.send(Shutdown())
             with contextlib.suppress(OSError, TimeoutError):
@@ -169,29 +164,50 @@ class NodePlane:
         }
         for node, msg in msgs.items():
             self.agents[node].send(msg)
-        self._open_steps[(job_id, run, step_id)] = _OpenStep(set(msgs))
-
-    # -- health ---------------------------------------------------------------------------------
+        self._execute(self.state.handle(StepStarted((job_id, run, step_id), frozenset(msgs))))
 
     def check(self, now: float) -> None:
         """Disconnect hung agents; fail UP nodes whose agent stays away while their instance lives."""
+        self._execute(self.state.handle(Tick(now, self._ctrl.deleting)))
+
+    # -- carrying out -----------------------------------------------------------------------
+
+    def _execute(self, instructions: list[Instruction]) -> None:
+        """Carry out the state machine's instructions, in order."""
         ctrl = self._ctrl
-        for conn in list(self.agents.values()):
-            if now - conn.last_seen > AGENT_SILENCE_S:
-                log.warning(
-                    "node %s: agent silent for %.0f s; disconnecting it", conn.node, now - conn.last_seen
-                )
-                conn.writer.close()
-        if ctrl.deleting:
-            return
-        # The fleet fails nodes whose instance is gone; this catches agents that stay away.
-        for name, since in list(self.disconnected_since.items()):
-            node = ctrl.engine.nodes.get(name)
-            if node is None or node.state != NodeState.UP or now - since <= AGENT_RECONNECT_GRACE_S:
-                continue
-            if ctrl.fleet.busy(name) or name not in ctrl.fleet.instances:
-                continue
-            ctrl.spawn(ctrl.fleet.node_failed(name, "Not responding"))
+        for ins in instructions:
+            if isinstance(ins, Commit):
+                for (job_id, run), usage in ins.usage.items():
+                    ctrl.record_usage(job_id, run, usage)
+                ctrl.commit(list(ins.actions))
+            elif isinstance(ins, Send):
+                conn = self.agents.get(ins.node)
+                if conn is not None:
+                    conn.send(ins.msg)
+            elif isinstance(ins, SendLaunch):
+                log.info("re-sending launch of job %s run %d to %s", ins.job_id, ins.run, ins.nodes[0])
+                ctrl.send_launch(ins.job_id, ins.run, ins.nodes)
+            elif isinstance(ins, EndStep):
+                self._end_step(ins)
+            elif isinstance(ins, Disconnect):
+                log.warning("node %s: agent silent for %.0f s; disconnecting it", ins.node, ins.silent_s)
+                conn = self.agents.get(ins.node)
+                if conn is not None:
+                    conn.writer.close()
+            elif isinstance(ins, FailNode):
+                # The fleet fails nodes whose instance is gone; this catches agents that stay away.
+                if not ctrl.fleet.busy(ins.node) and ins.node in ctrl.fleet.instances:
+                    ctrl.spawn(ctrl.fleet.node_failed(ins.node, ins.reason))
+            elif isinstance(ins, Ignored):
+                log.warning("node %s: ignoring %s", ins.node, ins.why)
+
+    def _end_step(self, step: EndStep) -> None:
+        store = self._ctrl.store
+        self._ctrl.commit(
+            extra=lambda c: store.end_step(
+                c, *step.key, step.state, step.exit_code, step.signal, step.now, step.usage
+            )
+        )
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -205,25 +221,19 @@ class NodePlane:
                 return
             while True:
                 line = await reader.readuntil(b"\n")
-                conn.last_seen = ctrl.clock()
-                self._on_message(conn, decode(line))
+                msg = decode(line)
+                if isinstance(msg, Unknown):
+                    log.warning("node %s: unknown message %r", conn.node, msg.name)
+                self._execute(self.state.handle(Reported(conn.node, msg, ctrl.clock())))
         except ProtocolError as exc:
             log.warning("node %s: closing the connection: %s", conn.node if conn else "?", exc)
-        except (
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            ConnectionError,
-            TimeoutError,
-            OSError,
-        ):
-            pass
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
+            pass  # the agent went away (ConnectionError is an OSError): it dials again
         finally:
             writer.close()
             if conn is not None and self.agents.get(conn.node) is conn:
                 del self.agents[conn.node]
-                self.disconnected_since[conn.node] = ctrl.clock()
-                ctrl.engine.node_responding(conn.node, False, ctrl.clock())
-                ctrl.commit()
+                self._execute(self.state.handle(Left(conn.node, ctrl.clock())))
                 log.info("node %s: agent disconnected", conn.node)
 
     async def _accept(self, hello: Message, writer: asyncio.StreamWriter) -> AgentConn | None:
@@ -257,17 +267,16 @@ class NodePlane:
         if problem is not None:
             reject(problem)
             return None
-        if node.state not in (NodeState.UP, NodeState.POWERING_UP) or ctrl.deleting:
+        if node.state not in (NodeStatus.UP, NodeStatus.POWERING_UP) or ctrl.deleting:
             reject(f"node is {node.state}")
             return None
         old = self.agents.get(name)
         if old is not None:
             old.writer.close()
-        conn = AgentConn(name, writer, ctrl.clock())
+        conn = AgentConn(name, writer)
         self.agents[name] = conn
-        self.disconnected_since.pop(name, None)
         writer.write(encode(Welcome()))
-        self._reconcile(conn, hello)
+        self._execute(self.state.handle(Joined(name, hello, inst.instance_id, ctrl.clock())))
         log.info("node %s: agent connected (%s)", name, inst.instance_id)
         return conn
 
@@ -288,114 +297,3 @@ class NodePlane:
         ctrl.fleet.instances[name] = joined
         ctrl.commit(extra=lambda c: ctrl.store.set_node_instance(c, name, joined.to_json()))
         return None
-
-    def _reconcile(self, conn: AgentConn, hello: Hello) -> None:
-        """Agree with a (re)connecting agent on what runs there."""
-        ctrl = self._ctrl
-        engine = ctrl.engine
-        now = ctrl.clock()
-        name = conn.node
-        actions: list[Action] = []
-        reported_finished = {(r.job_id, r.run) for r in hello.finished}
-        for rep in hello.finished:
-            actions += self._job_finished(rep, name)
-        reported = {(r.job_id, r.run) for r in hello.running}
-        for job_id, run in sorted(reported):
-            job = engine.jobs.get(job_id)
-            if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
-                # A run the head node no longer wants (requeued or ended while we were apart).
-                conn.send(Kill(job_id, run, "END", "KILL"))
-            elif job.state == JobState.COMPLETING and job.final_state is not None:
-                # A cancel or time limit decided while the agent was away: its kill was lost.
-                conn.send(Kill(job_id, run, job.final_state.value, "TERM"))
-        conn.running = set(reported)
-        engine.node_responding(name, True, now)
-        actions += engine.node_up(name, now, ctrl.fleet.instances[name].instance_id)
-        ctrl.commit(actions)  # may send launches, which mark conn.running
-        for job_id, run in reported_finished:
-            conn.send(Ack(job_id, run))
-        # Launches this agent never received (the head node stopped between deciding and sending).
-        for job in list(engine.jobs.values()):
-            key = (job.id, job.run)
-            if (
-                job.state in (JobState.RUNNING, JobState.COMPLETING)
-                and not job.spec.interactive
-                and job.alloc is not None
-                and job.alloc.nodes[0] == name
-                and key not in conn.running
-                and key not in reported_finished
-            ):
-                if job.state == JobState.COMPLETING:
-                    ctrl.commit(engine.job_ended(job.id, job.run, now, signal=9))
-                else:
-                    log.info("re-sending launch of job %s run %d to %s", job.id, job.run, name)
-                    ctrl.send_launch(job.id, job.run, job.alloc.nodes)
-
-    def _on_message(self, conn: AgentConn, msg: Message) -> None:
-        if isinstance(msg, Finished):
-            self._ctrl.commit(self._job_finished(msg, conn.node))
-            conn.running.discard((msg.job_id, msg.run))
-            conn.send(Ack(msg.job_id, msg.run))
-        elif isinstance(msg, Started):
-            conn.running.add((msg.job_id, msg.run))
-        elif isinstance(msg, StepFinished):
-            self._step_finished(msg, conn.node)
-        elif isinstance(msg, Heartbeat):
-            pass
-        elif isinstance(msg, Unknown):
-            log.warning("node %s: unknown message %r", conn.node, msg.name)
-        else:
-            log.warning("node %s: unexpected message %r", conn.node, msg.type)
-
-    def _job_finished(self, rep: Finished, node: str) -> list[Action]:
-        """The end of a run as ``node``'s agent reports it; only the run's batch host is heard.
-
-        A report from any other node (a stale or a forged one) changes nothing; it is still
-        acknowledged, so the agent forgets it.
-        """
-        ctrl = self._ctrl
-        job = ctrl.engine.jobs.get(rep.job_id)
-        if job is not None and job.run == rep.run and job.alloc is not None and job.alloc.nodes[0] != node:
-            log.warning(
-                "node %s: ignoring a report on job %s run %d, which runs on %s",
-                node,
-                rep.job_id,
-                rep.run,
-                job.alloc.nodes[0],
-            )
-            return []
-        if rep.error:
-            log.warning("job %s run %d: %s", rep.job_id, rep.run, rep.error)
-        now = ctrl.clock()
-        end = min(rep.end_time or now, now)
-        if rep.usage:
-            ctrl.record_usage(rep.job_id, rep.run, dict(rep.usage))
-        return ctrl.engine.job_ended(
-            rep.job_id, rep.run, end, exit_code=rep.exit_code, signal=rep.signal, out_of_memory=rep.oom
-        )
-
-    def _step_finished(self, msg: StepFinished, node: str) -> None:
-        """``node``'s agent finished its tasks of a step; the step ends (stored) when every node has."""
-        ctrl = self._ctrl
-        key = (msg.job_id, msg.run, msg.step_id)
-        step = self._open_steps.get(key)
-        if step is None:
-            return  # reported after a restart: the step is closed with its job
-        if node not in step.nodes:
-            log.warning("node %s: ignoring a report on step %s it does not run", node, key)
-            return
-        step.nodes.discard(node)
-        step.codes.append((msg.exit_code, msg.signal))
-        total = step.usage
-        for name, value in msg.usage.items():
-            if name in ("utime", "stime"):
-                total[name] = total.get(name, 0.0) + value  # CPU time adds up over nodes
-            elif name == "maxrss_kb":
-                total[name] = max(total.get(name, 0.0), value)  # the largest task's peak
-        if step.nodes:
-            return
-        del self._open_steps[key]
-        code, sig = max(step.codes, key=lambda c: (c[1] != 0, c[0] or c[1]))
-        state = "CANCELLED" if sig else ("COMPLETED" if code == 0 else "FAILED")
-        now = ctrl.clock()
-        ctrl.commit(extra=lambda c: ctrl.store.end_step(c, *key, state, code, sig, now, total))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 
-from stratus.engine.base import _HOLDING, OVERDUE_GRACE_S, EngineBase, Reservation, _queue_key, _Usage
+from stratus.engine.base import _HOLDING, OVERDUE_GRACE_S, EngineBase, Reservation, _Usage
 from stratus.engine.model import Job
 from stratus.engine.states import JobState, NodeState
 from stratus.engine.timeline import INF
@@ -171,7 +171,7 @@ class Allocations(EngineBase):
             job = self.jobs.get(job_id)
             if r is not None and r.start == start and job is not None and job.state == JobState.PENDING:
                 due.append(job)
-        due.sort(key=_queue_key)
+        due.sort(key=self._queue_key)
         return due
 
     def expected_start(self, job: Job) -> float | None:

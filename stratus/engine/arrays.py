@@ -6,18 +6,27 @@ id, except the last one, which keeps the array's id, so a 100,000-task array cos
 until its tasks start.
 
 What it guarantees: every task id is in exactly one place (the remainder's pending set, or one
-task record); tasks start lowest id first unless a dependency (``aftercorr``) chose another; a
-cancel of some pending tasks removes them from the remainder and is recorded under one key for
-all of them (``tasks_record_key``); ``_array_tasks`` and ``_array_active`` (tasks holding nodes,
-for the ``array_max_running`` limit) stay in step with the records.
+task record); tasks start lowest id first unless a per-task dependency (``aftercorr``,
+``corresponding``) chose another; a cancel of some pending tasks removes them from the remainder
+and is recorded under one key for all of them (``tasks_record_key``); ``_array_tasks`` and
+``_array_active`` (tasks holding nodes, for the ``array_max_running`` limit) stay in step with
+the records.
+
+A sequential array (``JobSpec.array_sequential``) never has two tasks holding nodes at once, and
+starts its tasks in index order: a task waits while another task of the array holds nodes, and
+the remainder also waits while a task of its own is pending again (requeued), so that one goes
+first. With ``fail_on_parent_failure``, a task that ends in failure cancels every task still
+pending, when it ends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from stratus.engine.base import CancelOutcome, EngineBase
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Job, Transition, task_record_key, tasks_record_key
-from stratus.engine.states import JobState
+from stratus.engine.states import JOB_TRANSITIONS, JobState, check_transition
 
 
 class Arrays(EngineBase):
@@ -41,22 +50,10 @@ class Arrays(EngineBase):
                     meta.reason = "None"
                     out.cancelled += len(pending)
             else:
-                removed = [t for t in task_ids if pending.discard(t)]
+                removed = self._cancel_pending_tasks(meta, task_ids, now, cause)
                 if removed:
                     found_any = True
-                    out.cancelled += len(removed)
-                    self._replan = True
-                    self.dirty_jobs.add(meta.id)
-                    self.journal.append(
-                        Transition(
-                            "job",
-                            tasks_record_key(array_id, IndexSet.from_ids(removed)),
-                            JobState.PENDING,
-                            JobState.CANCELLED,
-                            now,
-                            cause,
-                        )
-                    )
+                    out.cancelled += removed
         elif meta is not None and meta.task_id is not None and (task_ids is None or meta.task_id in task_ids):
             tasks.append(meta)
         for t in tasks:
@@ -65,6 +62,63 @@ class Arrays(EngineBase):
                 self._cancel_one(t, now, cause, out)
         out.found = found_any
         return out
+
+    def _cancel_pending_tasks(
+        self, meta: Job, task_ids: Sequence[int] | IndexSet, now: float, cause: str, reason: str = ""
+    ) -> int:
+        """Cancel some (not all) of the pending tasks of remainder ``meta``; how many were pending.
+
+        The remainder stays pending with its other tasks; the cancelled ones are recorded under
+        one key (:func:`tasks_record_key`).
+        """
+        pending = meta.pending_tasks
+        assert pending is not None
+        removed = [t for t in task_ids if pending.discard(t)]
+        if not removed:
+            return 0
+        check_transition(JOB_TRANSITIONS, f"job {meta.id}", JobState.PENDING, JobState.CANCELLED)
+        self._replan = True  # the queue lost work some decision may rest on
+        self.dirty_jobs.add(meta.id)
+        self.journal.append(
+            Transition(
+                "job",
+                tasks_record_key(meta.id, IndexSet.from_ids(removed)),
+                JobState.PENDING,
+                JobState.CANCELLED,
+                now,
+                cause,
+                reason,
+                meta.run,
+            )
+        )
+        return len(removed)
+
+    def _sequential_wait(self, job: Job) -> bool:
+        """Whether a record of a sequential array must wait for another task of it to end first:
+        one holds nodes, or (for the remainder) one of its tasks is pending again."""
+        array_id = job.array_id
+        assert array_id is not None
+        if self._array_active.get(array_id, 0) > 0:
+            return True
+        if job.is_array_remainder:
+            for i in self._array_tasks.get(array_id, ()):
+                task = self.jobs.get(i)
+                if task is not None and task.state == JobState.PENDING:
+                    return True
+        return False
+
+    def _fail_sequential_rest(self, task: Job, now: float) -> None:
+        """A task of a sequential array with ``fail_on_parent_failure`` ended in failure: every
+        task of the array still pending is cancelled (cause ``dependency``)."""
+        array_id = task.array_id
+        assert array_id is not None
+        waiting = [self.jobs[i] for i in sorted(self._array_tasks.get(array_id, ())) if i in self.jobs]
+        meta = self.jobs.get(array_id)
+        if meta is not None:
+            waiting.append(meta)
+        for job in waiting:
+            if job.state == JobState.PENDING:
+                self._cancel_never_satisfied(job, now)
 
     def _split_task(self, meta: Job, now: float) -> Job:
         """Take the lowest pending task (or the one its dependencies chose) as a record of its own."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ from stratus.engine.states import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from stratus.engine.model import DepCondition
     from stratus.engine.scheduling import _Request
 
@@ -112,6 +115,10 @@ def _natural_key(name: str) -> tuple[str, int]:
 def _queue_key(job: Job) -> tuple[int, float, int]:
     """Pass order: highest priority first, then earliest submission, then lowest id."""
     return (-job.priority, job.submit_time, job.id)
+
+
+# A pass-order key: smaller first. Keys of one engine all have the same shape.
+QueueKey = Callable[[Job], tuple[float, ...]]
 
 
 class EngineBase:
@@ -197,10 +204,30 @@ class EngineBase:
         self._queued_ids: set[int] = set()
         self._queue_unsorted = False  # priorities changed: the queue must be sorted again
         self._queue_left = 0  # about how many queue entries are no longer pending
+        # Priority tiers: pass order starts with the tier when partitions differ in it; otherwise
+        # (every partition in one tier) it is the plain order, at no extra cost.
+        self._tiers: dict[str, int] = {p.name: p.priority_tier for p in config.partitions}
+        self._tier_of_names: dict[tuple[str, ...], int] = {}
+        self._tiered = len(set(self._tiers.values())) > 1
+        self._queue_key: QueueKey = self._tiered_queue_key if self._tiered else _queue_key
         max_factor = max((p.priority_job_factor for p in config.partitions), default=1)
         self._size = ClusterSize(
             nodes=len(config.nodes), cpus=sum(d.cpus for d in config.nodes), max_partition_factor=max_factor
         )
+
+    def _tier(self, job: Job) -> int:
+        """The priority tier ``job`` ranks in: the highest of its partitions' (default: the
+        default partition's)."""
+        names = job.spec.partitions
+        tier = self._tier_of_names.get(names)
+        if tier is None:
+            wanted = names or ((self.default_partition,) if self.default_partition else ())
+            tier = self._tier_of_names[names] = max((self._tiers.get(n, 0) for n in wanted), default=0)
+        return tier
+
+    def _tiered_queue_key(self, job: Job) -> tuple[int, int, float, int]:
+        """Pass order with tiers: highest tier first, then as :func:`_queue_key`."""
+        return (-self._tier(job), -job.priority, job.submit_time, job.id)
 
     def _job_to(self, job: Job, new: JobState, now: float, cause: str, reason: str = "") -> None:
         """Move ``job`` to ``new`` (checked, recorded, marked dirty) and keep the indexes in step:
@@ -230,6 +257,15 @@ class EngineBase:
                 self._array_active[job.array_id] = self._array_active.get(job.array_id, 0) + (
                     1 if is_active else -1
                 )
+            if (
+                new.final
+                and new != JobState.COMPLETED
+                and job.spec.array_sequential
+                and job.spec.fail_on_parent_failure
+            ):
+                # Decided when the task ends, not by a later pass: the failed task may be
+                # forgotten (purged) before a pass looks at the rest of the array.
+                self._fail_sequential_rest(job, now)
 
     def _node_to(self, node: Node, new: NodeState, now: float, cause: str, reason: str = "") -> None:
         """Move ``node`` to ``new`` (checked, recorded, marked dirty); usable nodes changed, so the
@@ -320,12 +356,18 @@ class EngineBase:
         ) -> CancelOutcome: ...
         def _split_task(self, meta: Job, now: float) -> Job: ...
         def array_tasks(self, array_id: int) -> list[Job]: ...
+        def _cancel_pending_tasks(
+            self, meta: Job, task_ids: Sequence[int] | IndexSet, now: float, cause: str, reason: str = ""
+        ) -> int: ...
+        def _sequential_wait(self, job: Job) -> bool: ...
+        def _fail_sequential_rest(self, task: Job, now: float) -> None: ...
 
         # dependencies.py
         def _dependency_state(self, job: Job, now: float) -> int: ...
         def _condition_state(self, c: DepCondition, job: Job, now: float, task_id: int | None) -> int: ...
         def _dep_records(self, job_id: int, task_id: int | None) -> list[Job]: ...
         def _cancel_never_satisfied(self, job: Job, now: float) -> None: ...
+        def _cancel_never_satisfied_tasks(self, meta: Job, now: float) -> None: ...
 
         # nodes.py
         def node_lost(self, name: str, now: float, reason: str) -> list[Action]: ...

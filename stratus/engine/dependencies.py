@@ -4,8 +4,16 @@ A condition (:class:`DepCondition`) is in one of three states: met (``_OK``), no
 or never (``_NEVER``: the job it watches ended in a way that cannot meet it). ``after`` is met
 ``delay_s`` after every watched record started; ``afterany`` when they all ended; ``afterok`` when
 they all completed; ``afternotok`` when one did not; ``aftercorr`` task by task (the task with the
-same index completed); ``singleton`` when no earlier unfinished job has the same user and name.
-A job waits for all of its conditions, or for any one with ``dependency_any``.
+same index completed); ``corresponding`` task by task (the task with the same index ended);
+``singleton`` when no earlier unfinished job has the same user and name. A job waits for all of
+its conditions, or for any one with ``dependency_any``.
+
+With ``JobSpec.fail_on_parent_failure``, a watched record that ended in failure (any end but
+COMPLETED) makes ``afterany``, ``afterok``, ``aftercorr`` and ``corresponding`` conditions
+impossible at once (without waiting for the other records), and a job whose dependencies can
+never be met is cancelled (cause ``dependency``, reason ``DependencyNeverSatisfied``), as with
+``kill_on_invalid_dep``. For an array waiting task by task, only the tasks whose own conditions
+can never be met are cancelled; the others keep waiting.
 
 What it guarantees: a condition on a job the engine no longer holds is met (it was purged, or it
 was a pending task since cancelled) unless the front end resolved it from the records
@@ -23,22 +31,37 @@ from stratus.engine.states import JobState
 # A dependency's state: may start, must wait, can never be met.
 _OK, _WAIT, _NEVER = 0, 1, 2
 
+# Conditions that pair task i of an array with task i of the array it waits on.
+PER_TASK_KINDS = frozenset({"aftercorr", "corresponding"})
+# Conditions that fail_on_parent_failure makes impossible once a watched record failed
+# (``after`` waits for a start, ``afternotok`` for a failure: a failure cannot make them impossible).
+_FAILURE_SENSITIVE = frozenset({"afterany", "afterok", "aftercorr", "corresponding"})
+
 # How dependency_status names a condition that still stands.
 DEP_UNFULFILLED = "unfulfilled"  # not met yet; may still be
 DEP_FAILED = "failed"  # can never be met
 
 
 class Dependencies(EngineBase):
-    """Condition states (after*, aftercorr, singleton), and cancelling what can never run."""
+    """Condition states (after*, aftercorr, corresponding, singleton), and cancelling what can
+    never run."""
 
     def _dependency_state(self, job: Job, now: float) -> int:
         """Whether ``job`` may start as far as its dependencies go: _OK, _WAIT or _NEVER.
 
-        For an array remainder with ``aftercorr`` conditions, each pending task has its own
-        answer: the first task that may start is remembered for :meth:`_split_task`.
+        For an array remainder with per-task conditions (``aftercorr``, ``corresponding``), each
+        pending task has its own answer: the first task that may start is remembered for
+        :meth:`_split_task`. A sequential array (``JobSpec.array_sequential``) may only start its
+        lowest pending task, so that task's answer is the array's.
         """
-        if job.is_array_remainder and any(c.kind == "aftercorr" for c in job.spec.dependencies):
+        if job.is_array_remainder and any(c.kind in PER_TASK_KINDS for c in job.spec.dependencies):
             assert job.pending_tasks is not None
+            if job.spec.array_sequential:
+                task_id = job.pending_tasks.min()
+                state = self._conditions_state(job, now, task_id)
+                if state == _OK:
+                    self._next_task[job.id] = task_id
+                return state
             seen_wait = False
             for n, task_id in enumerate(job.pending_tasks):
                 state = self._conditions_state(job, now, task_id)
@@ -65,7 +88,7 @@ class Dependencies(EngineBase):
             first = self._unfinished_singletons().get((job.spec.user, job.spec.name))
             mine = job.array_id if job.array_id is not None else job.id
             return _OK if first is None or first >= mine else _WAIT
-        if c.kind == "aftercorr":
+        if c.kind in PER_TASK_KINDS:
             if task_id is None:
                 return _OK  # not an array task: nothing corresponds
             records = self._dep_records(c.job_id, task_id)
@@ -78,9 +101,15 @@ class Dependencies(EngineBase):
                 return _WAIT
             started = [r.start_time or r.end_time or 0.0 for r in records]
             return _OK if now >= max(started) + c.delay_s else _WAIT
+        if (
+            job.spec.fail_on_parent_failure
+            and c.kind in _FAILURE_SENSITIVE
+            and any(r.state.final and r.state != JobState.COMPLETED for r in records)
+        ):
+            return _NEVER  # one failure decides: no need to wait for the other records to end
         if not all(r.state.final for r in records):
             return _WAIT
-        if c.kind == "afterany":
+        if c.kind in ("afterany", "corresponding"):
             return _OK
         ok = all(r.state == JobState.COMPLETED for r in records)
         if c.kind in ("afterok", "aftercorr"):
@@ -138,7 +167,50 @@ class Dependencies(EngineBase):
         return out
 
     def _cancel_never_satisfied(self, job: Job, now: float) -> None:
-        """--kill-on-invalid-dep: a job whose dependency can never be met is cancelled."""
+        """``kill_on_invalid_dep`` or ``fail_on_parent_failure``: a job (or an array's pending
+        remainder, every task of it) whose dependency can never be met is cancelled."""
         self._job_to(job, JobState.CANCELLED, now, "dependency", "DependencyNeverSatisfied")
         job.end_time = now
         job.reason = "DependencyNeverSatisfied"
+
+    def _cancel_never_satisfied_tasks(self, meta: Job, now: float) -> None:
+        """``fail_on_parent_failure`` on an array waiting task by task: cancel the pending tasks
+        whose own conditions can never be met, and only those (the others keep waiting).
+
+        Only tasks paired with a failed record of an array they wait on can have become
+        impossible, so only those are examined: the cost follows the other array's ended
+        records, not this array's size. If every pending task is cancelled, the remainder is.
+        """
+        pending = meta.pending_tasks
+        assert pending is not None
+        candidates: set[int] = set()
+        for c in meta.spec.dependencies:
+            if c.kind not in PER_TASK_KINDS or c.resolved is not None:
+                continue
+            # The other array's records, in no particular order (the order does not matter here).
+            records = [self.jobs[i] for i in self._array_tasks.get(c.job_id, ()) if i in self.jobs]
+            other = self.jobs.get(c.job_id)
+            if other is not None:
+                records.append(other)
+            for r in records:
+                if not r.state.final or r.state == JobState.COMPLETED:
+                    continue
+                if r.task_id is not None:
+                    candidates.add(r.task_id)
+                elif r.pending_tasks is not None:
+                    # A remainder that ended before its tasks started: all of them failed.
+                    small, large = sorted((r.pending_tasks, pending), key=len)
+                    candidates.update(t for t in small if t in large)
+        never = [
+            t for t in sorted(candidates) if t in pending and self._conditions_state(meta, now, t) == _NEVER
+        ]
+        if not never:
+            return
+        if meta.spec.array_sequential:
+            # A task that can never run fails every task after it (those before it may still run).
+            first = never[0]
+            never = [t for t in pending if t >= first]
+        if len(never) == len(pending):
+            self._cancel_never_satisfied(meta, now)
+        else:
+            self._cancel_pending_tasks(meta, never, now, "dependency", "DependencyNeverSatisfied")

@@ -251,8 +251,11 @@ class JobLifecycle(EngineBase):
         job.spec = spec
         if "partitions" in changes and spec.partitions:
             job.partition = spec.partitions[0]
+        if "partitions" in changes and self._tiered:
+            self._queue_unsorted = True  # its tier, the first key of pass order, may have changed
         if "nice" in changes:
             job.priority = self._priority_of(job, now, self._fairshare_factors())
+            self._queue_unsorted = True  # its place in the queue follows its new priority
         job.time_limit_s = self._effective_limit(spec, job.partition)
         if job.state == JobState.RUNNING and job.start_time is not None:
             self._push_deadline(job, job.start_time)

@@ -59,6 +59,9 @@ class PartitionDef:
     default_time_s: float | None = None  # applied to jobs without a time limit
     priority_job_factor: int = 1  # Slurm's PriorityJobFactor (the multifactor partition factor)
     user_limits: UserLimits = UserLimits()  # per user, within this partition
+    # Pending jobs of a higher tier are considered before any job of a lower tier, whatever their
+    # priority (a job submitted to several partitions ranks in the highest tier among them).
+    priority_tier: int = 0
 
 
 # Backfilling policies (``SchedulingPolicy.backfill``).
@@ -130,14 +133,17 @@ class EngineConfig:
 
 @dataclass(frozen=True, slots=True)
 class DepCondition:
-    """One dependency condition (Slurm's ``--dependency`` vocabulary).
+    """One dependency condition.
 
     ``kind`` is ``after`` (the other job started), ``afterany`` (it ended), ``afterok`` (it
     completed successfully), ``afternotok`` (it ended otherwise), ``aftercorr`` (the task with the
-    same index completed successfully) or ``singleton`` (no earlier job of the same name and
-    user is unfinished). ``task_id`` None means every task of an array job. ``resolved`` is set
-    when the other job is no longer in the engine's memory and the front end decided the outcome
-    from the records: True met, False can never be met.
+    same index completed successfully), ``corresponding`` (the task with the same index ended,
+    however it ended) or ``singleton`` (no earlier job of the same name and user is unfinished).
+    ``aftercorr`` and ``corresponding`` pair task *i* of this array with task *i* of the other;
+    a job that is not an array task has nothing to pair and does not wait on them.
+    ``task_id`` None means every task of an array job. ``resolved`` is set when the other job is
+    no longer in the engine's memory and the front end decided the outcome from the records:
+    True met, False can never be met.
     """
 
     kind: str
@@ -176,6 +182,14 @@ class JobSpec:
     dependencies: tuple[DepCondition, ...] = ()
     dependency_any: bool = False  # True: any one condition suffices (Slurm's "?")
     kill_on_invalid_dep: bool = False  # cancel the job when its dependency can never be met
+    # A job (or array task) this one waits on ending in failure (any end but COMPLETED) makes the
+    # waiting condition impossible, and the job (or its matching task) is cancelled rather than
+    # left waiting. ``afternotok`` and ``after`` are unaffected: a failure is what the first waits
+    # for, and the second waits for a start. Implies ``kill_on_invalid_dep``.
+    fail_on_parent_failure: bool = False
+    # The array's tasks run one at a time, in index order: a task starts only once every task
+    # before it has ended (with ``fail_on_parent_failure``, a task's failure cancels the rest).
+    array_sequential: bool = False
     interactive: bool = False  # salloc/srun: no batch script; the client uses the allocation
     # --signal: (signal, seconds before the time limit, batch shell only)
     warn_signal: tuple[str, float, bool] | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from stratus.engine.base import EngineBase, _queue_key
+from stratus.engine.base import EngineBase
 from stratus.engine.fairshare import FairShare, ShareRow
 from stratus.engine.model import Job
 from stratus.engine.priority import Factors, basic_priority, expansion_priority, job_factors
@@ -77,14 +77,15 @@ class Ranking(EngineBase):
 
     def _queue_in_order(self) -> bool:
         """Whether the pending queue is still in pass order (and new jobs come after it)."""
-        last: tuple[int, float, int] | None = None
+        queue_key = self._queue_key
+        last: tuple[float, ...] | None = None
         for job in (
             *self._queue,
-            *sorted((j for j in self._new if j.state == JobState.PENDING), key=_queue_key),
+            *sorted((j for j in self._new if j.state == JobState.PENDING), key=queue_key),
         ):
             if job.state != JobState.PENDING:
                 continue
-            key = _queue_key(job)
+            key = queue_key(job)
             if last is not None and key < last:
                 return False
             last = key

@@ -20,6 +20,12 @@ last pass left, which gives the same decisions as a full pass at a fraction of i
 Powered-down dynamic nodes count as available: a job placed on them makes them power up (the job
 is CONFIGURING until they register).
 
+Pass order is priority order within priority tiers (``PartitionDef.priority_tier``): every
+pending job of a higher tier comes before any job of a lower tier, and shortest-first backfilling
+reorders jobs within their tier only. The queue stays sorted by that order between passes, so an
+incremental pass whose new jobs would rank before a queued one (a higher tier, or a higher
+priority) becomes a full pass.
+
 A job that does not start is given a reason code from the engine's vocabulary
 (``engine/states.py``): ``Resources``, ``Priority``, ``Dependency``, a limit's name ...
 """
@@ -28,8 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stratus.engine.base import EngineBase, _has_features, _natural_key, _queue_key, _Usage
-from stratus.engine.dependencies import _NEVER, _WAIT
+from stratus.engine.base import EngineBase, _has_features, _natural_key, _Usage
+from stratus.engine.dependencies import _NEVER, _WAIT, PER_TASK_KINDS
 from stratus.engine.model import (
     BACKFILL_CONSERVATIVE,
     BACKFILL_EASY,
@@ -151,10 +157,14 @@ class SchedulingPass(EngineBase):
             if shortest and job.state == JobState.PENDING and self._reserved_parts:
                 # Shortest-job backfilling: once the queue's head waits, the others are tried
                 # shortest time limit first.
-                jobs = sorted(
-                    (j for j in jobs[index:] if j.state == JobState.PENDING),
-                    key=lambda j: (self._request(j.spec).shortest, _queue_key(j)),
-                )
+                key = self._queue_key
+                rest = (j for j in jobs[index:] if j.state == JobState.PENDING)
+                if self._tiered:  # shortest first within a tier: a lower tier still comes after
+                    jobs = sorted(
+                        rest, key=lambda j: (-self._tier(j), self._request(j.spec).shortest, key(j))
+                    )
+                else:
+                    jobs = sorted(rest, key=lambda j: (self._request(j.spec).shortest, key(j)))
                 index = 0
                 shortest = False
         if ctx.power_up:
@@ -172,10 +182,21 @@ class SchedulingPass(EngineBase):
             and (job.eligible_time is None or job.eligible_time <= now)
             and not spec.dependencies
             and spec.array_max_running is None
+            and not spec.array_sequential
         )
+        if (
+            spec.fail_on_parent_failure
+            and job.is_array_remainder
+            and any(c.kind in PER_TASK_KINDS for c in spec.dependencies)
+        ):
+            # Tasks whose paired task failed are cancelled one by one; the others keep waiting.
+            self._cancel_never_satisfied_tasks(job, now)
+            if job.state != JobState.PENDING:
+                return
         while True:
             reason = None if plain else self._ineligible_reason(job, now)
-            if reason == "DependencyNeverSatisfied" and job.spec.kill_on_invalid_dep:
+            cancel = spec.kill_on_invalid_dep or spec.fail_on_parent_failure
+            if reason == "DependencyNeverSatisfied" and cancel:
                 self._cancel_never_satisfied(job, now)
                 return
             if reason is None:
@@ -203,11 +224,12 @@ class SchedulingPass(EngineBase):
             if job.state == JobState.PENDING and job.id not in seen:
                 seen.add(job.id)
                 new.append(job)
-        new.sort(key=_queue_key)
+        key = self._queue_key
+        new.sort(key=key)
         queue = self._queue
         while queue and queue[-1].state != JobState.PENDING:
             self._queued_ids.discard(queue.pop().id)
-        if queue and new and _queue_key(new[0]) < _queue_key(queue[-1]):
+        if queue and new and key(new[0]) < key(queue[-1]):
             return None
         if any(j.id in self._queued_ids for j in new):
             return None  # back in the queue after leaving it (a requeue): look at everything
@@ -225,6 +247,7 @@ class SchedulingPass(EngineBase):
         """
         queue = self._queue
         ids = self._queued_ids
+        key = self._queue_key
         if self._new:
             new: list[Job] = []
             for job in self._new:
@@ -233,16 +256,16 @@ class SchedulingPass(EngineBase):
                     new.append(job)
             self._new = []
             if new:
-                new.sort(key=_queue_key)
+                new.sort(key=key)
                 while queue and queue[-1].state != JobState.PENDING:
                     ids.discard(queue.pop().id)
-                if queue and _queue_key(new[0]) < _queue_key(queue[-1]):
+                if queue and key(new[0]) < key(queue[-1]):
                     self._queue_unsorted = True
                 queue.extend(new)
         if self._queue_unsorted or self._queue_left * 2 > len(queue):
             queue = self._queue = [j for j in queue if j.state == JobState.PENDING]
             if self._queue_unsorted:
-                queue.sort(key=_queue_key)
+                queue.sort(key=key)
             self._queued_ids = {j.id for j in queue}
             self._queue_unsorted = False
             self._queue_left = 0
@@ -396,6 +419,8 @@ class SchedulingPass(EngineBase):
             active = self._array_active.get(job.id, 0)
             if active >= job.spec.array_max_running:
                 return "JobArrayTaskLimit"
+        if job.spec.array_sequential and job.array_id is not None and self._sequential_wait(job):
+            return "Dependency"  # the task before it has not ended
         if job.spec.dependencies:
             state = self._dependency_state(job, now)
             if state == _WAIT:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from stratus.engine.states import NodeState
 from stratus.pcluster import shapes
-from stratus.service.service import ClusterService
+from stratus.service.interface import Service
 
 # What a user may ask for with update-compute-fleet, and the statuses each one already covers.
 _FLEET_REQUESTS = {
@@ -35,7 +35,7 @@ class FleetRequest(BaseModel):
     status: str
 
 
-def pcluster_router(service: ClusterService) -> APIRouter:
+def pcluster_router(service: Service) -> APIRouter:
     """The routes of the ParallelCluster front door, served by ``service``."""
     router = APIRouter(prefix="/v3/clusters")
 

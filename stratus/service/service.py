@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 from stratus.controller.lifecycle import FleetStatus
 from stratus.engine.engine import CancelOutcome
-from stratus.engine.model import Action, Job, JobSpec, KillJob, Transition
+from stratus.engine.fairshare import ShareRow
+from stratus.engine.model import (
+    Action,
+    DepCondition,
+    Job,
+    JobSpec,
+    KillJob,
+    Partition,
+    PriorityConfig,
+    Transition,
+)
+from stratus.engine.priority import Factors as PriorityFactors
 from stratus.engine.states import JobState
 from stratus.service.model import (
     AccessDenied,
@@ -161,6 +172,49 @@ class ClusterService:
         if job is not None:
             out.append(job)
         return out
+
+    def job_count(self) -> int:
+        """How many job records the engine holds."""
+        return len(self.engine.jobs)
+
+    def dependency_status(self, job: Job) -> list[tuple[DepCondition, str]]:
+        """The conditions of ``job``'s dependency still standing: ("unfulfilled" | "failed")."""
+        return self.engine.dependency_status(job, self.now())
+
+    def partitions(self) -> list[tuple[Partition, bool]]:
+        """Every partition in configuration order, and whether it is the default one."""
+        default = self.engine.default_partition
+        return [(p, p.name == default) for p in self.engine.partitions.values()]
+
+    @property
+    def priority_config(self) -> PriorityConfig:
+        return self.engine.config.priority
+
+    def pending_priorities(self) -> list[tuple[Job, str, PriorityFactors]]:
+        """(job, partition, factors) of every job that could be scheduled now, per partition.
+
+        Pending, not held, past its begin time; the factors as of the engine's last priority
+        calculation, so that they add up to the priority listings show.
+        """
+        engine = self.engine
+        now = self.now()
+        when = engine.priority_calc_time if math.isfinite(engine.priority_calc_time) else now
+        out: list[tuple[Job, str, PriorityFactors]] = []
+        for job in engine.jobs.values():
+            if job.state != JobState.PENDING or job.held:
+                continue
+            if job.eligible_time is not None and job.eligible_time > now:
+                continue
+            default = engine.default_partition
+            for pname in job.spec.partitions or ((default,) if default else ()):
+                out.append(
+                    (job, pname, engine.priority_factors(job, max(when, job.submit_time), partition=pname))
+                )
+        return out
+
+    def shares(self) -> list[ShareRow]:
+        """The fair-share tree, usage charged up to now."""
+        return self.engine.shares(self.now())
 
     def stored_states(self, job_id: int, task_id: int | None) -> list[str]:
         """States of the stored records of a job (or one task of it), newest runs."""

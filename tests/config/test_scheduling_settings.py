@@ -173,7 +173,23 @@ def test_custom_partitions_over_the_queues_nodes() -> None:
     assert parts["all"].nodes == ("a-st-c-1", "a-dy-c-1", "b-st-c-1", "b-st-c-2")
     assert parts["all"].max_time_s == 3600
     assert parts["short"].priority_job_factor == 10
+    assert parts["short"].priority_tier == parts["a"].priority_tier == 1  # Slurm's default
     assert {n.name: n.partitions for n in config.nodes}["b-st-c-1"] == ("b", "all", "short")
+
+
+def test_priority_tier_of_a_partition() -> None:
+    from stratus.controller.build import engine_config
+
+    entries = "      - PartitionName: urgent\n        Nodes: ALL\n        PriorityTier: 5\n"
+    parts = {
+        p.name: p
+        for p in engine_config(load_cluster_config(TWO_QUEUES.format(entries=entries)).layout).partitions
+    }
+    assert (parts["urgent"].priority_tier, parts["a"].priority_tier) == (5, 1)
+    bad = "      - PartitionName: urgent\n        Nodes: ALL\n        PriorityTier: 70000\n"
+    with pytest.raises(ConfigValidationError) as err:
+        load_cluster_config(TWO_QUEUES.format(entries=bad))
+    assert any("PriorityTier must be an integer from 0 to 65533" in e.message for e in err.value.errors)
 
 
 @pytest.mark.parametrize(

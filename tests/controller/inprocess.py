@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,11 @@ def finished(job_id: int, run: int = 0) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def head_node(
-    tmp_path: Path, provider: RecordingProvider, config: str = CONFIG
+    tmp_path: Path,
+    provider: RecordingProvider,
+    config: str = CONFIG,
+    *,
+    agent_tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[HeadNode]:
     """A real head node for a fresh cluster, serving on loopback, stopped on exit."""
     paths = ClusterPaths(tmp_path / "c")
@@ -155,7 +160,7 @@ async def head_node(
     ctrl = Controller(paths, load_cluster_config(config), store, provider)
     ctrl.restore()
     head = assemble(ctrl)
-    await ctrl.start_servers(head.app)
+    await ctrl.start_servers(head.app, agent_tls=agent_tls)
     runner = asyncio.create_task(ctrl.run())
     try:
         yield head

@@ -498,3 +498,25 @@ def test_warning_signal_before_the_time_limit() -> None:
     assert e.tick(69.0) == []
     assert e.tick(70.0) == [KillJob(job.id, 0, job.alloc.nodes[:1], "SIGNAL_BATCH", "USR1")]  # type: ignore[union-attr]
     assert job.state == JobState.RUNNING
+
+
+def test_regression_a_nice_update_did_not_move_the_job_in_the_queue() -> None:
+    """``scontrol update Nice=`` changes a pending job's priority; its place must follow."""
+    from stratus.engine.engine import Engine
+    from stratus.engine.model import EngineConfig, JobSpec, LaunchJob, NodeDef, PartitionDef
+
+    nodes = (NodeDef("n1", ("p",), cpus=1, memory_mb=1000, static=True),)
+    engine = Engine(EngineConfig(partitions=(PartitionDef("p", ("n1",), default=True),), nodes=nodes), 0.0)
+    engine.tick(0.0)
+    engine.node_up("n1", 0.0)
+    blocker = engine.submit(JobSpec(name="blocker", user="u", time_limit_s=10.0), 0.0)
+    engine.tick(0.0)
+    first = engine.submit(JobSpec(name="first", user="u"), 1.0)
+    second = engine.submit(JobSpec(name="second", user="u"), 2.0)
+    engine.tick(2.0)
+    assert engine.update(first, {"nice": 1000}, 3.0) is None  # lower priority than `second` now
+    engine.tick(3.0)
+    actions = engine.job_ended(blocker.id, 0, 4.0)
+    actions += engine.tick(4.0)
+    started = [a.job_id for a in actions if isinstance(a, LaunchJob)]
+    assert started == [second.id]

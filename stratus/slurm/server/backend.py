@@ -2,7 +2,7 @@
 
 Implements :class:`stratus.slurm.views.SlurmBackend`, which the command implementations
 (``sbatch``, ``squeue``, ``scontrol`` ...) call, by translating to and from the
-front-door-neutral :class:`~stratus.service.service.ClusterService`: requests become specs,
+front-door-neutral :class:`~stratus.service.interface.Service`: requests become specs,
 payloads and targets (:mod:`~stratus.slurm.server.submit`), the service's results become
 Slurm's error lines, and its records become Slurm's rows (:mod:`~stratus.slurm.server.rows`).
 Nothing here changes cluster state except through the service.
@@ -15,8 +15,8 @@ from dataclasses import replace
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Job
 from stratus.engine.states import JobState
+from stratus.service.interface import Service
 from stratus.service.model import Identity, Problem, Rejected, Submission, Target, TargetResult, Unavailable
-from stratus.service.service import ClusterService
 from stratus.slurm import errors as serr
 from stratus.slurm.depend_text import dependency_text
 from stratus.slurm.hostlist import compress
@@ -65,9 +65,9 @@ def _label(target: Target) -> str:
 
 
 class SlurmDoor:
-    """Implements :class:`stratus.slurm.views.SlurmBackend` over a :class:`ClusterService`."""
+    """Implements :class:`stratus.slurm.views.SlurmBackend` over the cluster :class:`Service`."""
 
-    def __init__(self, service: ClusterService) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
         self.cluster_name = service.cluster_name
         self.max_array_size = service.layout.max_array_size
@@ -202,8 +202,6 @@ class SlurmDoor:
         service.preload_payload_infos()
         out = []
         cache = self._rows
-        engine = service.engine
-        now = service.now()
         for job in service.jobs():
             if not finished and job.state.final:
                 continue
@@ -216,11 +214,11 @@ class SlurmDoor:
             row = hit[1]
             if job.spec.dependencies and job.state == JobState.PENDING:
                 # Which conditions still stand changes without the job changing: not cached.
-                text = dependency_text(engine.dependency_status(job, now), job.spec.dependency_any)
+                text = dependency_text(service.dependency_status(job), job.spec.dependency_any)
                 row = replace(row, dependency=text)
             out.append(row)
-        if len(cache) > 2 * len(engine.jobs) + 100:
-            self._rows = {k: v for k, v in cache.items() if k in engine.jobs}
+        if len(cache) > 2 * service.job_count() + 100:
+            self._rows = {k: v for k, v in cache.items() if service.job(k) is not None}
         service.forget_payload_infos()
         return out
 
@@ -228,7 +226,7 @@ class SlurmDoor:
         return [rows.node_row(record) for record in self.service.nodes()]
 
     def partitions(self) -> list[PartitionRow]:
-        return rows.partition_rows(self.service.engine)
+        return rows.partition_rows(self.service.partitions())
 
     def accounting(self, query: AcctQuery) -> list[AcctRow]:
         """Jobs from the store (finished long ago too), one row per run, plus batch steps."""
@@ -238,7 +236,7 @@ class SlurmDoor:
         return rows.accounting_rows(stored, self.cluster_name)
 
     def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
-        return rows.priority_rows(self.service.engine, self.now())
+        return rows.priority_rows(self.service.priority_config, self.service.pending_priorities())
 
     def shares(self) -> tuple[str, list[ShareRow]]:
-        return rows.share_rows(self.service.engine, self.now())
+        return rows.share_rows(self.service.priority_config, self.service.shares())

@@ -12,7 +12,7 @@ import pwd
 from typing import Any
 
 from stratus.engine.model import Job
-from stratus.service.service import ClusterService
+from stratus.service.interface import Service
 from stratus.slurm.env import JobEnvInput, batch_job_env
 from stratus.slurm.patterns import PatternContext, output_paths
 
@@ -74,7 +74,7 @@ def login_defaults(env: dict[str, str], user: str, slurm_bin: str) -> None:
 class SlurmLauncher:
     """Builds the launch of a Slurm job's batch script (a controller ``LaunchBuilder``)."""
 
-    def __init__(self, service: ClusterService) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
 
     def env_input(self, job: Job, info: dict[str, Any]) -> JobEnvInput:

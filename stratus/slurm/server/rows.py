@@ -10,7 +10,9 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from stratus.engine.model import Job
+from stratus.engine.fairshare import ShareRow as FairShareRow
+from stratus.engine.model import Job, Partition, PriorityConfig
+from stratus.engine.priority import Factors
 from stratus.engine.states import JobState, NodeState
 from stratus.service.model import NodeRecord
 from stratus.slurm.server.launch import output_files
@@ -18,7 +20,6 @@ from stratus.slurm.views import AcctRow, JobRow, NodeRow, PartitionRow, Priority
 
 if TYPE_CHECKING:
     from stratus.config import ClusterLayout
-    from stratus.engine.engine import Engine
 
 
 def _usage_fields(usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -170,18 +171,20 @@ def node_row(record: NodeRecord) -> NodeRow:
     )
 
 
-def partition_rows(engine: Engine) -> list[PartitionRow]:
-    """Every partition, in configuration order."""
+def partition_rows(partitions: list[tuple[Partition, bool]]) -> list[PartitionRow]:
+    """Every partition (with whether it is the default), in configuration order."""
     return [
         PartitionRow(
             name=p.name,
             nodes=p.defn.nodes,
-            default=p.name == engine.default_partition,
+            default=default,
             state="UP" if p.up else "INACTIVE",
             max_time_min=None if p.defn.max_time_s is None else int(p.defn.max_time_s // 60),
             default_time_min=None if p.defn.default_time_s is None else int(p.defn.default_time_s // 60),
+            priority_tier=p.defn.priority_tier,
+            priority_job_factor=p.defn.priority_job_factor,
         )
-        for p in engine.partitions.values()
+        for p, default in partitions
     ]
 
 
@@ -201,9 +204,10 @@ def slurm_config(layout: ClusterLayout) -> dict[str, str]:
     }
 
 
-def priority_rows(engine: Engine, now: float) -> tuple[PriorityWeights, list[PriorityRow]]:
+def priority_rows(
+    cfg: PriorityConfig, pending: list[tuple[Job, str, Factors]]
+) -> tuple[PriorityWeights, list[PriorityRow]]:
     """sprio's weights and a row per schedulable pending job and partition."""
-    cfg = engine.config.priority
     weights = PriorityWeights(
         f"priority/{cfg.kind}",
         cfg.weight_age,
@@ -213,35 +217,25 @@ def priority_rows(engine: Engine, now: float) -> tuple[PriorityWeights, list[Pri
     )
     if cfg.kind != "multifactor":
         return weights, []
-    # The factors as of the last calculation, so that they add up to what squeue shows.
-    when = engine.priority_calc_time if math.isfinite(engine.priority_calc_time) else now
-    rows: list[PriorityRow] = []
-    for job in engine.jobs.values():
-        if job.state != JobState.PENDING or job.held:
-            continue
-        if job.eligible_time is not None and job.eligible_time > now:
-            continue
-        names = job.spec.partitions or ((engine.default_partition,) if engine.default_partition else ())
-        for pname in names:
-            f = engine.priority_factors(job, max(when, job.submit_time), partition=pname)
-            rows.append(
-                PriorityRow(
-                    job.id,
-                    pname,
-                    job.spec.user,
-                    f.age,
-                    f.fairshare,
-                    f.jobsize,
-                    f.partition,
-                    f.nice,
-                    f.priority(engine.config.priority),
-                )
-            )
+    rows = [
+        PriorityRow(
+            job.id,
+            pname,
+            job.spec.user,
+            f.age,
+            f.fairshare,
+            f.jobsize,
+            f.partition,
+            f.nice,
+            f.priority(cfg),
+        )
+        for job, pname, f in pending
+    ]
     return weights, rows
 
 
-def share_rows(engine: Engine, now: float) -> tuple[str, list[ShareRow]]:
-    """sshare's priority plugin and fair-share tree, usage charged up to ``now``."""
+def share_rows(cfg: PriorityConfig, shares: list[FairShareRow]) -> tuple[str, list[ShareRow]]:
+    """sshare's priority plugin and fair-share tree."""
     rows = [
         ShareRow(
             r.account,
@@ -254,9 +248,9 @@ def share_rows(engine: Engine, now: float) -> tuple[str, list[ShareRow]]:
             r.effective_usage,
             r.fairshare,
         )
-        for r in engine.shares(now)
+        for r in shares
     ]
-    return f"priority/{engine.config.priority.kind}", rows
+    return f"priority/{cfg.kind}", rows
 
 
 def accounting_rows(

@@ -13,8 +13,8 @@ from typing import Any
 
 from stratus.engine.model import DepCondition, JobSpec
 from stratus.engine.states import JobState
+from stratus.service.interface import Service
 from stratus.service.model import Payload, Rejected
-from stratus.service.service import ClusterService
 from stratus.slurm import errors as serr
 from stratus.slurm.depend import DependencyError, parse_dependency
 from stratus.slurm.errors import SlurmError
@@ -166,9 +166,7 @@ def export_env(export: str | None, env: dict[str, str]) -> dict[str, str]:
     return base
 
 
-def job_spec(
-    r: BatchRequest, ctx: ClientContext, service: ClusterService, *, interactive: bool = False
-) -> JobSpec:
+def job_spec(r: BatchRequest, ctx: ClientContext, service: Service, *, interactive: bool = False) -> JobSpec:
     """A parsed submission as the engine's neutral job request (raises ``SlurmError``)."""
     deps, any_of = dependencies(r.dependency, service)
     min_nodes = r.min_nodes or 1
@@ -224,7 +222,7 @@ def job_spec(
     )
 
 
-def dependencies(text: str | None, service: ClusterService) -> tuple[tuple[DepCondition, ...], bool]:
+def dependencies(text: str | None, service: Service) -> tuple[tuple[DepCondition, ...], bool]:
     """``--dependency`` as engine conditions; a job that never existed is refused.
 
     Slurm accepts a dependency on an unknown job and runs the job at once; stratus refuses
