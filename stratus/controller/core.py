@@ -33,8 +33,11 @@ from stratus.controller.lifecycle import (
     CLUSTER_TRANSITIONS,
     FLEET_TRANSITIONS,
     ClusterStatus,
+    ClusterTo,
     FleetStatus,
+    FleetTo,
     can_move,
+    progress,
 )
 from stratus.controller.nodeplane import AgentConn, NodePlane
 from stratus.controller.payloads import Payloads
@@ -293,34 +296,20 @@ class Controller:
             self.store.append_journal(c, transitions)
 
     def _progress_lifecycle(self) -> None:
-        """Move cluster and fleet statuses along as nodes come and go."""
-        status = self.cluster.get("clusterStatus")
-        fleet = self.cluster.get("computeFleetStatus")
-        statics = [n for n in self.engine.nodes.values() if n.defn.static]
-        all_static_up = all(n.state == NodeState.UP for n in statics)
-        if fleet == FleetStatus.START_REQUESTED:
-            self.set_fleet_status(FleetStatus.STARTING)
-            fleet = FleetStatus.STARTING
-        if fleet == FleetStatus.STARTING and all_static_up:
-            self.set_fleet_status(FleetStatus.RUNNING)
-        if fleet == FleetStatus.STOP_REQUESTED:
-            self.set_fleet_status(FleetStatus.STOPPING)
-            fleet = FleetStatus.STOPPING
-        if fleet == FleetStatus.STOPPING and all(
-            n.state in (NodeState.POWERED_DOWN, NodeState.DOWN) and n.name not in self.instances
-            for n in self.engine.nodes.values()
-        ):
-            self.set_fleet_status(FleetStatus.STOPPED)
-        if status == ClusterStatus.CREATE_IN_PROGRESS:
-            if all_static_up:
-                self.set_cluster_status(ClusterStatus.CREATE_COMPLETE, "static nodes up")
+        """Move cluster and fleet statuses along as nodes come and go (see ``lifecycle.progress``)."""
+        steps = progress(
+            self.cluster.get("clusterStatus"),
+            self.cluster.get("computeFleetStatus"),
+            self.engine.nodes.values(),
+            lambda name: name in self.instances,
+        )
+        for step in steps:
+            if isinstance(step, FleetTo):
+                self.set_fleet_status(step.status, step.reason)
+            elif isinstance(step, ClusterTo):
+                self.set_cluster_status(step.status, step.reason)
             else:
-                failed = next((n for n in statics if n.state == NodeState.DOWN), None)
-                if failed is not None:
-                    self.fail_creation(
-                        "StaticNodeBootstrapFailure",
-                        f"static node {failed.name} failed to start: {failed.reason}",
-                    )
+                self.fail_creation(step.code, step.reason)
 
     def fail_creation(self, code: str, reason: str) -> None:
         """Creation failed: record why (pcluster's ``failures``) and stop the compute fleet."""
