@@ -148,10 +148,15 @@ def _dechunk(data: bytes) -> bytes:
 
 
 def _write(fd: int, data: bytes) -> None:
+    """Write all of ``data``; a reader that went away ends the command quietly, as SIGPIPE ends a
+    C program (``squeue | head -1``): exit status 141, no traceback."""
     import posix
 
     while data:
-        n = posix.write(fd, data)
+        try:
+            n = posix.write(fd, data)
+        except BrokenPipeError:
+            posix._exit(128 + 13)
         data = data[n:]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from stratus.engine.states import NodeState
@@ -67,8 +67,12 @@ def pcluster_router(service: Service) -> APIRouter:
         return shapes.fleet_status(service.cluster)
 
     @router.patch("/{name}/computefleet")
-    async def update_fleet(name: str, body: FleetRequest) -> dict[str, Any]:
+    async def update_fleet(name: str, request: Request) -> dict[str, Any]:
         check_name(name)
+        try:
+            body = FleetRequest.model_validate_json(await request.body())
+        except (ValueError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
+            raise HTTPException(400, detail='Bad Request: the body must be {"status": STATUS}') from exc
         if body.status not in _FLEET_REQUESTS:
             raise HTTPException(
                 400, detail=f"Bad Request: status must be one of {', '.join(_FLEET_REQUESTS)}"

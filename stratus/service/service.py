@@ -68,6 +68,11 @@ _ENGINE_PROBLEMS = {
 }
 
 
+def _storable(n: int) -> bool:
+    """Whether ``n`` fits the store's integer columns (SQLite's signed 64 bits)."""
+    return -(2**63) <= n < 2**63
+
+
 class ClusterService:
     """Submit, cancel, hold, requeue, update, steps, allocations, and every query, for one cluster."""
 
@@ -218,6 +223,8 @@ class ClusterService:
 
     def stored_states(self, job_id: int, task_id: int | None) -> list[str]:
         """States of the stored records of a job (or one task of it), newest runs."""
+        if not _storable(job_id) or (task_id is not None and not _storable(task_id)):
+            return []  # an id the store cannot hold names no job
         store = self._ctrl.store
         with store.reading() as conn:
             return store.job_states(conn, job_id, task_id)
@@ -260,8 +267,12 @@ class ClusterService:
     ) -> list[tuple[Job, dict[str, Any], list[dict[str, Any]]]]:
         """Stored jobs (finished long ago too) with their payload summary and run/step records."""
         store = self._ctrl.store
+        wanted = list(job_ids)
+        ids = [i for i in wanted if _storable(i)]
+        if wanted and not ids:
+            return []  # only ids the store cannot hold: no job has them
         with store.reading() as conn:
-            return list(store.load_accounting(conn, job_ids=job_ids, users=users, start=start, end=end))
+            return list(store.load_accounting(conn, job_ids=ids, users=users, start=start, end=end))
 
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Transition]]:
         """The journal from ``after_seq`` on: (sequence number, transition), oldest first.

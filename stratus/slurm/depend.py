@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from stratus.slurm.cparse import strtol
 
+# Job and task ids are 32-bit in Slurm, below NO_VAL (0xfffffffe): a larger one names no job.
+MAX_ID = 0xFFFFFFFE
+
 TYPES = ("afternotok", "aftercorr", "afterany", "afterok", "afterburstbuffer", "after", "singleton")
 
 
@@ -62,7 +65,7 @@ def parse_dependency(text: str) -> DependencySpec:
         elif ":" not in s[i:].split(",", 1)[0].split("?", 1)[0] and s[i : i + 1].isdigit():
             # Old form: a bare job id means afterany.
             job_id, j = strtol(s, i)
-            if job_id <= 0 or (j < len(s) and s[j] != ","):
+            if not 0 < job_id < MAX_ID or (j < len(s) and s[j] != ","):
                 raise DependencyError(text)
             items.append(Dependency("afterany", job_id))
             i = j
@@ -82,12 +85,14 @@ def parse_dependency(text: str) -> DependencySpec:
                         task, j = -1, j + 2
                     else:
                         task, j = strtol(s, j + 1)
-                if job_id <= 0 or (j < len(s) and s[j] not in ",?:+("):
+                if not 0 < job_id < MAX_ID or (j < len(s) and s[j] not in ",?:+("):
+                    raise DependencyError(text)
+                if task is not None and not -1 <= task < MAX_ID:
                     raise DependencyError(text)
                 delay = 0
                 if s[j : j + 1] == "+":
                     delay, j = strtol(s, j + 1)
-                    if delay <= 0:
+                    if not 0 < delay < MAX_ID:
                         raise DependencyError(text)
                 j = _skip_state(s, j)
                 items.append(Dependency(dtype, job_id, task, delay))

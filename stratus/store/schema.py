@@ -7,7 +7,34 @@ the journal: one row per recorded state transition of any entity.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from typing import Any
+
+from sqlalchemy import Column, Dialect, Float, Index, Integer, LargeBinary, MetaData, Table, Text
+from sqlalchemy import String as _String
+from sqlalchemy.types import TypeDecorator
+
+
+class String(TypeDecorator[str]):
+    """A text column that takes any Python string, so no user input can make a write fail.
+
+    Text from users is kept as the client sent it, and a name of raw bytes that are not UTF-8
+    reaches the head node with lone surrogates in it (``surrogateescape``), which SQLite's UTF-8
+    cannot hold: such characters are stored backslash-escaped (``\\udcff``) instead of failing the
+    transaction (which would stop the head node). Job names and the like are also kept exactly
+    in the JSON of the job's spec; these columns are for queries and listings.
+    """
+
+    impl = _String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+
 
 SCHEMA_VERSION = 2
 

@@ -27,3 +27,19 @@ def test_the_client_imports_only_builtin_modules() -> None:
         check=True,
     ).stdout
     assert out.strip() == "['thin']"
+
+
+def test_regression_squeue_into_head_printed_a_broken_pipe_traceback() -> None:
+    """``squeue -r | head -1``: the reader goes away; the client must end quietly, as Slurm's do."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import thin; thin._write(1, b'x\\n' * 200_000)"
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", code, str(thin.__file__).rsplit("/", 1)[0]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(2) == b"x\n"  # like head -1: read a line, then go away
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 141  # 128 + SIGPIPE, what a shell shows for Slurm's commands
+    assert err == b""

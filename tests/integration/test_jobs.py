@@ -219,3 +219,39 @@ def test_scripts_from_pipes_bytes_umask_and_missing_workdir(
     assert "couldn't chdir to `/nonexistent': No such file or directory: going to /tmp instead" in out
     assert out.endswith("/tmp\n")
     assert oct((workdir / "u.out").stat().st_mode & 0o777) == "0o640"
+
+
+def test_regression_a_job_name_of_raw_bytes_stopped_the_head_node(
+    stratus: Stratus, tmp_path: Path, workdir: Path
+) -> None:
+    """``sbatch -J $'\\xff'``: the write of the job failed and the head node stopped for everyone.
+
+    Slurm takes names as bytes and prints them back as given; so does stratus.
+    """
+    c = _cluster(stratus, tmp_path, "oddname")
+    env = dict(stratus.env)
+    env["PATH"] = str(c.root / "bin") + os.pathsep + env.get("PATH", "")
+
+    def run(*argv: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [str(c.root / "bin" / argv[0].decode()).encode(), *argv[1:]],
+            capture_output=True,
+            env=env,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+    r = run(b"sbatch", b"--parsable", b"-J", b"n\xff", b"--hold", b"--wrap", b"true")
+    assert r.returncode == 0, r.stderr
+    job = r.stdout.strip().decode()
+    assert run(b"squeue", b"-h", b"-j", job.encode(), b"-o", b"%j").stdout == b"n\xff\n"
+    assert run(b"scontrol", b"update", f"JobId={job}".encode(), b"JobName=m\xfe").returncode == 0
+    assert run(b"squeue", b"-h", b"-j", job.encode(), b"-o", b"%j").stdout == b"m\xfe\n"
+    dump = run(b"squeue", b"--json")
+    assert dump.returncode == 0, dump.stderr
+    assert run(b"scancel", job.encode()).returncode == 0
+    # The head node is alive and still writes: a new job is accepted and runs.
+    done = c.sbatch("--wrap", "true", cwd=workdir)
+    _wait_state(c, str(done), ("COMPLETED",))
+    assert c.controller_pid() is not None

@@ -104,3 +104,26 @@ def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
         con.close()
     assert (row[0], row[1], json.loads(row[2])) == ("COMPLETED", 2.0, {"utime": 0.5, "maxrss_kb": 900})
     Store.open(path).close()  # opening an up-to-date store changes nothing
+
+
+def test_regression_a_job_name_of_raw_bytes_made_the_store_refuse_the_write(tmp_path: Path) -> None:
+    """``sbatch -J $'\\xff'`` reaches the head node as a lone surrogate; the write must not fail.
+
+    The failed write stopped the head node for everyone. The name is kept exactly in the job's
+    spec (what squeue and scontrol print) and escaped in the searchable columns.
+    """
+    store = Store.open(tmp_path / "state.db", create=True)
+    e = _engine()
+    odd = "j\udcff\ud800x"  # surrogate-escaped byte, and a lone surrogate from a JSON request
+    j = e.submit(JobSpec(odd, "alice"), 1.0)
+    _persist(store, e)
+    with store.transaction() as conn:
+        store.start_step(conn, j.id, 0, 0, odd, ["q-st-c-1"], 1, 1, 2.0)
+    store.close()
+    store = Store.open(tmp_path / "state.db")
+    with store.reading() as conn:
+        ((job, _),) = store.load_live_jobs(conn, finished_since=0.0)
+        steps = store.load_accounting(conn, job_ids=[j.id])[0][2]
+    assert job.spec.name == odd
+    assert [s["name"] for s in steps if s.get("kind") == "step"] == ["j\\udcff\\ud800x"]
+    store.close()

@@ -28,7 +28,10 @@ from stratus.slurm.views import ClientContext, CommandResult
 
 log = logging.getLogger("stratus.slurm")
 
-_BAD_BODY = (ValueError, KeyError, TypeError, AttributeError)
+# What a malformed body raises while it is read: a 400 with the message, never a 500.
+# (OverflowError: a number like 1e999 where an integer belongs; RecursionError: JSON nested too
+# deeply for the parser.)
+_BAD_BODY = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
 
 
 def client_context(body: Any, **extra: Any) -> ClientContext:

@@ -63,6 +63,9 @@ def version(job: Job) -> tuple[object, ...]:
         job.exit_code,
         job.exit_signal,
         job.time_limit_s,
+        # An update replaces the spec (name, tasks, CPUs, nice ...): compared by identity first,
+        # so an unchanged job costs nothing here.
+        job.spec,
     )
 
 
