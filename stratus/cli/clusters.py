@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratus import __version__
@@ -134,7 +133,7 @@ def create_cluster(
     suppress_validators: list[str] | None = None,
     failure_level: str = "ERROR",
 ) -> tuple[dict[str, Any], int]:
-    from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
+    from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config, read_config_file
     from stratus.providers.local import new_instance_id
     from stratus.store.store import Store
 
@@ -143,11 +142,13 @@ def create_cluster(
     if paths.root.exists():
         raise already_exists(name)
     try:
-        text = Path(config_file).read_text()
+        text = read_config_file(config_file)  # bounded, and bytes that are not text are an error
     except FileNotFoundError as exc:
         raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
     except OSError as exc:
         raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
+    except BadYamlError as exc:
+        raise CliError(str(exc.to_json()["message"])) from exc
     try:
         loaded = load_cluster_config(
             text,

@@ -210,16 +210,21 @@ def prepare(opts: SimulateOptions) -> Prepared:
 
 
 def _cluster(opts: SimulateOptions) -> tuple[EngineConfig, dict[str, float], dict[str, Any]]:
-    from stratus.config import BadYamlError, ConfigValidationError, get_instance_type, load_cluster_config
+    from stratus.config import (
+        BadYamlError,
+        ConfigValidationError,
+        get_instance_type,
+        load_cluster_config,
+        read_config_file,
+    )
     from stratus.controller.build import engine_config
 
     path = Path(opts.cluster_configuration or "")
     try:
-        text = path.read_text()
+        text = read_config_file(path)
+        loaded = load_cluster_config(text, filename=str(path))
     except OSError as exc:
         raise SimulateError(f"cannot read the cluster configuration {path}: {exc.strerror or exc}") from None
-    try:
-        loaded = load_cluster_config(text, filename=str(path))
     except (BadYamlError, ConfigValidationError) as exc:
         raise SimulateError(str(exc)) from None
     layout = loaded.layout

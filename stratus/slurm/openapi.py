@@ -428,9 +428,17 @@ def to_json(doc: Any) -> str:
 _TAG = "tag:yaml.org,2002:"
 
 
+def _utf8(text: str) -> str:
+    """``text`` as libyaml can write it: it takes valid UTF-8 only, so a name of raw bytes that
+    are not UTF-8 (held as lone surrogates) shows U+FFFD for each of them instead of failing."""
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 def _yaml_events(value: Any) -> Iterable[yaml.Event]:
     def scalar(tag: str, text: str) -> yaml.Event:
-        return yaml.ScalarEvent(None, _TAG + tag, (False, False), text)
+        return yaml.ScalarEvent(None, _TAG + tag, (False, False), _utf8(text))
 
     if value is None or value is UNSET:
         yield scalar("null", "null")

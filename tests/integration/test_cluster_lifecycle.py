@@ -118,6 +118,27 @@ def test_bad_input_leaves_nothing_behind(stratus: Stratus, tmp_path: Path) -> No
     assert not root.exists() or os.listdir(root) == []
 
 
+def test_hostile_yaml_gets_the_usual_error(stratus: Stratus, tmp_path: Path) -> None:
+    bomb = ["a0: &a0 [" + ",".join(["lol"] * 9) + "]"]
+    bomb += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    hostile = {
+        "control": ("HeadNode:\n  InstanceType: t3.mi\x07cro\n", "Unacceptable character #x0007"),
+        "recursive": ("a: &a [*a]\n", "Recursive alias"),
+        "deep": ("a: " + "[" * 10_000 + "]" * 10_000 + "\n", "Nested too deeply"),
+        "bomb": ("\n".join(bomb) + "\n", "Too many values"),
+    }
+    for name, (text, problem) in hostile.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        r = stratus.run("create-cluster", "-n", "hostile", "-c", str(path), "--dryrun", "true", timeout=30)
+        assert r.code == 1, (name, r.err)
+        assert "Traceback" not in r.err, r.err
+        message = r.json["message"]
+        assert message.startswith("Bad Request: Configuration must be a valid YAML document. " + problem)
+        assert "(line " in message, message
+    assert not stratus.cluster_dir("hostile").exists()
+
+
 def test_existing_name_and_dryrun(stratus: Stratus, tmp_path: Path) -> None:
     stratus.create("dup", _config(), tmp_path)
     cfg = tmp_path / "dup.yaml"

@@ -321,3 +321,12 @@ def test_yaml_loads(cmd: str) -> None:
     res = run(backend(), cmd)
     assert res.exit_code == 0
     assert yaml.safe_load(res.stdout)["meta"]["plugin"]["type"] == "openapi/v0.0.38"
+
+
+def test_regression_squeue_yaml_of_a_job_name_of_raw_bytes_was_an_internal_error() -> None:
+    """Found by the fuzzing campaign: libyaml refuses lone surrogates; the bytes show as U+FFFD."""
+    import yaml
+
+    from stratus.slurm.openapi import to_yaml
+
+    assert yaml.safe_load(to_yaml({"name": "n\udcff\ud800é"}))["name"] == "n\ufffd\ufffdé"
