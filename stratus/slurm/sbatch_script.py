@@ -154,7 +154,7 @@ def script_bytes(given: str, path: str, ctx: ClientContext) -> bytes | None:
             return None
         try:
             st = os.stat(path)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the name, which no file can have
             raise sbatch_error(f"Unable to open file {given}", EXIT_ERROR) from None
         if stat.S_ISDIR(st.st_mode):
             raise sbatch_error(f"Unable to open file {given}", EXIT_ERROR)
