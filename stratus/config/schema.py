@@ -78,6 +78,7 @@ def _not_bool_float(value: Any) -> Any:
 
 Int = Annotated[int, BeforeValidator(_not_bool)]
 Float = Annotated[float, BeforeValidator(_not_bool_float)]
+MAX_NODES_PER_COMPUTE_RESOURCE = 10_000
 NonNegativeInt = Annotated[Int, Field(ge=0)]
 PositiveInt = Annotated[Int, Field(ge=1)]
 NodePriority = Annotated[Int, Field(ge=MIN_SLURM_NODE_PRIORITY, le=MAX_SLURM_NODE_PRIORITY)]
@@ -741,8 +742,10 @@ class SlurmComputeResource(Section):
     name: str
     instance_type: str | None = None
     instances: list[InstanceTypeItem] | None = None
-    max_count: PositiveInt | None = None
-    min_count: NonNegativeInt | None = None
+    # ParallelCluster sets no upper bound; stratus keeps a record per node, so a compute resource
+    # has at most MAX_NODES_PER_COMPUTE_RESOURCE (ParallelCluster itself is tested to 4,000 nodes).
+    max_count: Annotated[Int, Field(ge=1, le=MAX_NODES_PER_COMPUTE_RESOURCE)] | None = None
+    min_count: Annotated[Int, Field(ge=0, le=MAX_NODES_PER_COMPUTE_RESOURCE)] | None = None
     spot_price: Annotated[Float, Field(ge=0)] | None = None
     efa: Efa | None = None
     disable_simultaneous_multithreading: bool | None = None

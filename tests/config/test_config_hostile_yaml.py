@@ -279,3 +279,21 @@ def test_read_config_file_refuses_an_oversized_file_without_reading_it_all(tmp_p
     )
     with pytest.raises(FileNotFoundError):
         read_config_file(tmp_path / "missing.yaml")
+
+
+def test_regression_a_huge_max_count_ran_out_of_memory() -> None:
+    """Found by the fuzzing campaign: MaxCount 2**64 made validation enumerate its nodes."""
+    import time
+
+    from stratus.config import ConfigValidationError, load_cluster_config
+
+    text = (
+        "HeadNode:\n  InstanceType: t2.micro\nScheduling:\n  Scheduler: slurm\n  SlurmQueues:\n"
+        "  - Name: q\n    ComputeResources:\n    - Name: c\n      InstanceType: t2.micro\n"
+        "      MaxCount: 18446744073709551616\n"
+    )
+    t0 = time.monotonic()
+    with pytest.raises(ConfigValidationError) as err:
+        load_cluster_config(text)
+    assert time.monotonic() - t0 < 5
+    assert any("Must be less than or equal to 10000" in e.message for e in err.value.errors)
