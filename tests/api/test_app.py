@@ -83,6 +83,10 @@ async def _scenario(tmp_path: Path) -> None:
             ):
                 r = await http.post("/slurm/v1/squeue", headers=auth, content=bad_body)
                 assert r.status_code == 400, r.content
+            # Found by the fuzzing campaign: a command of raw bytes could not be answered (500).
+            alloc = _body(argv=["--hold", "\x1b\udcff"])
+            r = await http.post("/slurm/v1/allocations", headers=auth, content=json.dumps(alloc).encode())
+            assert r.status_code == 200 and json.loads(r.content)["command"] == ["\x1b\udcff"]
             sacct = _body(argv=["-j", "99999999999999999999", "-n", "-X"])
             r = await http.post("/slurm/v1/sacct", headers=auth, json=sacct)
             assert r.status_code == 200 and b"internal error" not in r.content, r.content

@@ -54,8 +54,17 @@ def client_context(body: Any, **extra: Any) -> ClientContext:
     )
 
 
+class _JSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: text of raw bytes (lone surrogates, as the
+    clients send them) then travels as ``\\udcff`` and comes back as the same bytes, where
+    Starlette's UTF-8 rendering would fail on it."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
+
+
 def _bad_request(exc: Exception) -> JSONResponse:
-    return JSONResponse({"message": f"Bad Request: {exc}"}, status_code=400)
+    return _JSON({"message": f"Bad Request: {exc}"}, status_code=400)
 
 
 def slurm_router(door: SlurmDoor) -> APIRouter:
@@ -75,9 +84,9 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         except _BAD_BODY as exc:
             return _bad_request(exc)
         try:
-            return JSONResponse(interactive.create_step(door, step, ctx))
+            return _JSON(interactive.create_step(door, step, ctx))
         except SlurmError as exc:
-            return JSONResponse({"message": "\n".join(exc.lines)}, status_code=409)
+            return _JSON({"message": "\n".join(exc.lines)}, status_code=409)
 
     @router.post("/allocations")
     async def allocate(request: Request) -> JSONResponse:
@@ -91,10 +100,10 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         try:
             job_id, command = interactive.allocate(door, str(body.get("prog", "salloc")), argv, ctx)
         except SlurmError as exc:
-            return JSONResponse(
+            return _JSON(
                 {"message": "\n".join(exc.lines), "exit_code": exc.exit_code}, status_code=409
             )
-        return JSONResponse({"job_id": job_id, "command": command})
+        return _JSON({"job_id": job_id, "command": command})
 
     @router.post("/{command}")
     async def slurm_command(command: str, request: Request) -> Response:
@@ -139,7 +148,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
 
     @router.get("/allocations/{job_id}")
     async def allocation(job_id: int) -> JSONResponse:
-        return JSONResponse(interactive.allocation_status(door, job_id))
+        return _JSON(interactive.allocation_status(door, job_id))
 
     @router.post("/allocations/{job_id}/done")
     async def allocation_done(job_id: int, request: Request) -> JSONResponse:
@@ -150,7 +159,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         except _BAD_BODY as exc:
             return _bad_request(exc)
         door.service.release_allocation(job_id, code, identity)
-        return JSONResponse({})
+        return _JSON({})
 
     @router.get("/wait/{job_id}")
     async def wait_job(job_id: int) -> Response:
