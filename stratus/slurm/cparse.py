@@ -21,7 +21,7 @@ def strtol(s: str, pos: int) -> tuple[int, int]:
     if j < len(s) and s[j] in "+-":
         j += 1
     k = j
-    while k < len(s) and s[k].isdigit():
+    while k < len(s) and "0" <= s[k] <= "9":  # ASCII only, as C: isdigit() takes "²" too
         k += 1
     if k == j:
         return 0, pos

@@ -127,7 +127,7 @@ def parse_job_list(text: str) -> list[JobSelector]:
         head, us, tail = tok.partition("_")
         digits = ""
         for ch in head:
-            if not ch.isdigit():
+            if not "0" <= ch <= "9":  # ASCII digits only ("²".isdigit() is True)
                 break
             digits += ch
         job_id = int(digits) if digits else 0

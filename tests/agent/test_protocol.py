@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stratus.agent.protocol import (
@@ -71,6 +71,7 @@ def test_a_message_from_a_newer_peer_is_unknown_not_an_error() -> None:
     assert decode(b'{"type": "ack", "job_id": 1, "run": 2, "later": [1]}') == Ack(1, 2)
 
 
+@settings(derandomize=True, database=None)
 @given(st.dictionaries(st.text(max_size=8), st.recursive(st.none() | st.integers() | st.text(), st.lists)))
 def test_decode_never_fails_otherwise(obj: dict[str, object]) -> None:
     obj["type"] = "finished"

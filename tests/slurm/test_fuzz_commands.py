@@ -126,7 +126,7 @@ def _backend() -> FakeBackend:
     return backend
 
 
-@settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(command_lines())
 def test_generated_command_lines_never_raise(line: tuple[str, list[str]]) -> None:
     cmd, argv = line
@@ -139,3 +139,10 @@ def test_regression_a_script_name_with_a_nul_was_an_internal_error() -> None:
     """Found by the generated command lines: ``sbatch -J -J $'\\0'`` names a script ``\\0``."""
     result = run_command("sbatch", ["-J", "-J", "\x00"], make_ctx(), _backend())
     assert result.exit_code != 0 and "Unable to open file" in result.stderr
+
+
+def test_regression_a_superscript_digit_in_a_job_id_was_an_internal_error() -> None:
+    """Found by the generated command lines: ``str.isdigit`` takes "²", ``int`` does not."""
+    for argv in (["1\u00b2"], ["-j", "1\u00b2"]):
+        result = run_command("scancel" if argv[0] != "-j" else "squeue", argv, make_ctx(), _backend())
+        assert isinstance(result.exit_code, int)

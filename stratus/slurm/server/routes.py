@@ -100,9 +100,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         try:
             job_id, command = interactive.allocate(door, str(body.get("prog", "salloc")), argv, ctx)
         except SlurmError as exc:
-            return _JSON(
-                {"message": "\n".join(exc.lines), "exit_code": exc.exit_code}, status_code=409
-            )
+            return _JSON({"message": "\n".join(exc.lines), "exit_code": exc.exit_code}, status_code=409)
         return _JSON({"job_id": job_id, "command": command})
 
     @router.post("/{command}")
