@@ -20,8 +20,9 @@ estimate, allocated processors):
      everything) and an incremental pass (after one more submission), under the live default
      policy (``bf_max_job_test=500``) and, for context, with no bound
 
-Traces come from ``--traces DIR``, else ``$STRATUS_TRACES``, else ``../shared/traces`` next to the
-repository, else ``tests/sim/data`` (KTH only); a missing trace is skipped with a line saying so.
+Traces (the Parallel Workloads Archive's SWF files) come from ``--traces DIR``, else
+``$STRATUS_TRACES``, else ``tests/sim/data`` (KTH only); a missing trace is skipped with a line
+saying so.
 
     python benchmarks/bench_sim.py [--quick] [--json out.json] [--traces DIR] [--live-only] [--profile-live]
 
@@ -84,9 +85,6 @@ def default_traces() -> Path:
     env = os.environ.get("STRATUS_TRACES")
     if env:
         return Path(env)
-    shared = REPO.parent / "shared" / "traces"
-    if shared.is_dir():
-        return shared
     return REPO / "tests" / "sim" / "data"
 
 
