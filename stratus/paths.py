@@ -5,7 +5,8 @@
     clusters/<name>/
         cluster.yaml      the configuration as given to create-cluster
         state.db          the state store (SQLite, WAL); written only by the controller
-        token             the API token (mode 0600); every request must present it
+        token             the API token (mode 0600): the owner's credential over TCP
+        api.sock          the head node's unix socket: callers on this machine, known by uid
         endpoint          "<host> <api port> <agent port>" of the running controller
         controller.lock   held (flock) by the running controller; guarantees one per cluster
         bin/              sbatch, squeue, ... for `stratus ssh` sessions and jobs
@@ -57,6 +58,11 @@ class ClusterPaths:
     @property
     def token(self) -> Path:
         return self.root / "token"
+
+    @property
+    def socket(self) -> Path:
+        """The head node's unix socket, where the kernel tells it who each caller is."""
+        return self.root / "api.sock"
 
     @property
     def endpoint(self) -> Path:

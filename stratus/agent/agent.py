@@ -147,7 +147,7 @@ class Agent:
 
 def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not (port.isascii() and port.isdigit()):
         raise ValueError(f"--head must be HOST:PORT, not {text!r}")
     return host.strip("[]"), int(port)
 

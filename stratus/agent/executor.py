@@ -10,7 +10,9 @@ Guarantees:
 * ``--mem`` is enforced: a job whose process group's resident memory passes its limit is killed
   and reported as out of memory, with Slurm's oom-kill line in its stderr.
 
-This is where a multi-user node drops to the job's user before running its script.
+* The script runs with its user's rights (see :mod:`stratus.agent.users`): its files are opened
+  and its working directory entered by the script's first process, already as the user, so a job
+  cannot write where its user could not.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.agent.protocol import INSTANCE_ENV, Finished, Launch, Started
+from stratus.agent.users import RefusedUser, RunAs, append_as, run_as
 
 # The batch script's first process. It sets the umask, opens the job's files and changes directory
 # in the child (a FIFO or a hung mount then blocks the job, never the agent), exports the pid as
@@ -53,7 +56,7 @@ exec "$@"
 
 def signum(name: str) -> int:
     """A signal given as ``TERM``, ``SIGUSR1`` or ``10``."""
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         return int(name)
     upper = name.upper()
     return int(getattr(signal, upper if upper.startswith("SIG") else "SIG" + upper, signal.SIGTERM))
@@ -75,6 +78,7 @@ class Batch:
     pidfd: int
     stderr_path: str
     spool_dir: str
+    who: RunAs
     why_killed: str | None = None
     kill_handle: asyncio.TimerHandle | None = None
     mem_limit_kb: int | None = None
@@ -124,10 +128,17 @@ class Executor:
         same = not stderr or stderr == msg.stdout
         proc: subprocess.Popen[bytes] | None = None
         try:
+            who = run_as(msg.user, msg.uid, msg.gid, self.node)
             spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if who.switch:
+                # The user's script lives here: they may pass through, not list or write.
+                for parent in (self.spool, self.spool.parent):
+                    parent.chmod(0o711)
+                who.chown(str(spool))
             script = spool / "slurm_script"
             script.write_bytes(msg.script.encode("utf-8", "surrogateescape"))
             script.chmod(0o700)
+            who.chown(str(script))
             proc = subprocess.Popen(
                 [
                     "/bin/sh",
@@ -148,10 +159,11 @@ class Executor:
                 stdin=subprocess.DEVNULL,
                 process_group=0,
                 close_fds=True,
+                **who.popen(),
             )
             pidfd = os.pidfd_open(proc.pid)
-        except (OSError, ValueError) as exc:
-            error = f"{exc.__class__.__name__}: {exc}"
+        except (OSError, ValueError, RefusedUser) as exc:
+            error = str(exc) if isinstance(exc, RefusedUser) else f"{exc.__class__.__name__}: {exc}"
             log(f"job {job_id} run {run}: launch failed: {error}")
             if proc is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -160,7 +172,7 @@ class Executor:
             shutil.rmtree(spool, ignore_errors=True)
             self._report(Finished(job_id, run, exit_code=1, end_time=time.time(), error=error))
             return
-        batch = Batch(job_id, run, proc, pidfd, msg.stdout if same else stderr, str(spool))
+        batch = Batch(job_id, run, proc, pidfd, msg.stdout if same else stderr, str(spool), who)
         if msg.mem_limit_mb:
             batch.mem_limit_kb = msg.mem_limit_mb * 1024
             if self.memory_watch is None:
@@ -240,16 +252,23 @@ class Executor:
                 if batch.mem_limit_kb and rss > batch.mem_limit_kb and not batch.oom:
                     batch.oom = True
                     log(f"job {key[0]} run {key[1]}: {rss} KB > limit {batch.mem_limit_kb} KB: killing")
-                    with contextlib.suppress(OSError), open(batch.stderr_path, "ab") as f:
-                        f.write(
-                            f"slurmstepd-{self.node}: error: Detected 1 oom-kill event(s) in "
-                            f"StepId={key[0]}.batch. Some of your processes may have been killed "
-                            "by the cgroup out-of-memory handler.\n".encode()
-                        )
+                    self._append(
+                        batch,
+                        f"slurmstepd-{self.node}: error: Detected 1 oom-kill event(s) in "
+                        f"StepId={key[0]}.batch. Some of your processes may have been killed "
+                        "by the cgroup out-of-memory handler.\n",
+                    )
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(batch.proc.pid, signal.SIGKILL)
             await asyncio.sleep(1.0)
         self.memory_watch = None
+
+    @staticmethod
+    def _append(batch: Batch, line: str) -> None:
+        """Add Slurm's line to the job's stderr file, with the job user's rights."""
+        writer = append_as(batch.who, batch.stderr_path, line)
+        if writer is not None:
+            asyncio.get_running_loop().run_in_executor(None, writer.wait)
 
     def kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
         """Stop (or, for SIGNAL/SIGNAL_BATCH, signal) a run; SIGKILL after the kill wait."""
@@ -272,11 +291,7 @@ class Executor:
                 f"slurmstepd-{self.node}: error: *** JOB {key[0]} ON {self.node} "
                 f"CANCELLED AT {stamp}{tail} ***\n"
             )
-            try:
-                with open(batch.stderr_path, "ab") as f:
-                    f.write(line.encode())
-            except OSError:
-                pass
+            self._append(batch, line)
         batch.why_killed = batch.why_killed or why
         try:
             os.killpg(batch.proc.pid, signal.SIGCONT)

@@ -287,6 +287,10 @@ class Launch(Message):
     open_mode: str | None = None  # "append" | "truncate" (None: truncate)
     umask: int = 0o022
     mem_limit_mb: int | None = None  # enforced by the agent (OUT_OF_MEMORY)
+    # The job's owner: its script runs with their rights (an agent running as root drops to them).
+    user: str = ""
+    uid: int = -1
+    gid: int = -1
 
 
 @dataclass(slots=True)
@@ -316,6 +320,10 @@ class Step(Message):
     env: dict[str, str] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     pty: bool = False
+    # The job's owner: its tasks run with their rights, as its batch script does.
+    user: str = ""
+    uid: int = -1
+    gid: int = -1
 
 
 @dataclass(slots=True)

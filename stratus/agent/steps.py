@@ -4,7 +4,8 @@ A step's tasks run as process groups of their own with the job's environment plu
 ``SLURM_*`` variables. Their output goes to the ``srun`` that asked for them as it comes; srun's
 stdin, signals and window size come back the same way (see :mod:`stratus.agent.stepio`). A step
 whose srun goes away is killed, as Slurm kills it; each step's end (the worst exit of its tasks
-here, and what they used) is reported to the head node once.
+here, and what they used) is reported to the head node once. Tasks run with the job user's
+rights (see :mod:`stratus.agent.users`), as the batch script does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from stratus.agent.executor import log, signum
 from stratus.agent.protocol import INSTANCE_ENV, Step, StepFinished
 from stratus.agent.stepio import MAX_LINE, decode, encode
+from stratus.agent.users import RefusedUser, RunAs, run_as
 
 # A step task's first process: its working directory, its pid as SLURM_TASK_PID, then the program.
 _TASK_WRAPPER = r"""cd "$1" 2>/dev/null || cd /tmp
@@ -83,8 +85,19 @@ class StepRunner:
             assert io is not None
             loop = asyncio.get_running_loop()
             watcher = loop.create_task(self._watch_srun(reader, rs))
+            refused = ""
+            try:
+                who = run_as(msg.user, msg.uid, msg.gid, self.node)
+            except RefusedUser as exc:
+                log(f"step {key}: refused: {exc}")
+                who, refused = RunAs(msg.user, msg.uid, msg.gid), f"slurmstepd: error: {exc}\n"
             started: list[tuple[int, subprocess.Popen[bytes], list[asyncio.Task[None]]]] = []
             for t in msg.tasks:
+                if refused:  # no task runs as anyone but the job's user
+                    io.write(encode({"type": "err", "procid": t.procid, "data": refused}))
+                    io.write(encode({"type": "exit", "procid": t.procid, "code": 1, "signal": 0}))
+                    codes.append((1, 0))
+                    continue
                 env = dict(msg.env)
                 env.update(t.env)
                 env[INSTANCE_ENV] = self.instance_id
@@ -92,9 +105,9 @@ class StepRunner:
                 argv = ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg.cwd, *msg.argv]
                 try:
                     if msg.pty and procid == 0:
-                        proc, streams = await self._spawn_on_terminal(rs, argv, env)
+                        proc, streams = await self._spawn_on_terminal(rs, argv, env, who)
                     else:
-                        proc, streams = await self._spawn_with_pipes(rs, procid, argv, env)
+                        proc, streams = await self._spawn_with_pipes(rs, procid, argv, env, who)
                 except OSError as exc:
                     io.write(encode({"type": "err", "procid": procid, "data": f"{exc}\n"}))
                     io.write(encode({"type": "exit", "procid": procid, "code": 2, "signal": 0}))
@@ -147,7 +160,7 @@ class StepRunner:
             )
 
     async def _spawn_with_pipes(
-        self, rs: RunningStep, procid: int, argv: list[str], env: dict[str, str]
+        self, rs: RunningStep, procid: int, argv: list[str], env: dict[str, str], who: RunAs
     ) -> tuple[subprocess.Popen[bytes], list[tuple[str, asyncio.StreamReader]]]:
         """A task in a process group of its own, stdin from srun, stdout and stderr to it."""
         # Popen, not asyncio's subprocesses: the agent reaps each task itself with wait4,
@@ -160,6 +173,7 @@ class StepRunner:
             stderr=subprocess.PIPE,
             process_group=0,
             close_fds=True,
+            **who.popen(),
         )
         loop = asyncio.get_running_loop()
         transport, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, proc.stdin)
@@ -167,7 +181,7 @@ class StepRunner:
         return proc, [("out", await _stream_of(proc.stdout)), ("err", await _stream_of(proc.stderr))]
 
     async def _spawn_on_terminal(
-        self, rs: RunningStep, argv: list[str], env: dict[str, str]
+        self, rs: RunningStep, argv: list[str], env: dict[str, str], who: RunAs
     ) -> tuple[subprocess.Popen[bytes], list[tuple[str, asyncio.StreamReader]]]:
         """``srun --pty``: task 0 in a session of its own whose controlling terminal is a pty."""
         import fcntl
@@ -186,6 +200,7 @@ class StepRunner:
                 # After setsid (which Popen runs first): the terminal becomes the session's.
                 preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
                 close_fds=True,
+                **who.popen(),
             )
         except BaseException:
             os.close(master)

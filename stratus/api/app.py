@@ -1,15 +1,16 @@
 """The head node's HTTP API: one FastAPI app that composes the front doors' routers.
 
-Listens on loopback only (see the controller). Every route requires
-``Authorization: Bearer <token>`` with the token from the cluster's 0600 ``token`` file; anything
-else gets 401 before any work is done. The routes themselves live with their front door
-(``stratus.slurm.server.routes``, ``stratus.pcluster.routes``); this module only adds
-authentication and the error shape, and mounts them.
+Served on the cluster's unix socket (callers known by uid, from the kernel) and on loopback TCP
+(``Authorization: Bearer <token>`` with the token from the cluster's 0600 ``token`` file): see
+:mod:`stratus.api.callers`. An unauthenticated request gets 401 before any work is done. The
+routes themselves live with their front door (``stratus.slurm.server.routes``,
+``stratus.pcluster.routes``); this module only adds authentication, the body limit and the error
+shape, and mounts them.
 """
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,33 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from stratus import __version__
-
-
-class TokenAuth:
-    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``.
-
-    A plain ASGI class, not Starlette's ``BaseHTTPMiddleware``, which costs about a millisecond
-    per request on the path of every Slurm command.
-    """
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = b""
-            for key, value in scope["headers"]:
-                if key == b"authorization":
-                    given = value
-                    break
-            if not secrets.compare_digest(given, self.expected):
-                response = JSONResponse(
-                    {"message": "Unauthorized: a valid token is required"}, status_code=401
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+from stratus.api.callers import Authenticate
 
 
 class BodyLimit:
@@ -100,12 +75,22 @@ class BodyLimit:
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 4 MiB script of raw bytes is about 24 MiB of JSON
 
 
-def create_app(token: str, routers: Iterable[APIRouter], *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The API: ``routers`` mounted in order, behind the token check and the body limit."""
+def create_app(
+    token: str,
+    routers: Iterable[APIRouter],
+    *,
+    owner: tuple[int, int] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API: ``routers`` mounted in order, behind authentication and the body limit.
+
+    ``owner`` (uid, gid) is the cluster's owner, by default the user this process runs as.
+    """
+    owner_uid, owner_gid = owner if owner is not None else (os.getuid(), os.getgid())
     app = FastAPI(title="stratus head node", version=__version__, docs_url=None, redoc_url=None)
-    # Added first, so it runs inside the token check: an unauthenticated body is never read.
+    # Added first, so it runs inside authentication: an unauthenticated body is never read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(Authenticate, token=token, owner_uid=owner_uid, owner_gid=owner_gid)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -77,9 +77,25 @@ def read_cluster(paths: ClusterPaths) -> dict[str, Any]:
 
 
 def head_running(paths: ClusterPaths) -> bool:
+    """Whether the cluster's head node serves. Users other than its owner cannot read its lock:
+    for them, whether its socket answers."""
     from stratus.headnode.daemon import lock_holder
 
-    return lock_holder(paths) is not None and paths.endpoint.exists()
+    try:
+        return lock_holder(paths) is not None and paths.endpoint.exists()
+    except PermissionError:
+        from stratus.net import connect_unix
+
+        try:
+            connect_unix(str(paths.socket), timeout=5.0).close()
+        except OSError as exc:
+            return isinstance(exc, PermissionError)  # it serves, but its owner only
+        return True
+
+
+def shared_install() -> bool:
+    """A cluster made by root is shared: every local user may reach it through its socket."""
+    return os.geteuid() == 0
 
 
 def write_shims(paths: ClusterPaths) -> None:
@@ -168,8 +184,11 @@ def create_cluster(
         )
     layout = loaded.layout
     root = clusters_root()
-    # Job scripts and environments are stored here: readable by their owner only.
+    # Job scripts and environments live in each cluster's state store, readable by its owner
+    # only. A shared install's users reach a cluster's commands and socket through here.
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if shared_install():
+        root.chmod(0o755)
     staging = ClusterPaths(root / f".{name}.{secrets.token_hex(4)}.creating")
     now = time.time()
     cluster = {
@@ -189,7 +208,9 @@ def create_cluster(
     try:
         staging.root.mkdir(mode=0o700)
         staging.logs.mkdir(mode=0o700)
-        staging.config.write_text(text)
+        fd = os.open(staging.config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         fd = os.open(staging.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
@@ -209,6 +230,8 @@ def create_cluster(
                 )
         finally:
             store.close()
+        if shared_install():
+            staging.root.chmod(0o755)  # its bin/ and socket; token, state and logs stay 0600/0700
         try:
             os.rename(staging.root, paths.root)
         except OSError as exc:
@@ -472,7 +495,8 @@ def ssh(name: str, command: list[str], dryrun: bool = False) -> int:
     paths = existing(name)
     if not head_running(paths):
         raise BackendError(head_down_message(name))
-    write_shims(paths)
+    if os.access(paths.root, os.W_OK):
+        write_shims(paths)  # the owner's: others use the commands the owner wrote
     env = dict(os.environ)
     env["PATH"] = str(paths.bin) + os.pathsep + env.get("PATH", "")
     env["STRATUS_CLUSTER"] = name

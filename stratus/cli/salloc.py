@@ -19,27 +19,39 @@ import threading
 import time
 from typing import Any
 
+from stratus.net import connect_unix
+
 HEARTBEAT_S = 10.0
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the head node's unix socket, where the kernel tells it who this process runs as."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = connect_unix(self.path, self.timeout or 60.0)
+
+
 class Head:
-    """The cluster's head node, as these clients talk to it."""
+    """The cluster's head node, as these clients talk to it: over its unix socket.
+
+    No credential is sent: the head node learns this process's user from the kernel.
+    """
 
     def __init__(self, cluster_dir: str) -> None:
-        with open(os.path.join(cluster_dir, "endpoint")) as f:
-            self.host, port, _ = f.read().split()
-        self.port = int(port)
-        with open(os.path.join(cluster_dir, "token")) as f:
-            self.token = f.read().strip()
+        self.socket = os.path.join(cluster_dir, "api.sock")
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        conn = _UnixConnection(self.socket, timeout=60)
         try:
             conn.request(
                 method,
                 path,
                 json.dumps(body) if body is not None else None,
-                {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+                {"Content-Type": "application/json"},
             )
             r = conn.getresponse()
             return r.status, json.loads(r.read() or b"{}")
@@ -58,8 +70,6 @@ def allocate(head: Head, prog: str, argv: list[str]) -> tuple[int, list[str], di
         "argv": argv,
         "cwd": os.getcwd(),
         "env": dict(os.environ),
-        "uid": os.getuid(),
-        "gid": os.getgid(),
         "host": os.uname().nodename,
         "umask": _umask(),
     }
@@ -118,7 +128,7 @@ class KeepAlive(threading.Thread):
 
 
 def relinquish(head: Head, job_id: int, exit_code: int) -> None:
-    body = {"exit_code": exit_code, "uid": os.getuid(), "gid": os.getgid()}
+    body = {"exit_code": exit_code}
     head.call("POST", f"/slurm/v1/allocations/{job_id}/done", body)
 
 

@@ -137,7 +137,7 @@ def _queue_map(text: str | None, queues: list[str]) -> dict[int, str]:
         if not item:
             continue
         number, eq, name = item.partition("=")
-        if not eq or not number.strip().lstrip("-").isdigit():
+        if not eq or not (number.isascii() and number.strip().lstrip("-").isdigit()):
             raise SimulateError(f"--queue-map: expected NUMBER=QUEUE, not {item!r}.")
         if name.strip() not in queues:
             raise SimulateError(

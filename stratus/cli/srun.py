@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
-import json
 import os
 import secrets
 import signal
@@ -65,21 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _post(cluster_dir: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    with open(os.path.join(cluster_dir, "endpoint")) as f:
-        host, port, _ = f.read().split()
-    with open(os.path.join(cluster_dir, "token")) as f:
-        token = f.read().strip()
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
-    conn.request(
-        "POST",
-        path,
-        json.dumps(body),
-        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    r = conn.getresponse()
-    data = json.loads(r.read() or b"{}")
-    conn.close()
-    return r.status, data
+    from stratus.cli.salloc import Head
+
+    return Head(cluster_dir).call("POST", path, body)
 
 
 class Step:
@@ -140,6 +126,12 @@ class Step:
                     w.write(encode(msg))
 
     def write(self, procid: int, kind: str, data: str) -> None:
+        try:
+            self._write(procid, kind, data)
+        except BrokenPipeError:
+            _reader_gone()
+
+    def _write(self, procid: int, kind: str, data: str) -> None:
         stream = sys.stdout if kind == "out" else sys.stderr
         if self.raw:
             stream.buffer.write(data.encode("utf-8", "surrogateescape"))
@@ -161,10 +153,19 @@ class Step:
         for kind in ("out", "err"):
             rest = self.partial.pop((procid, kind), "")
             if rest:
-                (sys.stdout if kind == "out" else sys.stderr).write(f"{procid}: {rest}\n")
+                try:
+                    (sys.stdout if kind == "out" else sys.stderr).write(f"{procid}: {rest}\n")
+                except BrokenPipeError:
+                    _reader_gone()
 
     def signal(self, name: str) -> None:
         self.send({"type": "signal", "signal": name})
+
+
+def _reader_gone() -> None:
+    """srun's output has no reader any more (``srun ... | head -1``): end quietly, as SIGPIPE ends
+    a C program (status 141, no traceback). The agents see srun go and kill the step's tasks."""
+    os._exit(128 + signal.SIGPIPE)
 
 
 def _window_size() -> tuple[int, int] | None:
@@ -189,13 +190,13 @@ async def _forward_stdin(step: Step, mode: str) -> None:
     if mode.lower() == "none":
         step.send({"type": "eof", "procid": None})
         return
-    target: int | None = int(mode) if mode.isdigit() else None
+    target: int | None = int(mode) if mode.isascii() and mode.isdigit() else None
     if target is not None:  # the other tasks read /dev/null
         for procid in range(step.ntasks or 0):
             if procid != target:
                 step.send({"type": "eof", "procid": procid})
     try:
-        fd = 0 if mode.lower() == "all" or mode.isdigit() else os.open(mode, os.O_RDONLY)
+        fd = 0 if mode.lower() == "all" or target is not None else os.open(mode, os.O_RDONLY)
     except OSError as exc:
         sys.stderr.write(f"srun: error: Could not open stdin file: {exc}\n")
         step.send({"type": "eof", "procid": None})
@@ -284,8 +285,6 @@ async def _run(cluster_dir: str, args: argparse.Namespace) -> int:
         "argv": command,
         "cwd": args.chdir or os.getcwd(),
         "env": env,
-        "uid": os.getuid(),
-        "gid": os.getgid(),
         "ntasks": args.ntasks,
         "nodes": int(args.nodes.split("-")[0]) if args.nodes else None,
         "cpus_per_task": args.cpus_per_task,

@@ -3,9 +3,11 @@
 A Slurm command must answer in a few milliseconds, and Python's start-up alone is about 10 ms
 with ``-I -S``. So these clients import only built-in C modules (``posix``, ``_socket``,
 ``_json``, ``pwd``): no ``os``, ``socket``, ``json`` or ``http.client``, which together would cost
-more than the rest of the command. They send argv, working directory, environment and identity
-to the head node, which does all parsing and formatting (see ``stratus.slurm.server.routes``), and
-print what it answers. The request is a minimal HTTP/1.1 POST; the answer's body is stdout then stderr.
+more than the rest of the command. They send argv, working directory and environment to the head
+node, which does all parsing and formatting (see ``stratus.slurm.server.routes``), and print what
+it answers. The request is a minimal HTTP/1.1 POST over the cluster's unix socket ``api.sock``;
+no credential travels: the head node learns the caller's uid and gid from the kernel. The
+answer's body is stdout then stderr.
 
 Generated per cluster into ``<cluster>/bin`` by ``stratus`` (see :func:`write_shims`), with the
 cluster directory baked in.
@@ -67,10 +69,6 @@ def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) 
         return b.decode("utf-8", "surrogateescape")
 
     env = posix.environ
-    # Only numeric ids: the head node resolves names, as slurmctld does (and NSS lookups here
-    # would cost more than the rest of the command).
-    uid = posix.getuid()
-    gid = posix.getgid()
     parts = [
         '{"argv":[',
         ",".join(_q(a) for a in argv),
@@ -78,11 +76,7 @@ def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) 
         _q(posix.getcwd()),
         ',"env":{',
         ",".join(_q(dec(k)) + ":" + _q(dec(v)) for k, v in env.items()),
-        '},"uid":',
-        str(uid),
-        ',"gid":',
-        str(gid),
-        ',"host":',
+        '},"host":',
         _q(posix.uname().nodename),
     ]
     if stdin is not None:
@@ -97,17 +91,33 @@ def _body(argv: list[str], stdin: bytes | None, files: dict[str, bytes | None]) 
     return "".join(parts).encode("ascii")
 
 
-def _post(
-    host: str, port: int, token: str, path: str, body: bytes, method: str = "POST"
-) -> tuple[int, dict[str, str], bytes]:
-    import _socket
+def _post(sock_path: str, path: str, body: bytes, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+    """One request over the head node's unix socket at ``sock_path``; (status, headers, body).
 
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    A socket path too long for ``sun_path`` is reached through its directory's descriptor.
+    """
+    import _socket
+    import posix
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(120.0)  # a stalled head node must not hang scripts forever
+    fd = -1
+    address = sock_path
+    if len(sock_path.encode()) > 107:
+        directory, _, name = sock_path.rpartition("/")
+        fd = posix.open(directory or "/", posix.O_PATH | posix.O_DIRECTORY)
+        address = f"/proc/self/fd/{fd}/{name}"
     try:
-        s.connect((host, port))
+        s.connect(address)
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        if fd >= 0:
+            posix.close(fd)
+    try:
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("ascii")
         s.sendall(head + body)
@@ -166,14 +176,13 @@ def run(cluster_dir: str, argv: list[str]) -> int:
 
     cmd = argv[0].rsplit("/", 1)[-1]
     name = cluster_dir.rstrip("/").rsplit("/", 1)[-1]
+    sock = cluster_dir + "/api.sock"
     try:
-        host, api_port, _ = _read(cluster_dir + "/endpoint").decode().split()
-        token = _read(cluster_dir + "/token").decode().strip()
         stdin: bytes | None = None
         files: dict[str, bytes | None] = {}
         for _ in range(4):
             body = _body(argv[1:], stdin, files)
-            status, headers, payload = _post(host, int(api_port), token, "/slurm/v1/" + cmd, body)
+            status, headers, payload = _post(sock, "/slurm/v1/" + cmd, body)
             need = headers.get("x-need", "")
             if need == "stdin" and stdin is None:
                 stdin = _read_fd(0)
@@ -193,31 +202,44 @@ def run(cluster_dir: str, argv: list[str]) -> int:
         if b"STRATUS_DEBUG" in posix.environ:
             _write(2, f"stratus: {exc.__class__.__name__}: {exc}\n".encode())
         msg = _UNREACHABLE.get(cmd, f"{cmd}: error: Unable to contact slurm controller (connect failure)")
-        hint = f"stratus: the head node of cluster '{name}' is not running; start it with: " + (
-            f"stratus start-head-node -n {name}"
-        )
+        if isinstance(exc, PermissionError):
+            hint = f"stratus: cluster '{name}' is served to its owner only (its head node runs as them)"
+        else:
+            hint = f"stratus: the head node of cluster '{name}' is not running; start it with: " + (
+                f"stratus start-head-node -n {name}"
+            )
         _write(2, f"{msg}\n{hint}\n".encode())
         return 1
     if status != 200:
-        _write(2, f"{cmd}: error: head node answered HTTP {status}: ".encode() + payload[:500] + b"\n")
+        _write(2, f"{cmd}: error: head node answered HTTP {status}: ".encode() + _message(payload) + b"\n")
         return 1
     n = int(headers.get("x-stdout-length", len(payload)))
     _write(1, payload[:n])
     _write(2, payload[n:])
     wait_job = headers.get("x-wait-job")
     if wait_job:
-        return _wait(host, int(api_port), token, wait_job)
+        return _wait(sock, wait_job)
     return int(headers.get("x-exit-code", "0"))
 
 
-def _wait(host: str, port: int, token: str, job_id: str) -> int:
+def _message(payload: bytes) -> bytes:
+    """The message of an error answer (``{"message": ...}``), else its first bytes."""
+    import json  # a rare path: the cost does not matter here
+
+    try:
+        return str(json.loads(payload)["message"]).encode("utf-8", "replace")
+    except (ValueError, KeyError, TypeError):
+        return payload[:500]
+
+
+def _wait(sock: str, job_id: str) -> int:
     """sbatch --wait: poll until the job has ended; its exit code becomes ours."""
     import time
 
     delay = 0.1
     while True:
         try:
-            _, headers, _ = _post(host, port, token, "/slurm/v1/wait/" + job_id, b"", "GET")
+            _, headers, _ = _post(sock, "/slurm/v1/wait/" + job_id, b"", "GET")
         except OSError:
             headers = {}  # the head node may restart meanwhile: keep waiting
         if headers.get("x-done") == "1":

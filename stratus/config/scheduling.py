@@ -123,7 +123,7 @@ class PartitionSettings:
 def _int(key: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool):
         raise SettingError(key, f"{key} must be an integer from {low} to {high}, not {value!r}.")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or not low <= value <= high:
         raise SettingError(key, f"{key} must be an integer from {low} to {high}, not {value!r}.")

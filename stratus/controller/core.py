@@ -45,7 +45,7 @@ from stratus.engine.engine import Engine
 from stratus.engine.model import Action, Job, KillJob, LaunchJob, PowerDown, PowerUp, Transition
 from stratus.engine.states import JobState, NodeState
 from stratus.fleet import Fleet
-from stratus.net import HEAD_ADDRESS
+from stratus.net import HEAD_ADDRESS, bind_unix
 from stratus.paths import ClusterPaths, read_token
 from stratus.providers.base import Bootstrap, Instance, Provider
 from stratus.providers.registry import ProviderSet
@@ -249,7 +249,15 @@ class Controller:
             payload_id = job.array_id if job.array_id is not None else job.id
             info, script, env = self.payloads.full(payload_id)
             builder = self.launchers[info.get("door", DEFAULT_DOOR)]
-            msg = Launch(job_id=job.id, run=job.run, node=nodes[0], **builder(job, info, script, env))
+            msg = Launch(
+                job_id=job.id,
+                run=job.run,
+                node=nodes[0],
+                user=job.spec.user,
+                uid=job.spec.uid,
+                gid=job.spec.gid,
+                **builder(job, info, script, env),
+            )
         except Exception:
             log.exception("job %s run %d: cannot build its launch; failing it", job_id, run)
             self.commit(self.engine.job_ended(job_id, run, self.clock(), exit_code=1))
@@ -387,11 +395,15 @@ class Controller:
         agent_port: int = 0,
         *,
         agent_tls: ssl.SSLContext | None = None,
+        http_protocol: type[asyncio.Protocol] | None = None,
     ) -> None:
-        """Serve the API and the agent port on the head node's address.
+        """Serve the API on the cluster's unix socket and the head node's address, and the agent port.
 
         The given ports are reused if still free: agents were given the agent port when their
-        node was launched, and dial it again after a restart.
+        node was launched, and dial it again after a restart. ``http_protocol`` is the HTTP
+        protocol class of the API server (the API's, which learns unix-socket callers' uids).
+        The socket is open to every local user when the head node runs as root (each is then
+        served as who the kernel says they are), to its owner alone otherwise.
         """
         import uvicorn
 
@@ -402,11 +414,14 @@ class Controller:
                 "agent port %d is taken: agents launched before cannot reconnect and will be replaced",
                 agent_port,
             )
+        unix_sock = bind_unix(str(self.paths.socket), 0o666 if os.geteuid() == 0 else 0o600)
         await self.nodeplane.serve(agent_sock, agent_tls)
         self.agent_port = agent_sock.getsockname()[1]
-        config = uvicorn.Config(api_app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            api_app, log_level="warning", access_log=False, lifespan="off", http=http_protocol or "auto"
+        )
         server = uvicorn.Server(config)
-        self._spawn(server.serve(sockets=[api_sock]))
+        self._spawn(server.serve(sockets=[api_sock, unix_sock]))
         while not server.started:
             await asyncio.sleep(0.01)
         self.api_port = api_sock.getsockname()[1]
@@ -468,6 +483,7 @@ class Controller:
     async def shutdown_servers(self) -> None:
         if hasattr(self, "_api_server"):
             self._api_server.should_exit = True
+            self.paths.socket.unlink(missing_ok=True)
         self.nodeplane.close()
         for task in list(self._tasks):
             if task is not asyncio.current_task():

@@ -7,11 +7,13 @@ front doors get the service, and the API mounts their routes.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from stratus.api.app import create_app
+from stratus.api.callers import PeerCredProtocol
 from stratus.controller.core import Controller
 from stratus.pcluster.routes import pcluster_router
 from stratus.service.service import ClusterService
@@ -28,6 +30,8 @@ class HeadNode:
     service: ClusterService
     slurm: SlurmDoor
     app: FastAPI
+    # The API server's HTTP protocol: it tells the API who each unix-socket caller is.
+    http_protocol: type[asyncio.Protocol] = PeerCredProtocol
 
 
 def assemble(ctrl: Controller) -> HeadNode:

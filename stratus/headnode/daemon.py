@@ -81,12 +81,12 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
     bootstrap = Bootstrap(kill_wait_s=kill_wait)
     ctrl = Controller(paths, loaded, store, providers, bootstrap=bootstrap)
     ctrl.restore()
-    app = assemble(ctrl).app
+    head = assemble(ctrl)
     api_port, agent_port = ports
     with store.reading() as conn:
         # Agents were given the agent port when their node was launched: keep it across restarts.
         agent_port = agent_port or int(store.get_meta(conn, "agent_port", 0))
-    await ctrl.start_servers(app, api_port, agent_port)
+    await ctrl.start_servers(head.app, api_port, agent_port, http_protocol=head.http_protocol)
     with store.transaction() as conn:
         store.set_meta(conn, "agent_port", ctrl.agent_port)
     tmp = paths.endpoint.with_suffix(".tmp")

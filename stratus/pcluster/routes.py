@@ -2,8 +2,9 @@
 
 What ``stratus describe-cluster``, ``delete-cluster``, ``describe-compute-fleet``,
 ``update-compute-fleet`` and ``describe-cluster-instances`` ask a running head node, answered in
-ParallelCluster's JSON shapes (:mod:`stratus.pcluster.shapes`). The caller is the token holder,
-that is the cluster's owner.
+ParallelCluster's JSON shapes (:mod:`stratus.pcluster.shapes`). Only the cluster's
+administrators reach these routes (the API refuses everyone else); the caller is who the API
+authenticated.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
+from stratus.api.callers import identity
 from stratus.engine.states import NodeState
 from stratus.pcluster import shapes
 from stratus.service.interface import Service
@@ -55,9 +57,9 @@ def pcluster_router(service: Service) -> APIRouter:
         return shapes.describe_cluster(service.cluster, head_running=True, config_path=service.config_path)
 
     @router.delete("/{name}", status_code=202)
-    async def delete_cluster(name: str) -> dict[str, Any]:
+    async def delete_cluster(name: str, request: Request) -> dict[str, Any]:
         check_name(name)
-        service.delete_cluster(service.owner())
+        service.delete_cluster(identity(request))
         summary = shapes.cluster_summary({**service.cluster, "clusterStatus": "DELETE_IN_PROGRESS"})
         return {"cluster": summary}
 
@@ -87,7 +89,7 @@ def pcluster_router(service: Service) -> APIRouter:
                 ),
             )
         if cluster.get("computeFleetStatus") not in _FLEET_REQUESTS[body.status]:
-            service.request_fleet(body.status == "START_REQUESTED", service.owner())
+            service.request_fleet(body.status == "START_REQUESTED", identity(request))
         return shapes.fleet_status(service.cluster)
 
     @router.get("/{name}/instances")

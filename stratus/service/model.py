@@ -24,21 +24,23 @@ from stratus.providers.base import Instance
 class Identity:
     """Who asks. Every request the service serves carries one; authorization looks only here.
 
-    Today the front door states the caller's uid and gid (the head node's token is the
-    credential); verifying them is the front door's job, so the service can trust this record.
+    Established by the API, never taken from a request: the kernel names a caller on the head
+    node's unix socket, the token names the cluster's owner (see ``stratus.api.callers``).
+    ``admin``: the cluster's administrators (root and its owner) act on every job.
     """
 
     user: str
     uid: int
     gid: int
     group: str = ""
+    admin: bool = False
 
     @property
     def is_admin(self) -> bool:
-        return self.uid == 0
+        return self.admin or self.uid == 0
 
     def may_act_on(self, job: Job) -> bool:
-        """A user acts on their own jobs; root on every job."""
+        """A user acts on their own jobs; the cluster's administrators on every job."""
         return self.is_admin or job.spec.uid == self.uid
 
 
@@ -60,9 +62,9 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def identity_of(uid: int, gid: int) -> Identity:
+def identity_of(uid: int, gid: int, *, admin: bool = False) -> Identity:
     """The identity of an OS user, with names looked up as the head node sees them."""
-    return Identity(user=user_name(uid), uid=uid, gid=gid, group=group_name(gid))
+    return Identity(user=user_name(uid), uid=uid, gid=gid, group=group_name(gid), admin=admin)
 
 
 @dataclass(slots=True)

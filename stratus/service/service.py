@@ -489,9 +489,12 @@ class ClusterService:
     ) -> None:
         """Record the step as started, then hand each node its part (``messages`` by node).
 
-        The step ends when every node has reported its tasks' end.
+        The tasks run as the job's owner, whoever asked for the step. The step ends when every
+        node has reported its tasks' end.
         """
         job, step_id = grant.job, grant.step_id
+        owner = {"user": job.spec.user, "uid": job.spec.uid, "gid": job.spec.gid}
+        messages = {node: {**body, **owner} for node, body in messages.items()}
         nodes = list(messages)
         now = self.now()
         store = self._ctrl.store

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stratus.engine.indexset import IndexSet
-from stratus.slurm.cparse import strtol
+from stratus.slurm.cparse import isdigits, strtol
 from stratus.slurm.views import ArraySpec
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's MaxArraySize default: task ids 0..1000
@@ -172,7 +172,7 @@ def parse_task_list(text: str) -> IndexSet:
     for part in text.split(","):
         rng, colon, step_s = part.partition(":")
         a, dash, b = rng.partition("-")
-        if not a.isdigit() or (dash and not b.isdigit()) or (colon and not step_s.isdigit()):
+        if not isdigits(a) or (dash and not isdigits(b)) or (colon and not isdigits(step_s)):
             raise ValueError(text)
         lo = int(a)
         hi = int(b) if dash else lo

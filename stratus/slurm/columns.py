@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratus.slurm.cparse import isdigits
+
 DEFAULT_LONG_WIDTH = 20  # -O fields without ":width"
 
 
@@ -77,7 +79,7 @@ def parse_percent_format(fmt: str, all_codes: str = "") -> list[ColumnSpec]:
         if right:
             i = 1
         j = i
-        while j < len(tok) and tok[j].isdigit():
+        while j < len(tok) and isdigits(tok[j]):
             j += 1
         width = int(tok[i:j]) if j > i else 0
         code = tok[j : j + 1]
@@ -102,10 +104,10 @@ def parse_long_format(fmt: str) -> list[ColumnSpec]:
         j = 0
         if j < len(rest) and rest[j] in "+-":
             j += 1
-        while j < len(rest) and rest[j].isdigit():
+        while j < len(rest) and isdigits(rest[j]):
             j += 1
         num = rest[:j]
-        width = int(num) if num.lstrip("+-").isdigit() else 0
+        width = int(num) if isdigits(num.lstrip("+-")) else 0
         suffix = rest[j:] or None
         specs.append(ColumnSpec(name.lower(), width, right, suffix, tok))
     return specs

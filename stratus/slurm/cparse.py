@@ -37,3 +37,12 @@ def strtol_rest(s: str) -> tuple[int | None, str]:
     if end == 0:
         return None, s
     return value, s[end:]
+
+
+def isdigits(s: str) -> bool:
+    """C's ``isdigit`` over every character of a non-empty ``s``: ASCII ``0``-``9`` only.
+
+    ``str.isdigit`` also takes "²" or "①", which ``int`` then refuses: an internal error where
+    Slurm says the value is invalid.
+    """
+    return s.isascii() and s.isdigit()

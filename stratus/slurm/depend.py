@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stratus.slurm.cparse import strtol
+from stratus.slurm.cparse import isdigits, strtol
 
 # Job and task ids are 32-bit in Slurm, below NO_VAL (0xfffffffe): a larger one names no job.
 MAX_ID = 0xFFFFFFFE
@@ -62,7 +62,7 @@ def parse_dependency(text: str) -> DependencySpec:
         if s[i:].lower().startswith("singleton"):
             i = _skip_state(s, i + 9)
             items.append(Dependency("singleton"))
-        elif ":" not in s[i:].split(",", 1)[0].split("?", 1)[0] and s[i : i + 1].isdigit():
+        elif ":" not in s[i:].split(",", 1)[0].split("?", 1)[0] and isdigits(s[i : i + 1]):
             # Old form: a bare job id means afterany.
             job_id, j = strtol(s, i)
             if not 0 < job_id < MAX_ID or (j < len(s) and s[j] != ","):

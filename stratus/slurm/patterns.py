@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.timefmt import NO_VAL
 
 MAX_WIDTH = 10
@@ -65,7 +66,7 @@ def _strip_backslashes(p: str) -> str | None:
 
 def _single_task_io(pattern: str) -> int | None:
     """A pattern that is only a number names one task's I/O (fname_single_task_io)."""
-    return int(pattern) if pattern.isdigit() else None
+    return int(pattern) if isdigits(pattern) else None
 
 
 def expand_pattern(pattern: str, ctx: PatternContext) -> str:
@@ -106,7 +107,7 @@ def _expand(p: str, ctx: PatternContext) -> str:
             continue
         j = i + 1
         width = 0
-        while j < n and p[j].isdigit():
+        while j < n and isdigits(p[j]):
             j += 1
         resume = i  # where literal copying resumes for an unknown letter
         if j > i + 1:

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.sacct_args import SacctParams, parse_sacct_args
 from stratus.slurm.sacct_fields import help_fields
 from stratus.slurm.sacct_records import Record, build_records, users_all
@@ -108,7 +109,7 @@ def _query(p: SacctParams, ctx: ClientContext) -> AcctQuery:
     if not users_all(p, ctx.uid):
         # Names narrow the store's search; numeric ids are matched here afterwards.
         wanted = p.users or [ctx.user]
-        if not any(u.isdigit() for u in wanted):
+        if not any(isdigits(u) for u in wanted):
             users = tuple(wanted)
     return AcctQuery(
         job_ids=job_ids, users=users, start=float(p.start) if p.start else None, end=float(p.end)

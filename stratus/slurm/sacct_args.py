@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stratus.slurm import hostlist, jobstate, version_line
-from stratus.slurm.cparse import strtol
+from stratus.slurm.cparse import isdigits, strtol
 from stratus.slurm.errors import SlurmError, command_error, command_fatal
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.sacct_fields import BRIEF_FIELDS, DEFAULT_FIELDS, LONG_FIELDS, PROG, Column, parse_fields
@@ -176,14 +176,14 @@ def parse_step_list(text: str) -> list[StepSelector]:
     """``-j`` entries (slurm_addto_step_list); raises sacct's fatal messages for bad ones."""
     out: list[StepSelector] = []
     for name in split_list(text):
-        if not name[:1].isdigit():
+        if not isdigits(name[:1]):
             raise command_fatal(PROG, f"Bad job/step specified: {name}")
         base, dot, step_text = name.partition(".")
         step: str | None = None
         if dot:
             if step_text in SPECIAL_STEPS:
                 step = step_text
-            elif step_text[:1].isdigit():
+            elif isdigits(step_text[:1]):
                 step = str(strtol(step_text, 0)[0])
                 if "+" in step_text:
                     step += "+" + step_text.partition("+")[2]
@@ -192,12 +192,12 @@ def parse_step_list(text: str) -> list[StepSelector]:
         job_part, under, task_text = base.partition("_")
         task: int | None = None
         if under:
-            if not task_text[:1].isdigit():
+            if not isdigits(task_text[:1]):
                 raise command_fatal(PROG, f"Bad job array element specified: {job_part}")
             task = strtol(task_text, 0)[0]
         elif "+" in base and not (dot and "+" in step_text):
             job_part, _, offset = base.partition("+")
-            if not offset[:1].isdigit():
+            if not isdigits(offset[:1]):
                 raise command_fatal(PROG, f"Bad hetjob offset specified: {job_part}")
             continue  # stratus has no heterogeneous jobs: a component matches nothing
         sel = StepSelector(strtol(job_part, 0)[0], task, step)

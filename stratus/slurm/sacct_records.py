@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from stratus.slurm import jobstate
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import command_error
 from stratus.slurm.sacct_args import SacctParams, StepSelector
 from stratus.slurm.sacct_fields import PROG
@@ -60,7 +61,7 @@ def _resolve(
     ids: set[int] = set()
     names: set[str] = set()
     for name in tokens:
-        if name.isdigit():
+        if isdigits(name):
             ids.add(int(name))
         elif name == own[0] and name:
             ids.add(own[1])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from stratus.slurm import hostlist
 from stratus.slurm.arrays import format_task_ids
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.sacct_fields import Column
 from stratus.slurm.sacct_records import Record
 from stratus.slurm.timefmt import (
@@ -174,7 +175,7 @@ def field_value(name: str, rec: Record, c: ValueContext) -> Value:
     if name == "Group":
         if not job:
             return None
-        if r.group and not r.group.isdigit():
+        if r.group and not isdigits(r.group):
             return r.group
         try:
             return grp.getgrgid(r.gid).gr_name

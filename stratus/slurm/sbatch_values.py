@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stratus.slurm import errors
-from stratus.slurm.cparse import strtol
+from stratus.slurm.cparse import isdigits, strtol
 from stratus.slurm.sbatch_options import EARLY_KEYS, EXIT_ERROR, LONG_BY_KEY, sbatch_error
 from stratus.slurm.timefmt import TimeSpecError, duration_mins, duration_secs, parse_begin, parse_mem_mb
 from stratus.slurm.views import BatchRequest
@@ -31,7 +31,7 @@ _MAIL_TYPES = {
 def _parse_int(name: str, val: str, positive: bool = True) -> int:
     """parse_int(): a whole decimal number; exit 1 with Slurm's message otherwise."""
     s = val.strip()
-    ok = s.lstrip("+-").isdigit()
+    ok = isdigits(s.lstrip("+-"))
     n = int(s) if ok else 0
     if not ok or n < 0 or (positive and n <= 0):
         raise sbatch_error(f'Invalid numeric value "{val}" for {name}.', EXIT_ERROR)
@@ -86,9 +86,9 @@ def parse_gpu_count(text: str) -> GpuRequest:
     parts = text.split(":")
     if parts and parts[0] == "gpu":
         parts = parts[1:]
-    if len(parts) == 1 and parts[0].isdigit():
+    if len(parts) == 1 and isdigits(parts[0]):
         return GpuRequest(int(parts[0]))
-    if len(parts) == 2 and parts[1].isdigit() and parts[0]:
+    if len(parts) == 2 and isdigits(parts[1]) and parts[0]:
         return GpuRequest(int(parts[1]), parts[0])
     raise ValueError(text)
 
@@ -110,8 +110,8 @@ def parse_gres(text: str) -> tuple[GpuRequest | None, list[str]]:
         if len(fields) == 1:
             gpu = GpuRequest(1)
         elif len(fields) == 2:
-            gpu = GpuRequest(int(fields[1])) if fields[1].isdigit() else GpuRequest(1, fields[1])
-        elif len(fields) == 3 and fields[2].isdigit() and fields[1]:
+            gpu = GpuRequest(int(fields[1])) if isdigits(fields[1]) else GpuRequest(1, fields[1])
+        elif len(fields) == 3 and isdigits(fields[2]) and fields[1]:
             gpu = GpuRequest(int(fields[2]), fields[1])
         else:
             raise ValueError(text)

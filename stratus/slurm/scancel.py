@@ -20,7 +20,7 @@ from stratus import __version__
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import SLURM_VERSION, hostlist, jobstate
 from stratus.slurm.arrays import parse_task_list
-from stratus.slurm.cparse import strtol_rest
+from stratus.slurm.cparse import isdigits, strtol_rest
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import CancelRequest, ClientContext, CommandResult, JobTarget, SlurmBackend
@@ -74,7 +74,7 @@ def signal_number(text: str) -> int:
     """sig_name2num: ``9``, ``KILL``, ``SIGUSR1`` (any case) to a number; 0 if unknown."""
     s = text.strip()
     digits = s.lstrip("+-")
-    if digits.isdigit():
+    if isdigits(digits):
         return int(s)
     name = s.upper()
     name = name.removeprefix("SIG")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from stratus.slurm import hostlist
 from stratus.slurm.arrays import bitstr_len
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import INVALID_JOB_ID
 
 # Name splitting and zero-padding compatibility are Slurm's hostrange rules, kept in hostlist.
@@ -51,12 +52,12 @@ def _parse_show_job_id(text: str) -> tuple[int, int | None, int | None] | None:
 
     Returns (job id, task id or None, heterogeneous offset or None); None for anything else.
     """
-    if any(not (ch.isdigit() or ch in "_+") for ch in text):
+    if any(not (isdigits(ch) or ch in "_+") for ch in text):
         return None
 
     def number(at: int) -> tuple[int, int]:
         end = at
-        while end < len(text) and text[end].isdigit():
+        while end < len(text) and isdigits(text[end]):
             end += 1
         return (int(text[at:end]) if end > at else 0), end
 

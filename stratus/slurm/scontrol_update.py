@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stratus.engine.indexset import IndexSet
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import INVALID_JOB_ID
 from stratus.slurm.scontrol_actions import parse_targets, report
 from stratus.slurm.scontrol_session import PROG, Session, kw
@@ -33,20 +34,20 @@ class _UpdateKey:
 
 def _check_uint(name: str) -> Callable[[str], str | None]:
     def check(val: str) -> str | None:
-        return None if val.isdigit() else f"Invalid {name} value: {val}"
+        return None if isdigits(val) else f"Invalid {name} value: {val}"
 
     return check
 
 
 def _check_num_cpus(val: str) -> str | None:
     lo, dash, hi = val.partition("-")
-    ok = lo.isdigit() and int(lo) > 0 and (not dash or (hi.isdigit() and int(hi) >= int(lo)))
+    ok = isdigits(lo) and int(lo) > 0 and (not dash or (isdigits(hi) and int(hi) >= int(lo)))
     return None if ok else f"Invalid NumCPUs value: {val}"
 
 
 def _check_nice(val: str) -> str | None:
     digits = val.lstrip("+-")
-    n = int(val) if digits.isdigit() else 0
+    n = int(val) if isdigits(digits) else 0
     if abs(n) > NICE_OFFSET - 3:
         return f"Nice value out of range (+/- {NICE_OFFSET - 3}). Value ignored"
     return None
@@ -55,7 +56,7 @@ def _check_nice(val: str) -> str | None:
 def _check_yes_no(name: str) -> Callable[[str], str | None]:
     def check(val: str) -> str | None:
         v = val.lower()
-        if v and ("yes".startswith(v) or "no".startswith(v) or v.isdigit()):
+        if v and ("yes".startswith(v) or "no".startswith(v) or isdigits(v)):
             return None
         return f"Invalid {name} value: {val}"
 
@@ -232,7 +233,7 @@ def _resolve_relative_limit(s: Session, req: ControlRequest) -> bool:
     if rel[:1] not in ("+", "-"):
         return True
     head, us, tail = job_text.partition("_")
-    if not head.isdigit() or (us and not tail.isdigit()):
+    if not isdigits(head) or (us and not isdigits(tail)):
         s.error(f"{PROG}: error: Invalid job ID {job_text}", always=True)
         return False
     records = job_records(list(s.backend.jobs()), int(head))

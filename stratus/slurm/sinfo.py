@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from stratus import __version__
 from stratus.slurm import SLURM_VERSION, hostlist, nodestate, openapi
 from stratus.slurm.columns import parse_long_format, parse_percent_format, print_str
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import SlurmError, check_clusters
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.timefmt import (
@@ -170,7 +171,7 @@ def parse_sinfo_args(argv: Sequence[str], ctx: ClientContext) -> SinfoParams | C
         elif key == "h":
             p.no_header = True
         elif key == "i":
-            n = int(v) if v.lstrip("-").isdigit() else 0
+            n = int(v) if isdigits(v.lstrip("-")) else 0
             if n <= 0:
                 raise _err(f"Error: invalid entry for --iterate={v}")
             p.iterate = n

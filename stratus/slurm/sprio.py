@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from stratus import __version__
 from stratus.slurm import SLURM_VERSION
 from stratus.slurm.columns import ColumnSpec, parse_percent_format, print_str
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import ClientContext, CommandResult, PriorityRow, PriorityWeights, SlurmBackend
@@ -170,7 +171,7 @@ def _job_ids(text: str) -> list[int]:
         if not piece:
             continue
         head = piece.split("_", 1)[0]
-        if not head.isdigit() or int(head) <= 0:
+        if not isdigits(head) or int(head) <= 0:
             raise _err(f"Invalid job id: {piece}")
         out.append(int(head))
     return out
@@ -288,7 +289,7 @@ def _user_names(users: list[str]) -> set[str]:
     names: set[str] = set()
     for u in users:
         names.add(u)
-        if u.isdigit():
+        if isdigits(u):
             with contextlib.suppress(KeyError):
                 names.add(pwd.getpwuid(int(u)).pw_name)
     return names

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import hostlist, jobstate, version_line
 from stratus.slurm.arrays import parse_task_list
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import SlurmError, command_error
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import ClientContext, CommandResult
@@ -192,7 +193,7 @@ def parse_squeue_args(argv: Sequence[str], ctx: ClientContext) -> SqueueParams |
         elif key == "h":
             p.no_header = True
         elif key == "i":
-            n = int(v) if v.lstrip("-").isdigit() else 0
+            n = int(v) if isdigits(v.lstrip("-")) else 0
             if n <= 0:
                 raise SlurmError([f"{PROG}: error: --iterate={v}", ""], 1)
             p.iterate = n

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from stratus.engine.indexset import IndexSet
 from stratus.slurm import jobstate
 from stratus.slurm.arrays import bitstr_len, format_task_ids
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.squeue_args import SqueueParams, str_list
 from stratus.slurm.timefmt import NO_VAL
 from stratus.slurm.views import JobRow, PartitionRow, SlurmBackend
@@ -62,7 +63,7 @@ def job_known(rows: Iterable[JobRow], job_id: int) -> bool:
 
 
 def _user_matches(row: JobRow, users: list[str]) -> bool:
-    return any(u == row.user or (u.isdigit() and int(u) == row.uid) for u in users)
+    return any(u == row.user or (isdigits(u) and int(u) == row.uid) for u in users)
 
 
 def _filter(rec: Record, p: SqueueParams) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from stratus import __version__
 from stratus.slurm import SLURM_VERSION
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.options import Arg, LongOpt, OptionError, getopt_long
 from stratus.slurm.views import ClientContext, CommandResult, ShareRow, SlurmBackend
@@ -233,7 +234,7 @@ def _users(a: _Args, ctx: ClientContext) -> set[str] | None:
         return {ctx.user}
     names: set[str] = set()
     for u in a.users:
-        if u.isdigit():
+        if isdigits(u):
             try:
                 names.add(pwd.getpwuid(int(u)).pw_name)
             except KeyError:

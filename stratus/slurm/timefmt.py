@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time as _time
 
+from stratus.slurm.cparse import isdigits
+
 YEAR_SECONDS = 365 * 24 * 60 * 60
 NO_VAL = 0xFFFFFFFE  # Slurm's "not set" for 32-bit values; shows up in %a of a non-array job
 
@@ -63,7 +65,7 @@ def _scan_ints(s: str, seps: str) -> list[int]:
         if pos < len(s) and s[pos] in "+-":
             pos += 1
         digits_from = pos
-        while pos < len(s) and s[pos].isdigit():
+        while pos < len(s) and isdigits(s[pos]):
             pos += 1
         if pos == digits_from:
             break
@@ -210,7 +212,7 @@ def _delta(s: str) -> int:
         if ch.isspace():
             i += 1
             continue
-        if ch.isdigit():
+        if isdigits(ch):
             cnt = cnt * 10 + int(ch)
             digits += 1
             i += 1
@@ -280,7 +282,7 @@ def parse_begin(text: str, now: float) -> float:
             year, month, mday = t.tm_year, t.tm_mon, t.tm_mday
             hour, minute, second = t.tm_hour, t.tm_min, t.tm_sec
             break
-        if not ch.isdigit():
+        if not isdigits(ch):
             raise TimeSpecError(text)
         if s[pos + 1 : pos + 2] == ":" or s[pos + 2 : pos + 3] == ":":
             pos, hour, minute, second = _get_hms(s, pos, text)
@@ -307,14 +309,14 @@ def _get_hms(s: str, pos: int, text: str) -> tuple[int, int, int, int]:
     hr = int(s[i])
     i += 1
     if s[i : i + 1] != ":":
-        if not s[i : i + 1].isdigit():
+        if not isdigits(s[i : i + 1]):
             raise TimeSpecError(text)
         hr = hr * 10 + int(s[i])
         i += 1
     if hr > 23 or s[i : i + 1] != ":":
         raise TimeSpecError(text)
     i += 1
-    if not (s[i : i + 2].isdigit() and len(s[i : i + 2]) == 2):
+    if not (isdigits(s[i : i + 2]) and len(s[i : i + 2]) == 2):
         raise TimeSpecError(text)
     mi = int(s[i : i + 2])
     i += 2
@@ -323,7 +325,7 @@ def _get_hms(s: str, pos: int, text: str) -> tuple[int, int, int, int]:
     sec = 0
     if s[i : i + 1] == ":":
         i += 1
-        if not (s[i : i + 2].isdigit() and len(s[i : i + 2]) == 2):
+        if not (isdigits(s[i : i + 2]) and len(s[i : i + 2]) == 2):
             raise TimeSpecError(text)
         sec = int(s[i : i + 2])
         i += 2
@@ -352,10 +354,10 @@ def _get_hms(s: str, pos: int, text: str) -> tuple[int, int, int, int]:
 def _get_date(s: str, pos: int, text: str, year: int) -> tuple[int, int, int, int]:
     if len(s) >= pos + 8 and s[pos + 4 : pos + 5] == "-" and s[pos + 7 : pos + 8] == "-":
         y, m, d = s[pos : pos + 4], s[pos + 5 : pos + 7], s[pos + 8 : pos + 10]
-        if not (y.isdigit() and m.isdigit()):
+        if not (isdigits(y) and isdigits(m)):
             raise TimeSpecError(text)
-        dd = d[:2] if d[:2].isdigit() else d[:1]
-        if not dd.isdigit():
+        dd = d[:2] if isdigits(d[:2]) else d[:1]
+        if not isdigits(dd):
             raise TimeSpecError(text)
         mon, day = int(m), int(dd)
         if not (1 <= mon <= 12 and 1 <= day <= 31):
@@ -364,26 +366,26 @@ def _get_date(s: str, pos: int, text: str, year: int) -> tuple[int, int, int, in
     i = pos
     mon = int(s[i])
     i += 1
-    if s[i : i + 1].isdigit():
+    if isdigits(s[i : i + 1]):
         mon = mon * 10 + int(s[i])
         i += 1
     if not 1 <= mon <= 12:
         raise TimeSpecError(text)
     if s[i : i + 1] in (".", "/"):
         i += 1
-    if not s[i : i + 1].isdigit():
+    if not isdigits(s[i : i + 1]):
         raise TimeSpecError(text)
     day = int(s[i])
     i += 1
-    if s[i : i + 1].isdigit():
+    if isdigits(s[i : i + 1]):
         day = day * 10 + int(s[i])
         i += 1
     if not 1 <= day <= 31:
         raise TimeSpecError(text)
     if s[i : i + 1] in (".", "/"):
         i += 1
-    if s[i : i + 1].isdigit():
-        if not s[i + 1 : i + 2].isdigit():
+    if isdigits(s[i : i + 1]):
+        if not isdigits(s[i + 1 : i + 2]):
             raise TimeSpecError(text)
         year = 2000 + int(s[i : i + 2])
         i += 2
@@ -404,7 +406,7 @@ def parse_mem_mb(text: str) -> int:
     if i < len(s) and s[i] in "+-":
         i += 1
     j = i
-    while j < len(s) and s[j].isdigit():
+    while j < len(s) and isdigits(s[j]):
         j += 1
     if j == i:
         raise ValueError(text)

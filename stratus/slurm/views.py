@@ -24,7 +24,8 @@ from stratus.engine.indexset import IndexSet
 
 @dataclass(frozen=True, slots=True)
 class ClientContext:
-    """Who runs a command, from where. Sent by the thin client with every command."""
+    """Who runs a command, from where: the caller as the API established it (``user``, ``uid``,
+    ``gid``, ``admin``), and what the thin client sent (directory, environment, ...)."""
 
     user: str
     uid: int
@@ -37,6 +38,7 @@ class ClientContext:
     umask: int = 0o022  # the client's umask: jobs create their files with it, as in Slurm
     # Files the command asked the client for (``need_file``), by the name given; None: unreadable.
     files: Mapping[str, bytes | None] = field(default_factory=dict)
+    admin: bool = False  # root or the cluster's owner: may act on every job
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ async def _scenario(tmp_path: Path) -> None:
                 {**good, "ntasks": 1e999},
                 {**good, "ntasks": -1},
                 {**good, "argv": []},
-                {**good, "uid": "root"},
+                {**good, "env": "HOME=/"},
                 {k: v for k, v in good.items() if k != "io_token"},
             ):
                 r = await http.post("/slurm/v1/steps", headers=auth, content=json.dumps(bad).encode())

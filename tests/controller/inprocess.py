@@ -160,7 +160,7 @@ async def head_node(
     ctrl = Controller(paths, load_cluster_config(config), store, provider)
     ctrl.restore()
     head = assemble(ctrl)
-    await ctrl.start_servers(head.app, agent_tls=agent_tls)
+    await ctrl.start_servers(head.app, agent_tls=agent_tls, http_protocol=head.http_protocol)
     runner = asyncio.create_task(ctrl.run())
     try:
         yield head

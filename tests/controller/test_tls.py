@@ -64,6 +64,7 @@ async def _scenario(tmp_path: Path) -> None:
         await asyncio.wait_for(session, 10)
         launch = next(m for m in got if isinstance(m, Launch))
         assert (launch.job_id, launch.node) == (job, "q-st-c-1")
+        assert (launch.user, launch.uid, launch.gid) == ("u", 1000, 1000)  # the agent runs it as them
 
 
 def test_agents_and_head_node_speak_tls(tmp_path: Path) -> None:

@@ -132,9 +132,9 @@ def test_sbatch_and_scancel_bad_input(stratus: Stratus, tmp_path: Path, workdir:
     # Malformed request bodies (a broken or foreign client) get a 400 naming the problem.
     head = Head(str(stratus.cluster_dir("jobs")))
     for path in ("/slurm/v1/sbatch", "/slurm/v1/steps", "/slurm/v1/allocations"):
-        status, body = head.call("POST", path, {"argv": [], "uid": "x", "gid": 0, "cwd": "/", "env": {}})
+        status, body = head.call("POST", path, {"argv": [], "umask": "x", "cwd": "/", "env": {}})
         assert status == 400 and body["message"].startswith("Bad Request: invalid literal"), (path, body)
-        status, body = head.call("POST", path, {"argv": [], "uid": 0, "gid": 0, "env": {}})
+        status, body = head.call("POST", path, {"argv": [], "env": {}})
         assert (status, body) == (400, {"message": "Bad Request: 'cwd'"}), path
     status, body = head.call("POST", "/slurm/v1/allocations/1/done", {"exit_code": "x"})
     assert status == 400, body

@@ -157,6 +157,11 @@ def test_srun_forwards_stdin_to_its_tasks(stratus: Stratus, tmp_path: Path, work
     for _ in range(3):
         r = c.slurm("srun", "-n", "2", "bash", "-c", "exit $SLURM_PROCID", cwd=workdir, stdin=big)
         assert r.code == 1 and "task 1: Exited with exit code 1" in r.err, r
+    # Regression: srun whose reader went away printed a BrokenPipeError traceback.
+    pipeline = f"{c.root}/bin/srun -n 1 seq 1000000 | head -1"
+    env = {**c.stratus.env, "PATH": f"{c.root}/bin:{c.stratus.env.get('PATH', '')}"}
+    p = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, env=env, timeout=60)
+    assert (p.stdout, p.stderr) == ("1\n", ""), p
 
 
 def test_srun_pty_runs_an_interactive_shell(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:

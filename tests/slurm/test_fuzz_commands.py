@@ -103,6 +103,8 @@ ODD = st.sampled_from(
         "*",
         "1_[",
         "afterok:9223372036854775808",
+        "1\u00b2",
+        "\u2460:00",
     ]
 )
 WORD = st.one_of(ODD, st.text(max_size=12))
@@ -146,3 +148,20 @@ def test_regression_a_superscript_digit_in_a_job_id_was_an_internal_error() -> N
     for argv in (["1\u00b2"], ["-j", "1\u00b2"]):
         result = run_command("scancel" if argv[0] != "-j" else "squeue", argv, make_ctx(), _backend())
         assert isinstance(result.exit_code, int)
+
+
+def test_regression_digits_that_are_not_ascii_were_taken_for_numbers() -> None:
+    """``str.isdigit`` takes "²", "①" (``int`` refuses them) and "٣" (``int`` takes it); Slurm's
+    C parsers take ASCII digits only. Every option of every command, given such digits, ends in
+    output and an exit code."""
+    values = ("\u00b2", "1\u00b2", "\u2460", "\u0663", "1:\u00b2", "1-\u00b2", "gpu:\u00b2", "%\u00b2j")
+    for cmd, options in OPTIONS.items():
+        for option in options:
+            for value in values:
+                for argv in ([option, value], [f"{option}={value}"], [f"{option}{value}"]):
+                    result = run_command(
+                        cmd, [*argv, "--wrap", "true"] if cmd == "sbatch" else argv, make_ctx(), _backend()
+                    )
+                    assert isinstance(result.exit_code, int), (cmd, argv)
+    result = run_command("sbatch", ["-n", "\u0663", "--wrap", "true"], make_ctx(), _backend())
+    assert result.exit_code != 0  # not three tasks: an invalid number, as Slurm says

@@ -81,7 +81,7 @@ class SlurmDoor:
     @staticmethod
     def identity(ctx: ClientContext) -> Identity:
         """The caller a command's context names."""
-        return Identity(user=ctx.user, uid=ctx.uid, gid=ctx.gid, group=ctx.group)
+        return Identity(user=ctx.user, uid=ctx.uid, gid=ctx.gid, group=ctx.group, admin=ctx.admin)
 
     # -- submission -----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The Slurm front door's HTTP routes, under ``/slurm/v1``.
 
 ``POST /slurm/v1/{command}`` is what the thin ``sbatch``/``squeue``/... clients call: the client
-sends argv, working directory, environment and identity; the head node parses and answers with
+sends argv, working directory and environment; who it is comes from the API's authentication
+(the kernel, on the head node's unix socket), never from the body. The head node parses and answers with
 the command's stdout and stderr in the body (``X-Stdout-Length`` splits them) and its exit code
 in ``X-Exit-Code``. ``X-Need: stdin`` asks the client to send again with its standard input.
 ``/steps`` and ``/allocations`` serve srun and salloc; ``/wait`` serves ``sbatch --wait``.
@@ -19,7 +20,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from stratus.service.model import group_name, identity_of, user_name
+from stratus.api.callers import identity
+from stratus.service.model import Identity
 from stratus.slurm.commands import run_command
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.server import interactive
@@ -34,22 +36,23 @@ log = logging.getLogger("stratus.slurm")
 _BAD_BODY = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
 
 
-def client_context(body: Any, **extra: Any) -> ClientContext:
-    """The caller a Slurm request body declares (``uid``, ``gid``, ``cwd``, ``env``, ...).
+def client_context(body: Any, caller: Identity, **extra: Any) -> ClientContext:
+    """The context of a Slurm request: ``caller`` as authenticated, where and how it runs from
+    the body (``cwd``, ``env``, ``host``, ``umask``; a ``uid`` or ``gid`` there is ignored).
 
     Raises ValueError, KeyError, TypeError or AttributeError on a malformed body; the routes
     turn those into a 400. ``extra`` sets the fields only some routes carry (stdin, files).
     """
-    uid, gid = int(body["uid"]), int(body["gid"])
     return ClientContext(
-        user=user_name(uid),
-        uid=uid,
-        gid=gid,
+        user=caller.user,
+        uid=caller.uid,
+        gid=caller.gid,
         cwd=str(body["cwd"]),
         env={str(k): str(v) for k, v in body["env"].items()},
         host=str(body.get("host") or "localhost"),
-        group=group_name(gid),
+        group=caller.group,
         umask=int(body.get("umask", 0o022)) & 0o777,
+        admin=caller.is_admin,
         **extra,
     )
 
@@ -79,7 +82,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         """
         try:
             body = json.loads(await request.body())
-            ctx = client_context(body)
+            ctx = client_context(body, identity(request))
             step = interactive.StepRequest.from_body(body, ctx)
         except _BAD_BODY as exc:
             return _bad_request(exc)
@@ -90,10 +93,10 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
 
     @router.post("/allocations")
     async def allocate(request: Request) -> JSONResponse:
-        """salloc / srun outside a job: queue an allocation. Body: {prog, argv, cwd, env, uid, gid}."""
+        """salloc / srun outside a job: queue an allocation. Body: {prog, argv, cwd, env}."""
         try:
             body = json.loads(await request.body())
-            ctx = client_context(body)
+            ctx = client_context(body, identity(request))
             argv = [str(a) for a in body["argv"]]
         except _BAD_BODY as exc:
             return _bad_request(exc)
@@ -105,7 +108,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
 
     @router.post("/{command}")
     async def slurm_command(command: str, request: Request) -> Response:
-        """Run a Slurm command. Body: ``{argv, cwd, env, uid, gid, host[, stdin]}`` (JSON).
+        """Run a Slurm command. Body: ``{argv, cwd, env, host, umask[, stdin, files]}`` (JSON).
 
         Parsed by hand rather than through a model: this route is on every ``sbatch``'s path.
         """
@@ -119,6 +122,7 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
             }
             ctx = client_context(
                 body,
+                identity(request),
                 stdin=(raw_stdin.encode("utf-8", "surrogateescape") if isinstance(raw_stdin, str) else None),
                 files=files,
             )
@@ -153,10 +157,9 @@ def slurm_router(door: SlurmDoor) -> APIRouter:
         try:
             body = json.loads(await request.body() or b"{}")
             code = int(body.get("exit_code", 0))
-            identity = identity_of(int(body["uid"]), int(body["gid"]))
         except _BAD_BODY as exc:
             return _bad_request(exc)
-        door.service.release_allocation(job_id, code, identity)
+        door.service.release_allocation(job_id, code, identity(request))
         return _JSON({})
 
     @router.get("/wait/{job_id}")

@@ -16,6 +16,7 @@ from stratus.engine.states import JobState
 from stratus.service.interface import Service
 from stratus.service.model import Payload, Rejected
 from stratus.slurm import errors as serr
+from stratus.slurm.cparse import isdigits
 from stratus.slurm.depend import DependencyError, parse_dependency
 from stratus.slurm.errors import SlurmError
 from stratus.slurm.timefmt import TimeSpecError, duration_secs, parse_mem_mb
@@ -120,7 +121,7 @@ def _warn_signal(text: str | None) -> tuple[str, float, bool] | None:
         text = rest
     sig, _, when = text.partition("@")
     name = sig.upper().removeprefix("SIG")
-    valid = name.isdigit() or hasattr(signal, "SIG" + name)
+    valid = isdigits(name) or hasattr(signal, "SIG" + name)
     try:
         seconds = float(int(when)) if when else 60.0
     except ValueError:
