@@ -5,7 +5,8 @@ Generates inputs a hostile or careless user could send and counts what must neve
   api      every route of the head node's API, with the valid token: random and mutated JSON
            bodies (huge numbers, deep nesting, odd strings, wrong types), raw bytes, odd ids
   slurm    Slurm command lines (sbatch, squeue, scontrol, scancel, sacct, sinfo, sprio, sshare)
-           made of real options with generated values, plus generated batch scripts
+           made of real options with generated values, plus generated batch scripts, sent as the
+           Slurm commands send them: over the head node's unix socket, no token
   config   ParallelCluster configs: a valid one mutated (keys, values, types, YAML syntax) and
            hostile YAML (control characters, aliases, deep nesting)
 
@@ -16,7 +17,8 @@ exception other than the validation error, or a validation slower than 2 s.
     python benchmarks/fuzz_frontdoors.py [--count N] [--seed S] [--json FILE]
 
 ``--count`` is per front door (default 10,000). The head node runs on a local cluster under a
-temporary STRATUS_HOME, deleted at the end; every request goes to 127.0.0.1.
+temporary STRATUS_HOME, deleted at the end; every request goes to 127.0.0.1 or to the cluster's
+unix socket.
 """
 
 from __future__ import annotations
@@ -359,7 +361,9 @@ def main() -> int:
             if "api" in doors:
                 results["api"] = campaign_api(http, gen, args.count, job_id)
             if "slurm" in doors:
-                results["slurm"] = campaign_slurm(http, gen, args.count)
+                socket = httpx.HTTPTransport(uds=str(root / "api.sock"))
+                with httpx.Client(transport=socket, base_url="http://localhost") as local:
+                    results["slurm"] = campaign_slurm(local, gen, args.count)
             alive = os.path.exists(f"/proc/{pid}")
             ping = http.get("/v3/clusters/fuzz", timeout=10.0).status_code if alive else 0
     finally:

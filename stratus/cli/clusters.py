@@ -67,6 +67,8 @@ def existing(name: str, *, deleting: bool = False) -> ClusterPaths:
 def read_cluster(paths: ClusterPaths) -> dict[str, Any]:
     from stratus.store.store import Store
 
+    if not os.access(paths.db, os.R_OK):
+        raise forbidden(paths.name)
     store = Store.open_readonly(paths.db)
     try:
         with store.reading() as conn:
@@ -74,6 +76,14 @@ def read_cluster(paths: ClusterPaths) -> dict[str, Any]:
             return cluster
     finally:
         store.close()
+
+
+def forbidden(name: str) -> CliError:
+    """What a user who is not among a shared cluster's administrators hears from its verbs."""
+    return CliError(
+        f"Forbidden: cluster '{name}' is administered by its owner; its users reach it with "
+        f"`stratus ssh -n {name}` (or its bin/ directory on their PATH)"
+    )
 
 
 def head_running(paths: ClusterPaths) -> bool:

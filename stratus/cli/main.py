@@ -274,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     except StratusError as exc:
         _print({"message": str(exc)})
         return 1
+    except PermissionError as exc:
+        # A shared install's user asking for what only its administrators may do.
+        _print({"message": f"Forbidden: {exc.strerror}: {exc.filename}"})
+        return 1
 
 
 if __name__ == "__main__":

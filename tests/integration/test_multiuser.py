@@ -220,6 +220,12 @@ def _shared_scenario(site: Site, cluster: Cluster, alice: User, bob: User) -> No
         assert stat.S_IMODE((croot / secret).stat().st_mode) == 0o600, secret
         assert alice.run(["cat", str(croot / secret)], _user_env(site.home)).code != 0, secret
 
+    # The cluster's verbs are its administrators': a clear refusal, no traceback.
+    for verb in (["describe-cluster", "-n", "shared"], ["delete-cluster", "-n", "shared"]):
+        r = site.stratus(bob, *verb)
+        assert r.code == 1 and json.loads(r.out)["message"].startswith("Forbidden: "), (verb, r)
+    assert site.stratus(None, "describe-cluster", "-n", "shared").code == 0
+
     # alice's job runs as alice; its outputs, its steps and what it makes are hers.
     (alice.home / "job.sh").write_text("#!/bin/sh\nid -u; id -g; srun id -u > step.txt; touch made.txt\n")
     os.chown(alice.home / "job.sh", alice.uid, alice.gid)
