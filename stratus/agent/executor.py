@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.agent.protocol import INSTANCE_ENV, Finished, Launch, Started
-from stratus.agent.users import RefusedUser, RunAs, append_as, run_as
+from stratus.agent.users import RefusedUser, RunAs, append_as, reap, run_as
 
 # The batch script's first process. It sets the umask, opens the job's files and changes directory
 # in the child (a FIFO or a hung mount then blocks the job, never the agent), exports the pid as
@@ -268,7 +268,7 @@ class Executor:
         """Add Slurm's line to the job's stderr file, with the job user's rights."""
         writer = append_as(batch.who, batch.stderr_path, line)
         if writer is not None:
-            asyncio.get_running_loop().run_in_executor(None, writer.wait)
+            asyncio.get_running_loop().run_in_executor(None, reap, writer)
 
     def kill(self, key: tuple[int, int], why: str, sig_name: str) -> None:
         """Stop (or, for SIGNAL/SIGNAL_BATCH, signal) a run; SIGKILL after the kill wait."""

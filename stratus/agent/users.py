@@ -53,6 +53,8 @@ class RunAs:
 def run_as(user: str, uid: int, gid: int, node: str) -> RunAs:
     """Whose rights a job of ``user`` (``uid``, ``gid``) gets here; :class:`RefusedUser` if none."""
     me = os.geteuid()
+    if uid == me:
+        return RunAs(user, uid, gid)  # the agent's own user: nothing to drop
     if me != 0:
         if uid != me:
             raise RefusedUser(
@@ -78,8 +80,9 @@ def append_as(who: RunAs, path: str, text: str) -> subprocess.Popen[bytes] | Non
     """Append ``text`` to the job's file ``path`` with the job user's rights.
 
     As root, a child process running as the user does it (root itself must not open a path the
-    user controls: it could be a link to any file); the child is returned for the caller to reap.
-    Otherwise the file is appended here. Failures are ignored: these are courtesy lines.
+    user controls: it could be a link to any file); the child is returned for the caller to reap
+    (:func:`reap`). Otherwise the file is appended here. Failures are ignored: these are
+    courtesy lines.
     """
     if not who.switch:
         try:
@@ -100,3 +103,13 @@ def append_as(who: RunAs, path: str, text: str) -> subprocess.Popen[bytes] | Non
         )
     except OSError:
         return None
+
+
+def reap(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait for an :func:`append_as` child; one still blocked after ``timeout`` (its file is a
+    FIFO nobody reads) is killed. Blocking: run it in a thread."""
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -127,11 +127,13 @@ class ClusterService:
         """Queue a job (or an array); its id, once the job and its payload are stored.
 
         The job is owned by ``identity``: a spec naming another user is refused unless the
-        caller is root.
+        caller is an administrator, and so is a negative nice (a raised priority), as in Slurm.
         """
         spec = submission.spec
         if spec.uid != identity.uid and not identity.is_admin:
             raise AccessDenied(f"{identity.user} cannot submit as uid {spec.uid}")
+        if spec.nice < 0 and not identity.is_admin:
+            raise AccessDenied("only administrators may set a negative nice")
         if self._ctrl.deleting:
             raise Unavailable("the cluster is being deleted")
         self.check(spec)
@@ -371,9 +373,15 @@ class ClusterService:
     def update(
         self, targets: Sequence[Target], identity: Identity, changes: dict[str, object]
     ) -> list[TargetResult]:
-        """Change jobs' requests (engine spec field names; ``total_cpus`` spreads over tasks)."""
+        """Change jobs' requests (engine spec field names; ``total_cpus`` spreads over tasks).
+
+        As in Slurm, only administrators may raise a job's time limit or set a negative nice
+        (``DENIED`` for anyone else): users may only ask for less.
+        """
 
         def one(job: Job, now: float, _actions: list[Action]) -> Problem | None:
+            if not identity.is_admin and _raises_privilege(job, changes):
+                return Problem.DENIED
             mine = dict(changes)
             total = mine.pop("total_cpus", None)
             if isinstance(total, int):
@@ -533,3 +541,13 @@ class ClusterService:
         # The cluster belongs to whoever runs its head node.
         if not identity.is_admin and identity.uid != os.getuid():
             raise AccessDenied("only the cluster's owner or root can do this")
+
+
+def _raises_privilege(job: Job, changes: dict[str, object]) -> bool:
+    """Whether ``changes`` ask for more than a user may: a longer time limit, a negative nice."""
+    if "time_limit_s" in changes:
+        new, old = changes["time_limit_s"], job.time_limit_s  # the limit in force
+        if old is not None and (not isinstance(new, (int, float)) or new > old):
+            return True  # None (no limit) is the longest of all
+    nice = changes.get("nice")
+    return isinstance(nice, int) and nice < 0

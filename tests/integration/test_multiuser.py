@@ -258,8 +258,14 @@ def _shared_scenario(site: Site, cluster: Cluster, alice: User, bob: User) -> No
         r = site.login(bob, "shared", command)
         assert r.code == 1 and "Access/permission denied" in r.err, (command, r)
     assert cluster.squeue_states("-j", held) == {held: "PENDING"}
-    r = site.login(alice, "shared", f"scontrol update JobId={held} JobName=mine")
+    r = site.login(alice, "shared", f"scontrol update JobId={held} JobName=mine TimeLimit=10")
     assert r.code == 0, r
+    # Users may ask for less, never more: a longer limit or a raised priority is root's to give.
+    r = site.login(alice, "shared", f"scontrol update JobId={held} TimeLimit=20")
+    assert r.code == 1 and "Access/permission denied" in r.err, r
+    r = site.login(alice, "shared", "sbatch --nice=-5 --wrap true")
+    denied = "sbatch: error: Batch job submission failed: Access/permission denied"
+    assert (r.code, r.err.strip()) == (1, denied), r
 
     # What a request says about its sender counts for nothing: the kernel names the caller.
     forged = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,8 @@ BOB = Identity("bob", 1001, 1001)
 ROOT = Identity("root", 0, 0)
 
 
-def _submission(who: Identity, name: str = "job", *, hold: bool = True) -> Submission:
-    spec = JobSpec(name=name, user=who.user, uid=who.uid, gid=who.gid)
+def _submission(who: Identity, name: str = "job", *, hold: bool = True, **spec_fields: Any) -> Submission:
+    spec = JobSpec(name=name, user=who.user, uid=who.uid, gid=who.gid, **spec_fields)
     return Submission(spec, Payload("test", {"workdir": "/tmp"}, "#!/bin/sh\ntrue\n", {}), hold=hold)
 
 
@@ -68,6 +69,19 @@ async def _scenario(tmp_path: Path) -> None:
         # Root acts on anyone's job.
         other = max(j.id for j in service.jobs())
         assert service.cancel([Target(other)], ROOT)[0].problem is None
+
+        # Users may ask for less, never more: a longer time limit, a negative nice are the
+        # administrators' (as in Slurm); the owner of the cluster is one of them.
+        mine = service.submit(_submission(ALICE, "limited", time_limit_s=600), ALICE)
+        for changes in ({"time_limit_s": 1200}, {"time_limit_s": None}, {"nice": -5}):
+            assert service.update([Target(mine)], ALICE, changes)[0].problem == Problem.DENIED, changes
+        assert service.update([Target(mine)], ALICE, {"time_limit_s": 300, "nice": 5})[0].problem is None
+        owner = Identity("owner", 1002, 1002, admin=True)
+        assert service.update([Target(mine)], owner, {"time_limit_s": 3600, "nice": -5})[0].problem is None
+        eager = _submission(ALICE, "eager", nice=-1)
+        with pytest.raises(AccessDenied):
+            service.submit(eager, ALICE)
+        assert service.submit(eager, ROOT) > mine
 
 
 def test_the_service_authorizes_in_one_place_and_stores_before_answering(tmp_path: Path) -> None:

@@ -16,7 +16,16 @@ from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Job
 from stratus.engine.states import JobState
 from stratus.service.interface import Service
-from stratus.service.model import Identity, Problem, Rejected, Submission, Target, TargetResult, Unavailable
+from stratus.service.model import (
+    AccessDenied,
+    Identity,
+    Problem,
+    Rejected,
+    Submission,
+    Target,
+    TargetResult,
+    Unavailable,
+)
 from stratus.slurm import errors as serr
 from stratus.slurm.depend_text import dependency_text
 from stratus.slurm.hostlist import compress
@@ -97,6 +106,8 @@ class SlurmDoor:
             raise rejected(exc) from None
         except Unavailable:
             raise serr.submit_failed("Slurm controller is shutting down") from None
+        except AccessDenied:
+            raise serr.submit_failed(serr.ACCESS_DENIED) from None
 
     def estimate(self, request: BatchRequest, ctx: ClientContext) -> tuple[int, float, str, int, str]:
         spec = job_spec(request, ctx, self.service)
