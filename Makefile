@@ -1,32 +1,40 @@
 # stratus: two commands on a fresh machine.
 #   make demo   create .venv, install stratus, run the walkthrough on the local provider
 #   make test   create .venv, install stratus with test tools, run lint, types and the test suite
+#   (make demo installs only what stratus needs to run)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck unit bench bench-sim clean
+.PHONY: install install-dev demo test lint typecheck unit bench bench-sim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What stratus needs to run (the demo, the benchmarks), and on top of it the test tools.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/python examples/walkthrough.py $(if $(SLEEP),--sleep $(SLEEP))
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install
+unit: install-dev
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -152,6 +152,29 @@ def _address(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+_CLONE_NEWUTS = 0x04000000  # <sched.h>
+
+
+def own_hostname(name: str) -> str | None:
+    """Give this process (and every job it starts) a host name of its own: ``name``.
+
+    The node is then ``name`` to its jobs (``hostname``, MPI's host lists), as a real node
+    is, although it shares a machine with others. Needs root (a UTS namespace of its own);
+    returns why not when it cannot, and nothing changes.
+    """
+    import ctypes
+    import socket
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWUTS) != 0:
+        return os.strerror(ctypes.get_errno())
+    try:
+        socket.sethostname(name)
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -163,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-wait", type=float, default=30.0)
     parser.add_argument("--lifeline", help="stop (killing every job) once this path is gone")
     parser.add_argument("--ca-file", help="speak TLS to the head node, trusting this CA bundle")
+    parser.add_argument("--hostname", help="the host name this node's jobs see (needs root)")
     args = parser.parse_args(argv)
+    if args.hostname:
+        why = own_hostname(args.hostname)
+        if why is not None:
+            log(f"jobs keep the machine's host name: {why}")
     os.umask(0o077)  # its spool holds job scripts; each job batch sets the submitter's umask
     # The join credential is for this agent only: no job may inherit it.
     join = os.environ.pop(JOIN_ENV, "")

@@ -113,6 +113,9 @@ class LocalProvider:
         args = ["--head", bootstrap.head, "--node", node, "--instance-id", instance_id]
         args += ["--spool", str(paths.spool(node)), "--kill-wait", str(bootstrap.kill_wait_s)]
         args += ["--lifeline", str(paths.db)]
+        if os.geteuid() == 0:
+            # Each node's jobs see the node's name as the host name, as on a real node.
+            args += ["--hostname", node]
         try:
             paths.logs.mkdir(parents=True, exist_ok=True)
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

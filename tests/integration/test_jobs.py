@@ -30,7 +30,9 @@ def _wait_state(c: Cluster, job: str, states: tuple[str, ...], timeout: float = 
 def test_job_environment_and_output(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
     c = _cluster(stratus, tmp_path)
     script = workdir / "envjob.sh"
-    script.write_text("#!/bin/bash\n#SBATCH -J named\nenv | grep ^SLURM | sort\necho to-stderr >&2\n")
+    script.write_text(
+        "#!/bin/bash\n#SBATCH -J named\nenv | grep ^SLURM | sort\necho to-stderr >&2\nhostname > host.txt\n"
+    )
     r = c.slurm("sbatch", "envjob.sh", cwd=workdir)
     assert r.code == 0, r.err
     m = re.fullmatch(r"Submitted batch job (\d+)\n", r.out)
@@ -46,6 +48,9 @@ def test_job_environment_and_output(stratus: Stratus, tmp_path: Path, workdir: P
     assert env["SLURMD_NODENAME"] == env["SLURM_JOB_NODELIST"] == "queue1-st-t2micro-1"
     assert int(env["SLURM_TASK_PID"]) > 1
     assert "to-stderr" in out
+    # A node is its own host to its jobs (where the head node may give it a UTS namespace: root).
+    own = "queue1-st-t2micro-1" if os.geteuid() == 0 else os.uname().nodename
+    assert (workdir / "host.txt").read_text().strip() == own
 
 
 def test_array_outputs_and_patterns(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
