@@ -8,6 +8,7 @@ and after none can run again (deleting a cluster whose head node is down).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -185,7 +186,9 @@ def create_cluster(
         )
     except (ConfigValidationError, BadYamlError) as exc:
         doc = exc.to_json()
-        raise CliError(str(doc["message"]), {k: v for k, v in doc.items() if k != "message"}) from exc
+        error = CliError(str(doc["message"]))
+        error.body = dict(doc)  # pcluster's key order: configurationValidationErrors, then message
+        raise error from exc
     messages = loaded.messages_json()
     if dryrun:
         raise CliError(
@@ -267,6 +270,12 @@ def create_cluster(
         body["validationMessages"] = messages
     if not wait:
         return body, 0
+    # With --wait, pcluster prints only describe-cluster once the creation ends, so the
+    # validation messages would be lost: they go to stderr now, as pcluster's JSON, and stdout
+    # keeps exactly pcluster's document.
+    if messages:
+        sys.stderr.write(json.dumps({"validationMessages": messages}, indent=2) + "\n")
+        sys.stderr.flush()
     final = wait_status(paths, lambda c: c.get("clusterStatus") != "CREATE_IN_PROGRESS")
     desc = shapes.describe_cluster(final, head_running=head_running(paths), config_path=str(paths.config))
     return desc, 0 if final.get("clusterStatus") == "CREATE_COMPLETE" else 1

@@ -41,7 +41,12 @@ def _build_parser() -> argparse.ArgumentParser:
     name_arg(p)
     p.add_argument("-c", "--cluster-configuration", required=True, help="Cluster configuration file (YAML).")
     p.add_argument("--dryrun", default="false", nargs="?", const="true", help="Only validate.")
-    p.add_argument("--wait", action="store_true", help="Wait for the creation to finish.")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="Wait for the creation to finish, then print describe-cluster "
+        "(validation messages go to stderr).",
+    )
     p.add_argument("--suppress-validators", nargs="+", default=[], metavar="SUPPRESS_VALIDATORS")
     p.add_argument("--validation-failure-level", choices=["INFO", "WARNING", "ERROR"], default="ERROR")
     p.add_argument("--rollback-on-failure", default="true", help="Accepted for compatibility.")
@@ -88,12 +93,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _simulate_args(p)
 
+    p = verb(
+        "configure",
+        "Write a cluster configuration (ParallelCluster v3 YAML) by answering pcluster configure's "
+        "questions.",
+        False,
+    )
+    p.add_argument("-c", "--config", required=True, help="Path to output the generated config file.")
+    p.add_argument("-r", "--region", help="The region to write (the wizard then does not ask for it).")
+    p.add_argument("--debug", action="store_true", help="Accepted for compatibility.")
+
     verb("version", "Show the version.", False)
     return parser
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
-    from stratus.cli.simulate import POLICIES, POLICY_HELP
+    from stratus.cli.simulate import OVERSIZED_ACTIONS, OVERSIZED_HELP, POLICIES, POLICY_HELP
 
     p.add_argument("--trace", required=True, help="The workload: an SWF file, gzipped or not.")
     where = p.add_mutually_exclusive_group()
@@ -150,6 +165,9 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--skip-bad-lines",
         action="store_true",
         help="Skip malformed records (counted in the report) instead of stopping at the first.",
+    )
+    p.add_argument(
+        "--oversized", default=OVERSIZED_ACTIONS[0], choices=list(OVERSIZED_ACTIONS), help=OVERSIZED_HELP
     )
     p.add_argument("--output", metavar="FILE", help="Write the report as JSON to FILE.")
     p.add_argument("--plot", metavar="FILE", help="Draw waiting jobs and busy CPUs over time (.png or .svg).")
@@ -229,8 +247,13 @@ def main(argv: list[str] | None = None) -> int:
                     queue_map=args.queue_map,
                     json=args.json,
                     progress=not args.no_progress,
+                    oversized=args.oversized,
                 )
             )
+        if args.command == "configure":
+            from stratus.cli.configure import main as configure
+
+            return configure(args.config, region=args.region)
         if args.command == "create-cluster":
             body, code = c.create_cluster(
                 args.cluster_name,

@@ -7,6 +7,12 @@ ParallelCluster config describes (its queues, node types, MinCount/MaxCount, Sca
 and scheduling settings), and summed up (:mod:`stratus.sim.report`): waits, bounded slowdown,
 utilization, makespan, per queue, and with a config, node-hours and cost from the instance
 catalog's prices.
+
+A job that asks for more processors than the queue it is sent to has (the whole machine with
+``--procs``) cannot run as logged. ``--oversized`` says what happens to it: ``shrink`` (the
+default, the classic simulator's convention) replays it on all the queue's processors, ``drop``
+leaves it out, ``fail`` stops before replaying. Whatever the choice, how many jobs it touched is
+in the report (``oversizedJobs``) and, when there were any, on stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +60,12 @@ POLICY_HELP = (
     "sjbf: EASY backfilling, candidates tried shortest time limit first."
 )
 DEFAULT_BOOT_TIME_WITH_CONFIG_S = 120.0
+#: ``--oversized`` choices; the first is the default.
+OVERSIZED_ACTIONS = ("shrink", "drop", "fail")
+OVERSIZED_HELP = (
+    "What to do with jobs that ask for more processors than their queue has (the machine with --procs): "
+    "shrink them to the queue's size (the default, as the classic simulator), drop them, or fail."
+)
 
 
 def _policy_name(backfill: str, priority_kind: str, shortest: bool) -> str:
@@ -83,6 +96,51 @@ class SimulateOptions:
     queue_map: str | None = None
     json: bool = False
     progress: bool = True
+    oversized: str = "shrink"
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """The jobs wider than their queue, and what was done with them.
+
+    ``jobs`` counts every such job of the replay (``counted`` of them are usable records, the
+    rest unusable ones replayed as 1-second jobs); ``widest`` is the most processors one asked
+    for (0 when there were none). With ``drop`` they are not in the replay; with ``shrink`` each
+    runs on exactly as many processors as its queue has.
+    """
+
+    action: str
+    jobs: int = 0
+    counted: int = 0
+    widest: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "jobs": self.jobs,
+            "counted": self.counted,
+            "widestProcessors": self.widest,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Oversized:
+        """The record back from ``to_json``'s document (the report's ``oversizedJobs``)."""
+        return cls(doc["action"], doc["jobs"], doc["counted"], doc["widestProcessors"])
+
+    def summary(self) -> str:
+        """One sentence for the terminal; empty when no job was too wide."""
+        if not self.jobs:
+            return ""
+        done = {
+            "shrink": "shrunk to fit their queue",
+            "drop": "left out of the replay",
+            "fail": "the replay was refused",
+        }[self.action]
+        return (
+            f"{self.jobs} job{'s' if self.jobs != 1 else ''} asked for more processors than their queue has "
+            f"(up to {self.widest}): {done} (--oversized {self.action}; the choices are "
+            f"{', '.join(OVERSIZED_ACTIONS)})"
+        )
 
 
 @dataclass
@@ -96,6 +154,7 @@ class Prepared:
     boot_time_s: float
     machine: dict[str, Any]
     skipped_lines: list[str]
+    oversized: Oversized
 
 
 def _plain_machine(procs: int) -> EngineConfig:
@@ -149,6 +208,10 @@ def _queue_map(text: str | None, queues: list[str]) -> dict[int, str]:
 
 def prepare(opts: SimulateOptions) -> Prepared:
     """Read the trace (and config), build the engine's configuration and the jobs to replay."""
+    if opts.oversized not in OVERSIZED_ACTIONS:
+        raise SimulateError(
+            f"--oversized: unknown choice {opts.oversized!r}; valid choices: {', '.join(OVERSIZED_ACTIONS)}."
+        )
     if opts.policy is not None and opts.policy not in POLICIES:
         raise SimulateError(
             f"--policy: unknown policy {opts.policy!r}; valid policies: {', '.join(POLICIES)}."
@@ -177,7 +240,17 @@ def prepare(opts: SimulateOptions) -> Prepared:
         config, prices, machine = _cluster(opts)
         queues = [p.name for p in config.partitions]
         partition_of = _queue_map(opts.queue_map, queues)
-        capacity = max(sum(d.cpus for d in config.nodes if p.name in d.partitions) for p in config.partitions)
+        sizes = {
+            p.name: sum(d.cpus for d in config.nodes if p.name in d.partitions) for p in config.partitions
+        }
+        default = next((p.name for p in config.partitions if p.default), None)
+        largest = max(sizes.values())
+
+        def capacity_of(job: SimJob) -> tuple[int, str]:
+            # The queue the replay sends the job to (as ``run`` routes it), and its size.
+            queue = partition_of.get(job.queue, default)
+            return (sizes[queue], queue) if queue is not None else (largest, "the cluster")
+
         boot = opts.boot_time if opts.boot_time is not None else DEFAULT_BOOT_TIME_WITH_CONFIG_S
     else:
         if opts.queue_map:
@@ -188,7 +261,11 @@ def prepare(opts: SimulateOptions) -> Prepared:
                 f"{opts.trace}: the header gives no MaxProcs or MaxNodes; "
                 "say how big the machine is with --procs."
             )
-        capacity = procs
+        machine_procs = procs
+
+        def capacity_of(job: SimJob) -> tuple[int, str]:
+            return machine_procs, "the machine"
+
         base = _plain_machine(procs)
         settings = _settings(opts, SchedulingSettings())
         config = replace(
@@ -205,8 +282,45 @@ def prepare(opts: SimulateOptions) -> Prepared:
     config = replace(config, min_job_age_s=0.0)
     if opts.runtime == "overrun":
         config = replace(config, over_time_limit_s=None)
-    jobs = model_jobs(trace.records, capacity, model)
-    return Prepared(config, jobs, partition_of, prices, boot, machine, trace.skipped)
+    # The job model is asked for every job as logged (no cap), so that the jobs too wide for
+    # their queue can be counted and handled as --oversized says.
+    jobs, oversized = _fit(model_jobs(trace.records, sys.maxsize, model), capacity_of, opts.oversized)
+    return Prepared(config, jobs, partition_of, prices, boot, machine, trace.skipped, oversized)
+
+
+def _fit(
+    jobs: list[SimJob], capacity_of: Callable[[SimJob], tuple[int, str]], action: str
+) -> tuple[list[SimJob], Oversized]:
+    """Apply ``--oversized`` to the jobs wider than their queue; the others are kept as they are.
+
+    ``capacity_of`` gives a job's queue size and a name for the queue (for the error message).
+    Raises ``SimulateError`` with ``fail`` if any job is too wide, naming the first one and the
+    other choices.
+    """
+    kept: list[SimJob] = []
+    count = counted = widest = 0
+    first: tuple[SimJob, int, str] | None = None
+    for job in jobs:
+        size, queue = capacity_of(job)
+        if job.procs <= size:
+            kept.append(job)
+            continue
+        count += 1
+        counted += job.counted
+        widest = max(widest, job.procs)
+        if first is None:
+            first = (job, size, queue)
+        if action == "shrink":
+            kept.append(replace(job, procs=max(size, 1)))
+    if action == "fail" and first is not None:
+        job, size, queue = first
+        where = queue if queue.startswith("the ") else f"queue {queue}"
+        raise SimulateError(
+            f"--oversized fail: {count} job{'s' if count != 1 else ''} of the trace ask for more processors "
+            f"than their queue has (the first: job {job.number} asks for {job.procs}, {where} has {size}). "
+            "Replay them on the whole queue with --oversized shrink, or leave them out with --oversized drop."
+        )
+    return kept, Oversized(action, count, counted, widest)
 
 
 def _cluster(opts: SimulateOptions) -> tuple[EngineConfig, dict[str, float], dict[str, Any]]:
@@ -290,6 +404,7 @@ def run(opts: SimulateOptions) -> tuple[Report, SimResult, dict[str, Any]]:
         "bootTimeSeconds": prepared.boot_time_s,
         "priorityType": prepared.config.priority.kind,
         **report.to_json(),
+        "oversizedJobs": prepared.oversized.to_json(),
         "skippedLines": len(prepared.skipped_lines),
         "firstSkippedLine": prepared.skipped_lines[0] if prepared.skipped_lines else None,
         "elapsedSeconds": round(elapsed, 3),
@@ -352,6 +467,9 @@ def summary_table(doc: dict[str, Any]) -> str:
             f"{f['utilization']:.4f}",
         )
     console.print(table)
+    oversized = Oversized.from_json(doc["oversizedJobs"]) if "oversizedJobs" in doc else None
+    if oversized is not None and oversized.jobs:
+        console.print(oversized.summary())
     if "cost" in doc:
         cost = Table("queue", "node-hours", "static", "dynamic", "cost (USD)")
         for name, c in doc["cost"].items():
@@ -371,6 +489,9 @@ def main(opts: SimulateOptions) -> int:
     """Run ``stratus simulate``: print the summary (or JSON), write the report and plot if asked."""
     report, result, doc = run(opts)
     del report
+    oversized = Oversized.from_json(doc["oversizedJobs"])
+    if oversized.jobs:
+        sys.stderr.write(f"warning: {oversized.summary()}\n")
     skipped = doc["skippedLines"]
     if skipped:
         first = doc["firstSkippedLine"]

@@ -116,6 +116,47 @@ HONOURED_KEYS: tuple[str, ...] = (
     *(f"Scheduling.SlurmQueues[].CustomSlurmSettings.{key}" for key in QUEUE_PARAMETERS),
 )
 
+#: Slurm parameters ParallelCluster manages itself and refuses in ``CustomSlurmSettings``, by level
+#: (ParallelCluster 3.12 ``SLURM_SETTINGS_DENY_LIST``). Compared case-insensitively, as Slurm reads
+#: slurm.conf; the ``Accounting`` ones only when ``SlurmSettings.Database`` is set.
+SLURM_SETTINGS_DENY_LIST: dict[str, frozenset[str]] = {
+    "SlurmConf": frozenset(
+        {
+            "epilog",
+            "grestypes",
+            "launchparameters",
+            "prolog",
+            "reconfigflags",
+            "resumefailprogram",
+            "resumeprogram",
+            "resumetimeout",
+            "slurmctldhost",
+            "slurmctldlogfile",
+            "slurmctldparameters",
+            "slurmdlogfile",
+            "slurmuser",
+            "suspendexcnodes",
+            "suspendprogram",
+            "suspendtime",
+            "taskplugin",
+            "treewidth",
+        }
+    ),
+    "Accounting": frozenset(
+        {
+            "accountingstoragetype",
+            "accountingstoragehost",
+            "accountingstorageport",
+            "accountingstorageuser",
+            "jobacctgathertype",
+        }
+    ),
+    "Queue": frozenset({"nodes", "partitionname", "resumetimeout", "state", "suspendtime", "oversubscribe"}),
+    "ComputeResource": frozenset(
+        {"cpus", "features", "gres", "nodeaddr", "nodehostname", "nodename", "state", "weight"}
+    ),
+}
+
 # slurm.conf parameters that CustomSlurmSettings may set on stratus, with Slurm's bounds.
 CUSTOM_SLURM_PARAMETERS: dict[str, tuple[int, int]] = {
     "MaxArraySize": (1, 4_000_001),
@@ -203,7 +244,9 @@ def validate_config(
 
 def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
     """The slurm.conf parameters stratus honours must hold values it can use (Slurm's formats
-    and bounds); see :mod:`stratus.config.scheduling`."""
+    and bounds); see :mod:`stratus.config.scheduling`. Parameters on ParallelCluster's deny list
+    are refused first, as pcluster refuses them."""
+    _denied_slurm_settings(config, findings)
     settings = config.scheduling.slurm_settings
     entities: list[tuple[int, dict[str, Any]]] = []
     for index, item in enumerate((settings.custom_slurm_settings or []) if settings else []):
@@ -242,6 +285,68 @@ def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
             except SettingError as exc:
                 q_path: ConfigPath = ("Scheduling", "SlurmQueues", q_index, "CustomSlurmSettings", key)
                 findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), q_path, blocking=True)
+
+
+def _denied_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
+    """ParallelCluster's ``CustomSlurmSettingsValidator``: one ERROR per level (and per deny list)
+    naming every refused parameter, sorted and comma-separated, with pcluster's wording.
+
+    At the cluster level, entries of more than one key (a partition, node set or node: one
+    slurm.conf line) are not checked, as in ParallelCluster. The finding points at the first
+    refused key in the file; it can be suppressed (``type:CustomSlurmSettingsValidator``) as in
+    pcluster, and a suppressed parameter is then ignored, as every parameter stratus does not
+    honour is.
+    """
+    base: ConfigPath = ("Scheduling", "SlurmSettings")
+    settings = config.scheduling.slurm_settings
+    if (
+        settings is not None
+        and settings.custom_slurm_settings
+        and settings.custom_slurm_settings_include_file
+    ):
+        findings.add(
+            "ERROR",
+            "CustomSlurmSettingsIncludeFileOnlyValidator",
+            "CustomSlurmsettings and CustomSlurmSettingsIncludeFile cannot be used together under "
+            "SlurmSettings.",
+            (*base, "CustomSlurmSettingsIncludeFile"),
+        )
+    cluster_keys: list[tuple[str, ConfigPath]] = []
+    for index, item in enumerate((settings.custom_slurm_settings or []) if settings else []):
+        if len(item) > 1:
+            continue
+        cluster_keys += [(key, (*base, "CustomSlurmSettings", index, key)) for key in item]
+    _deny(cluster_keys, "SlurmConf", SLURM_SETTINGS_DENY_LIST["SlurmConf"], findings)
+    if settings is not None and settings.database is not None:
+        _deny(cluster_keys, "SlurmConf", SLURM_SETTINGS_DENY_LIST["Accounting"], findings)
+    for qi, queue in enumerate(config.scheduling.slurm_queues or []):
+        qpath: ConfigPath = ("Scheduling", "SlurmQueues", qi)
+        queue_keys = [
+            (key, (*qpath, "CustomSlurmSettings", key)) for key in queue.custom_slurm_settings or {}
+        ]
+        _deny(queue_keys, "Queue", SLURM_SETTINGS_DENY_LIST["Queue"], findings)
+        for ci, cr in enumerate(queue.compute_resources):
+            cr_keys = [
+                (key, (*qpath, "ComputeResources", ci, "CustomSlurmSettings", key))
+                for key in cr.custom_slurm_settings or {}
+            ]
+            _deny(cr_keys, "ComputeResource", SLURM_SETTINGS_DENY_LIST["ComputeResource"], findings)
+
+
+def _deny(
+    keys: list[tuple[str, ConfigPath]], level: str, deny_list: frozenset[str], findings: _Findings
+) -> None:
+    denied = [(key, path) for key, path in keys if key.lower() in deny_list]
+    if not denied:
+        return
+    names = ",".join(sorted({key for key, _ in denied}))
+    first = min(denied, key=lambda item: findings.source.line(item[1]) or 0)[1]
+    findings.add(
+        "ERROR",
+        "CustomSlurmSettingsValidator",
+        f"Using the following custom Slurm settings at {level} level is not allowed: {names}",
+        first,
+    )
 
 
 def _custom_entities(
@@ -359,10 +464,11 @@ def _leaf_keys(value: Any, prefix: tuple[str, ...]) -> Iterator[str]:
 
 
 def _unknown_instance_type(name: str, path: ConfigPath, findings: _Findings) -> None:
-    findings.add("ERROR", "InstanceTypeValidator", _unknown_text(name), path, blocking=True)
+    findings.add("ERROR", "InstanceTypeValidator", unknown_instance_type_text(name), path, blocking=True)
 
 
-def _unknown_text(name: str) -> str:
+def unknown_instance_type_text(name: str) -> str:
+    """Why ``name`` is refused as an instance type, with the catalog's closest names as a hint."""
     text = f"unknown instance type '{name}'."
     suggestions = suggest_instance_types(name, n=3)
     if suggestions:
@@ -392,28 +498,25 @@ def _head_node(config: ClusterConfig, findings: _Findings) -> InstanceType | Non
 # Queues and compute resources
 
 
-def _name(name: str, path: ConfigPath, findings: _Findings, *, blocking: bool = True) -> None:
+def name_problems(name: str) -> list[str]:
+    """ParallelCluster's ``NameValidator`` for a queue, compute resource or pool name: its
+    messages, in its order, or an empty list when the name is valid."""
+    problems: list[str] = []
     if not re.match(NAME_REGEX, name):
-        findings.add(
-            "ERROR",
-            "NameValidator",
+        problems.append(
             f"Invalid name '{name}'. Name must begin with a letter and only contain lowercase letters, "
-            "digits and hyphens.",
-            path,
-            blocking=blocking,
+            "digits and hyphens."
         )
     if len(name) > NAME_MAX_LENGTH:
-        findings.add(
-            "ERROR",
-            "NameValidator",
-            f"Invalid name '{name}'. Name can be at most {NAME_MAX_LENGTH} chars long.",
-            path,
-            blocking=blocking,
-        )
+        problems.append(f"Invalid name '{name}'. Name can be at most {NAME_MAX_LENGTH} chars long.")
     if name == "default":
-        findings.add(
-            "ERROR", "NameValidator", f"It is forbidden to use '{name}' as a name.", path, blocking=blocking
-        )
+        problems.append(f"It is forbidden to use '{name}' as a name.")
+    return problems
+
+
+def _name(name: str, path: ConfigPath, findings: _Findings, *, blocking: bool = True) -> None:
+    for problem in name_problems(name):
+        findings.add("ERROR", "NameValidator", problem, path, blocking=blocking)
 
 
 def _duplicates(
@@ -891,5 +994,8 @@ def _login_nodes(config: ClusterConfig, findings: _Findings) -> None:
         _name(pool.name, (*path, "Name"), findings, blocking=False)
         if get_instance_type(pool.instance_type) is None:
             findings.add(
-                "ERROR", "InstanceTypeValidator", _unknown_text(pool.instance_type), (*path, "InstanceType")
+                "ERROR",
+                "InstanceTypeValidator",
+                unknown_instance_type_text(pool.instance_type),
+                (*path, "InstanceType"),
             )

@@ -166,3 +166,78 @@ def test_queue_map_to_an_unknown_queue(tmp_path: Path) -> None:
     done = simulate("--trace", str(trace(tmp_path)), "-c", str(cfg), "--queue-map", "1=gpu")
     assert done.returncode == 1
     assert "'gpu' is not a queue of the cluster; it has batch" in done.stdout
+
+
+def wide_trace(tmp_path: Path) -> Path:
+    """20 jobs on an 8-processor machine; jobs 5 and 15 ask for 12, job 10 for 20 (usable all)."""
+    lines = ["; MaxProcs: 8"]
+    for n in range(1, 21):
+        procs = {5: 12, 10: 20, 15: 12}.get(n, 1 + n % 4)
+        lines.append(
+            RECORD.format(n=n, submit=n * 10, run=100, procs=procs, req=200, user=1, queue=1 + n % 2)
+        )
+    p = tmp_path / "wide.swf"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_jobs_wider_than_the_machine_are_shrunk_by_default_and_counted(tmp_path: Path) -> None:
+    """The classic simulator's convention (jobs capped at the machine) stays the default, but no
+    longer silently: the count is on stderr, in the summary and in the JSON report."""
+    path = str(wide_trace(tmp_path))
+    done = simulate("--trace", path, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["oversizedJobs"] == {"action": "shrink", "jobs": 3, "counted": 3, "widestProcessors": 20}
+    assert doc["jobs"]["counted"] == 20
+    assert (
+        "warning: 3 jobs asked for more processors than their queue has (up to 20): shrunk to fit their "
+        "queue (--oversized shrink; the choices are shrink, drop, fail)" in done.stderr
+    )
+    table = simulate("--trace", path)
+    assert table.returncode == 0 and "3 jobs asked for more processors" in table.stdout
+
+
+def test_oversized_drop_and_fail(tmp_path: Path) -> None:
+    """``--oversized drop`` leaves the wide jobs out of the replay; ``fail`` refuses to replay,
+    naming the first such job and the other choices (exit 1, pcluster-style JSON message)."""
+    path = str(wide_trace(tmp_path))
+    dropped = simulate("--trace", path, "--oversized", "drop", "--json")
+    assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+    doc = json.loads(dropped.stdout)
+    assert doc["oversizedJobs"]["action"] == "drop" and doc["oversizedJobs"]["jobs"] == 3
+    assert doc["jobs"]["counted"] == 17
+    assert "left out of the replay (--oversized drop" in dropped.stderr
+
+    failed = simulate("--trace", path, "--oversized", "fail")
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout) == {
+        "message": "--oversized fail: 3 jobs of the trace ask for more processors than their queue has "
+        "(the first: job 5 asks for 12, the machine has 8). Replay them on the whole queue with "
+        "--oversized shrink, or leave them out with --oversized drop."
+    }
+    assert simulate("--trace", path, "--oversized", "grow").returncode == 2
+
+
+def test_with_a_cluster_a_job_is_measured_against_the_queue_it_is_sent_to(tmp_path: Path) -> None:
+    """ParallelCluster 3.12 declares a queue's nodes in slurm.conf up to MaxCount, so a job wider
+    than its queue's MaxCount x vCPUs can never start there, however big another queue is. Here
+    queue ``small`` has 2 x 2 = 4 vCPUs and ``big`` 4 x 8 = 32: the jobs of 12 and 20 processors
+    are too wide for ``small`` only."""
+    cfg = tmp_path / "cluster.yaml"
+    cfg.write_text(
+        "HeadNode:\n  InstanceType: t3.small\nScheduling:\n  Scheduler: slurm\n  SlurmQueues:\n"
+        "    - Name: small\n      ComputeResources:\n"
+        "        - Name: c\n          InstanceType: c5.large\n          MaxCount: 2\n"
+        "    - Name: big\n      ComputeResources:\n"
+        "        - Name: m\n          InstanceType: c5d.2xlarge\n          MaxCount: 4\n"
+    )
+    path = str(wide_trace(tmp_path))
+    done = simulate("--trace", path, "-c", str(cfg), "--queue-map", "1=big,2=small", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    # The trace's queue is 1 + n % 2: jobs 5 and 15 (12 processors) go to small, job 10 (20) to big.
+    assert doc["oversizedJobs"] == {"action": "shrink", "jobs": 2, "counted": 2, "widestProcessors": 12}
+    failed = simulate("--trace", path, "-c", str(cfg), "--queue-map", "1=big,2=small", "--oversized", "fail")
+    assert failed.returncode == 1
+    assert "(the first: job 5 asks for 12, queue small has 4)" in json.loads(failed.stdout)["message"]
