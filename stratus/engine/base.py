@@ -347,7 +347,14 @@ class EngineBase:
         # lifecycle.py
         def _cancel_one(self, job: Job, now: float, cause: str, out: CancelOutcome) -> None: ...
         def _back_to_pending(
-            self, job: Job, now: float, cause: str, reason: str = "requeued", *, hold: bool = False
+            self,
+            job: Job,
+            now: float,
+            cause: str,
+            reason: str = "requeued",
+            *,
+            hold: bool = False,
+            delay_s: float | None = None,
         ) -> None: ...
 
         # arrays.py

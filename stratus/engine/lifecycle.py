@@ -2,13 +2,19 @@
 
 What it guarantees:
 
-- A submission is checked once (:meth:`JobLifecycle.check`): only impossibilities are refused, a
-  request that may fit later (more nodes than its partition has) is accepted and waits.
+- A submission is checked once (:meth:`JobLifecycle.check`): only impossibilities are refused.
+  A request for more nodes than one of its partitions has is one, as with Slurm's
+  ``EnforcePartLimits=ALL`` (what ParallelCluster configures).
 - A running job is never ended behind its processes' back: a cancel or a requeue sends a kill and
   leaves the job COMPLETING until :meth:`JobLifecycle.job_ended` says its processes are gone, so
   a requeued job's new run can never overlap its old one.
 - A requeue is recorded: the run ends (accounting gets a ``RunEnd``) and the job returns to
-  PENDING as run ``n+1``.
+  PENDING as run ``n+1``, eligible again only after ``EngineConfig.requeue_delay_s`` (it shows
+  BeginTime meanwhile, as in Slurm). A cancel while a requeued run is being torn down ends the
+  job for good: it never runs again.
+- A hold is its holder's: an administrator's hold (JobHeldAdmin) is released by an administrator
+  only. Any job not finished may be held; a running one keeps running and waits, held, if it is
+  requeued.
 - An update is checked like a submission and never leaves a job that could not run; a running job
   may only change its time limit, and its deadline, ``--signal`` warning and plan hold follow it.
 """
@@ -22,7 +28,7 @@ from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Action, Job, JobSpec, KillJob, Rejection, Transition, record_key
 from stratus.engine.placement import Avail, node_limits, place, shape_of
 from stratus.engine.priority import basic_priority
-from stratus.engine.states import JobState
+from stratus.engine.states import HOLD_REASONS, JobState
 from stratus.engine.timeline import INF
 
 
@@ -33,8 +39,10 @@ class JobLifecycle(EngineBase):
         """Why ``spec`` can never run in this cluster, or None if it can (possibly later).
 
         Only impossibilities are rejections (a partition that does not exist, more CPUs, memory
-        or GPUs per node than any node of the partition has). A request for more nodes than the
-        partition has is accepted and stays pending, as Slurm does.
+        or GPUs per node than any node of the partition has, more nodes than its nodes with the
+        requested features). A request for more nodes than any one of its partitions has is
+        refused too (``NODE_COUNT``), as Slurm 22.05 does with ``EnforcePartLimits=ALL``: every
+        partition named must allow the node count, not just one of them.
         """
         names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
         if not names:
@@ -42,6 +50,10 @@ class JobLifecycle(EngineBase):
         for name in names:
             if name not in self.partitions:
                 return Rejection("INVALID_PARTITION", name)
+        wanted = node_limits(spec)[0]
+        for name in names:
+            if wanted > len(self.partitions[name].defn.nodes):
+                return Rejection("NODE_COUNT", name)
         rejection: Rejection | None = None
         for name in names:
             key = (name, spec.features, spec.gpu_type, *shape_of(spec))
@@ -82,7 +94,7 @@ class JobLifecycle(EngineBase):
             return None
         lo, _ = node_limits(spec)
         if lo > len(defs):
-            return None  # accepted; pending with PartitionNodeLimit
+            return Rejection("TASKS", partition)  # fewer nodes with those features than asked for
         if spec.ntasks_per_node is not None or spec.max_nodes is not None:
             return Rejection("CPUS_PER_NODE", partition)
         return Rejection("TASKS", partition)
@@ -99,15 +111,22 @@ class JobLifecycle(EngineBase):
         job_id = self.next_job_id
         self.next_job_id += 1
         partition = (spec.partitions[0] if spec.partitions else self.default_partition) or ""
+        # A future --begin is its eligible time; otherwise it is eligible now, unless it is held
+        # or waits on a dependency: then it becomes eligible when a pass finds it free to go.
+        eligible: float | None = now
+        if spec.begin_time and spec.begin_time > now:
+            eligible = spec.begin_time
+        elif hold or spec.dependencies:
+            eligible = None
         job = Job(
             id=job_id,
             spec=spec,
             submit_time=now,
             priority=basic_priority(job_id, spec.nice),
             state=JobState.PENDING,
-            reason="None",
+            reason="JobHeldUser" if hold else "None",  # sbatch --hold is the submitter's hold
             partition=partition,
-            eligible_time=spec.begin_time if spec.begin_time and spec.begin_time > now else now,
+            eligible_time=eligible,
             state_time=now,
             held=hold,
         )
@@ -140,6 +159,17 @@ class JobLifecycle(EngineBase):
         return out
 
     def _cancel_one(self, job: Job, now: float, cause: str, out: CancelOutcome) -> None:
+        if job.state == JobState.COMPLETING and job.requeue_when_done:
+            # Requeued, its old run still being torn down: in Slurm it is pending already, and a
+            # cancel ends it for good. It ends CANCELLED when its processes are gone.
+            out.cancelled += 1
+            job.requeue_when_done = False
+            job.final_state = JobState.CANCELLED
+            self.dirty_jobs.add(job.id)
+            self.journal.append(
+                Transition("job", record_key(job), job.state, job.state, now, cause, "cancel", job.run)
+            )
+            return
         if job.state.final or job.state == JobState.COMPLETING:
             out.already_done = True
             return
@@ -176,41 +206,71 @@ class JobLifecycle(EngineBase):
             )
         ]
 
-    def set_hold(self, job: Job, held: bool, now: float) -> bool:
-        """Hold or release a pending job (or a pending array remainder); False if not pending."""
-        if job.state != JobState.PENDING:
-            return False
-        if job.held != held:
-            job.held = held
-            self._drop_reservation(job.id)
-            self._replan = True
+    def set_hold(
+        self, job: Job, held: bool, now: float, *, admin: bool = False, user_hold: bool = False
+    ) -> str | None:
+        """Hold or release a job (``scontrol hold``/``uhold``/``release``); an error code, or None.
+
+        As Slurm 22.05 does: any job not finished may be held. A pending one (or array remainder)
+        stops waiting for resources; a running one keeps running, and waits, held, if it is
+        requeued. ``admin`` says the request is an administrator's: their hold is JobHeldAdmin
+        (JobHeldUser with ``user_hold``: ``uhold``), and only an administrator may release it or
+        change its kind; anyone else's hold is JobHeldUser. Holding clears an eligible time that
+        has passed (it is set again when the released job is found free to go); releasing a job
+        that is not held does nothing. Error codes: ``ALREADY_DONE`` (finished, or being torn
+        down after a cancel or time limit), ``DENIED`` (a user releasing a hold that is not theirs).
+        """
+        if job.state.final or (job.state == JobState.COMPLETING and not job.requeue_when_done):
+            return "ALREADY_DONE"
+        if held:
+            if job.held and not admin:
+                return None  # only an administrator changes a hold's kind
+            reason = "JobHeldUser" if user_hold or not admin else "JobHeldAdmin"
+        else:
+            if not job.held:
+                return None
+            if not admin and job.reason not in ("JobHeldUser", "JobHeldRequeue"):
+                return "DENIED"
+            reason = "None"
+        changed = job.held != held or job.reason != reason
+        job.held = held
+        job.reason = reason
+        if held and job.eligible_time is not None and job.eligible_time <= now:
+            job.eligible_time = None
+        if changed:
+            if job.state == JobState.PENDING:
+                self._drop_reservation(job.id)
+                self._replan = True
             self.dirty_jobs.add(job.id)
             self.journal.append(
                 Transition(
-                    "job", record_key(job), "PENDING", "PENDING", now, "user", "hold" if held else "release"
+                    "job", record_key(job), job.state, job.state, now, "user", "hold" if held else "release"
                 )
             )
-        job.reason = "JobHeldUser" if held else "None"
-        return True
+        return None
 
     def requeue(self, job: Job, now: float, *, hold: bool = False) -> tuple[str | None, list[Action]]:
         """Send a started or finished job back to PENDING as a new run (``scontrol requeue``).
 
         A running job is stopped first: it stays COMPLETING until its processes are gone, so the
-        new run can never overlap the old one. Returns (error code, actions); error codes:
-        ``PENDING`` (nothing to requeue), ``COMPLETING``, ``NO_REQUEUE`` (--no-requeue).
+        new run can never overlap the old one; the new run may start ``requeue_delay_s`` after
+        the old one ended. With ``hold`` (``requeuehold``) it waits held (JobHeldRequeue).
+        Returns (error code, actions); error codes: ``PENDING`` (nothing to requeue: pending, or
+        requeued already), ``COMPLETING`` (being torn down after a cancel or time limit),
+        ``NO_REQUEUE`` (--no-requeue).
         """
         if not job.spec.requeue:
             return "NO_REQUEUE", []
-        if job.state == JobState.PENDING:
-            return "PENDING", []
+        if job.state == JobState.PENDING or (job.state == JobState.COMPLETING and job.requeue_when_done):
+            return "PENDING", []  # requeued already: Slurm counts it as pending from then on
         if job.state == JobState.COMPLETING:
             return "COMPLETING", []
         actions: list[Action] = []
         if job.state == JobState.RUNNING:
             assert job.alloc is not None
             job.requeue_when_done = True
-            job.held = job.held or hold
+            if hold:
+                job.held, job.reason = True, "JobHeldRequeue"
             self._job_to(job, JobState.COMPLETING, now, "user", "requeue")
             actions.append(KillJob(job.id, job.run, job.alloc.nodes, "REQUEUE"))
             return None, actions
@@ -220,10 +280,23 @@ class JobLifecycle(EngineBase):
         return None, actions
 
     def _back_to_pending(
-        self, job: Job, now: float, cause: str, reason: str = "requeued", *, hold: bool = False
+        self,
+        job: Job,
+        now: float,
+        cause: str,
+        reason: str = "requeued",
+        *,
+        hold: bool = False,
+        delay_s: float | None = None,
     ) -> None:
-        """End the current run and make the job wait again as run ``n+1`` (recorded)."""
-        job.eligible_time = now
+        """End the current run and make the job wait again as run ``n+1`` (recorded).
+
+        It is eligible again ``delay_s`` later (default: ``EngineConfig.requeue_delay_s``). Held
+        (``hold``: ``requeuehold``) it shows JobHeldRequeue; a job held while it ran keeps its
+        hold's reason, or shows JobHeldAdmin if its run's end replaced it, as Slurm does.
+        """
+        delay = self.config.requeue_delay_s if delay_s is None else delay_s
+        job.eligible_time = now + delay
         self._job_to(job, JobState.PENDING, now, cause, reason)
         job.run += 1
         job.start_time = job.end_time = None
@@ -231,8 +304,12 @@ class JobLifecycle(EngineBase):
         job.final_state = None
         job.requeue_when_done = False
         job.exit_code = job.exit_signal = 0
-        job.held = job.held or hold
-        job.reason = "JobHeldUser" if job.held else "None"
+        if hold:
+            job.held, job.reason = True, "JobHeldRequeue"
+        elif job.held:
+            job.reason = job.reason if job.reason in HOLD_REASONS else "JobHeldAdmin"
+        else:
+            job.reason = "None"
         self._replan = True
 
     def update(self, job: Job, changes: dict[str, object], now: float) -> str | None:
@@ -324,7 +401,8 @@ class JobLifecycle(EngineBase):
             self._retry(job, new, reason, now)
             return actions
         self._job_to(job, new, now, "agent", reason)
-        job.reason = reason
+        if not (job.held and reason == "None"):
+            job.reason = reason  # a clean end leaves a hold's reason shown, as in Slurm
         job.end_time = now
         job.final_state = None
         self._run_ended(job, new, now, reason)
@@ -338,4 +416,7 @@ class JobLifecycle(EngineBase):
         self._release(job, now)
         key = record_key(job)
         self.journal.append(Transition("job", key, job.state, failed, now, "agent", reason, job.run))
-        self._back_to_pending(job, now, "retry", f"attempt {job.run + 2} of {job.spec.max_attempts}")
+        # A retry is the job's own policy, not a requeue: the next attempt may start at once.
+        self._back_to_pending(
+            job, now, "retry", f"attempt {job.run + 2} of {job.spec.max_attempts}", delay_s=0.0
+        )

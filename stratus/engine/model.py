@@ -123,6 +123,13 @@ class EngineConfig:
     # Slurm's OverTimeLimit: how long a job may run past its time limit before it is killed
     # (None: never killed, UNLIMITED). The plan still expects it to end at its limit.
     over_time_limit_s: float | None = 0.0
+    # How long a requeued job waits before it may start again (it shows BeginTime meanwhile).
+    # Slurm 22.05 makes a requeued job's begin time now + its credential lifetime + 1 s (121 s
+    # by default, 71 s with ParallelCluster's AuthInfo=cred_expire=70), so that a new launch
+    # credential is newer than the revoked one. stratus needs no such window (a run never
+    # overlaps the next: the job stays COMPLETING until its processes are gone), so it keeps the
+    # visible wait but shortens it.
+    requeue_delay_s: float = 5.0
     policy: SchedulingPolicy = SchedulingPolicy()
     priority: PriorityConfig = PriorityConfig()
     user_limits: UserLimits = UserLimits()  # per user, over the whole cluster
@@ -239,6 +246,8 @@ class Job:
     task_id: int | None = None
     pending_tasks: IndexSet | None = None
     partition: str | None = None  # where it runs (or, while pending, where it would)
+    # When it became (or, in the future, becomes) eligible to start: None while it is held or
+    # waits on a dependency, as Slurm clears a job's begin time then (EligibleTime=Unknown).
     eligible_time: float | None = None
     start_time: float | None = None
     end_time: float | None = None
@@ -249,7 +258,7 @@ class Job:
     exit_signal: int = 0
     final_state: JobState | None = None  # while COMPLETING: the state it ends in
     requeue_when_done: bool = False  # while COMPLETING: back to PENDING as a new run (requeue)
-    held: bool = False
+    held: bool = False  # ``reason`` then says whose hold it is (``states.HOLD_REASONS``)
     time_limit_s: float | None = None  # effective limit (spec or partition default)
 
     @property

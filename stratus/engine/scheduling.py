@@ -51,7 +51,7 @@ from stratus.engine.model import (
 )
 from stratus.engine.placement import node_limits, shape_of
 from stratus.engine.plan import cpus_needed
-from stratus.engine.states import JobState, NodeState
+from stratus.engine.states import HOLD_REASONS, JobState, NodeState
 from stratus.engine.timeline import INF
 
 _STATE_RANK = {NodeState.UP: 0, NodeState.POWERING_UP: 1, NodeState.POWERED_DOWN: 2}
@@ -195,6 +195,8 @@ class SchedulingPass(EngineBase):
                 return
         while True:
             reason = None if plain else self._ineligible_reason(job, now)
+            if not plain or job.eligible_time is None:
+                self._track_eligibility(job, reason, now)
             cancel = spec.kill_on_invalid_dep or spec.fail_on_parent_failure
             if reason == "DependencyNeverSatisfied" and cancel:
                 self._cancel_never_satisfied(job, now)
@@ -410,9 +412,26 @@ class SchedulingPass(EngineBase):
             names = self._candidates[key] = [n for _, n in usable]
         return names
 
+    def _track_eligibility(self, job: Job, reason: str | None, now: float) -> None:
+        """Keep ``job.eligible_time`` as Slurm keeps a job's begin time: set to now when the job is
+        first found free to go, cleared (once passed) while it waits on a dependency."""
+        if reason is None:
+            if job.eligible_time is None:
+                job.eligible_time = now
+                self.dirty_jobs.add(job.id)
+        elif (
+            reason in ("Dependency", "DependencyNeverSatisfied")
+            and job.eligible_time is not None
+            and job.eligible_time <= now
+        ):
+            job.eligible_time = None
+            self.dirty_jobs.add(job.id)
+
     def _ineligible_reason(self, job: Job, now: float) -> str | None:
         if job.held:
-            return "JobHeldUser"
+            # The hold's own reason. A job whose hold reason was replaced (held while it ran, its
+            # run failed, then it was requeued) is the administrator's, as Slurm's scheduler has it.
+            return job.reason if job.reason in HOLD_REASONS else "JobHeldAdmin"
         if job.eligible_time is not None and job.eligible_time > now:
             return "BeginTime"
         if job.is_array_remainder and job.spec.array_max_running is not None:

@@ -86,7 +86,9 @@ WAIT_REASONS = frozenset(
         "Priority",  # a job behind one that holds a reservation (or blocks, first come first served)
         "Dependency",  # a dependency is not met yet
         "DependencyNeverSatisfied",  # a dependency can never be met
-        "JobHeldUser",  # held
+        "JobHeldUser",  # held by its user (or by anyone with ``uhold``)
+        "JobHeldAdmin",  # held by an administrator: only an administrator may release it
+        "JobHeldRequeue",  # requeued and held at once (``requeuehold``); its user may release it
         "BeginTime",  # its earliest start time has not come
         "JobArrayTaskLimit",  # its array runs as many tasks as it may at once
         "PartitionInactive",  # the compute fleet is stopped
@@ -97,6 +99,8 @@ WAIT_REASONS = frozenset(
         "QOSMaxCpuPerUserLimit",  # ... as many CPUs
     }
 )
+# The reasons of a held job: it waits until it is released, whatever else it waits for.
+HOLD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin", "JobHeldRequeue"})
 END_REASONS = frozenset(
     {
         "None",  # completed, or cancelled

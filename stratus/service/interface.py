@@ -144,8 +144,15 @@ class Service(Protocol):
         """Send ``signal`` to the running records of each target (nothing is stored)."""
         ...
 
-    def hold(self, targets: Sequence[Target], identity: Identity, *, held: bool) -> list[TargetResult]:
-        """Hold (or release) pending jobs."""
+    def hold(
+        self, targets: Sequence[Target], identity: Identity, *, held: bool, user_hold: bool = False
+    ) -> list[TargetResult]:
+        """Hold (or release) jobs not finished; an administrator's hold is theirs to release.
+
+        A hold by an administrator is an administrator's hold unless ``user_hold``; anyone
+        else's is a user hold. Releasing an administrator's hold takes an administrator
+        (``DENIED`` otherwise); a finished job is ``ALREADY_DONE``.
+        """
         ...
 
     def requeue(

@@ -65,6 +65,7 @@ _ENGINE_PROBLEMS = {
     "COMPLETING": Problem.COMPLETING,
     "NO_REQUEUE": Problem.NO_REQUEUE,
     "IMPOSSIBLE": Problem.IMPOSSIBLE,
+    "DENIED": Problem.DENIED,
 }
 
 
@@ -348,13 +349,14 @@ class ClusterService:
 
     # -- hold, release, requeue, update -----------------------------------------------------
 
-    def hold(self, targets: Sequence[Target], identity: Identity, *, held: bool) -> list[TargetResult]:
-        """Hold (or release) pending jobs."""
+    def hold(
+        self, targets: Sequence[Target], identity: Identity, *, held: bool, user_hold: bool = False
+    ) -> list[TargetResult]:
+        """Hold (or release) jobs not finished; an administrator's hold is theirs to release."""
 
         def one(job: Job, now: float, _actions: list[Action]) -> Problem | None:
-            if self.engine.set_hold(job, held, now):
-                return None
-            return Problem.ALREADY_DONE if job.state.final else Problem.NOT_PENDING
+            err = self.engine.set_hold(job, held, now, admin=identity.is_admin, user_hold=user_hold)
+            return None if err is None else _ENGINE_PROBLEMS[err]
 
         return self._each(targets, identity, one)
 

@@ -9,7 +9,8 @@ merge this over the environment exported from the submitter.
 
 Which variables appear, and when, follows the reference captures: a plain job has no
 ``SLURM_NTASKS``/``SLURM_CPUS_PER_TASK``/``SLURM_MEM_PER_NODE``; ``-n`` adds ``SLURM_NTASKS``
-and ``SLURM_NPROCS``; ``-c`` adds ``SLURM_CPUS_PER_TASK``; ``--mem`` adds ``SLURM_MEM_PER_NODE``.
+and ``SLURM_NPROCS``; ``-c`` adds ``SLURM_CPUS_PER_TASK``; ``--mem`` adds ``SLURM_MEM_PER_NODE``;
+a requeued job's later runs add ``SLURM_RESTART_COUNT``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class JobEnvInput:
     prio_process: int = 0  # the submitter's nice value
     node_aliases: str | None = None  # "(null)" when None
     slurm_conf: str | None = None  # SLURM_CONF is omitted when None
+    restart_count: int = 0  # how many times the job was requeued (SLURM_RESTART_COUNT when > 0)
     controller_addr: str = HEAD_ADDRESS
     controller_port: int = 6817
     extra: dict[str, str] = field(default_factory=dict)  # added verbatim, last
@@ -186,6 +188,9 @@ def batch_job_env(job: JobEnvInput) -> dict[str, str]:
         env["SLURM_JOB_RESERVATION"] = job.reservation
     if job.slurm_conf is not None:
         env["SLURM_CONF"] = job.slurm_conf
+    if job.restart_count > 0:
+        # slurmstepd sets it for a batch job's later runs only (env.c: "if (env->restart_cnt)").
+        env["SLURM_RESTART_COUNT"] = str(job.restart_count)
     env["SLURMD_NODENAME"] = batch_host
     env["SLURM_CPUS_ON_NODE"] = str(job.cpus_per_node[0] if job.cpus_per_node else 0)
     env["SLURM_GTIDS"] = "0"

@@ -15,12 +15,15 @@ class SlurmError(UserError):
     """A rejected command: ``lines`` go to stderr as printed, then the command exits ``exit_code``.
 
     ``lines`` are complete lines as Slurm prints them, prefix included
-    (``sbatch: error: Invalid --time specification``).
+    (``sbatch: error: Invalid --time specification``). ``reason`` is the controller's error
+    string when the controller refused the request (``Requested node configuration is not
+    available``), for commands that word that refusal their own way (``sbatch --test-only``).
     """
 
-    def __init__(self, lines: str | list[str], exit_code: int = 1) -> None:
+    def __init__(self, lines: str | list[str], exit_code: int = 1, *, reason: str | None = None) -> None:
         self.lines = [lines] if isinstance(lines, str) else list(lines)
         self.exit_code = exit_code
+        self.reason = reason
         super().__init__("\n".join(self.lines))
 
 
@@ -77,7 +80,7 @@ def submit_failed(reason: str, *details: str) -> SlurmError:
     """
     lines = [f"sbatch: error: {d}" for d in details]
     lines.append(f"sbatch: error: Batch job submission failed: {reason}")
-    return SlurmError(lines, 1)
+    return SlurmError(lines, 1, reason=reason)
 
 
 def invalid_partition(name: str) -> SlurmError:

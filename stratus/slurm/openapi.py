@@ -88,7 +88,7 @@ def _job_flags(row: JobRow) -> list[str]:
     flags: list[str] = []
     if row.restarts and jobstate.is_pending(row.state):
         flags.append("JOB_WAS_RUNNING")
-    if row.min_memory_mb:
+    if row.min_memory_mb or row.min_memory_cpu_mb:
         flags.append("JOB_MEM_SET")
     return flags
 
@@ -111,7 +111,8 @@ def _job_resources(row: JobRow) -> dict[str, Any]:
     names = sorted(row.nodes, key=hostlist.sort_key)
     count = max(len(names), 1)
     per_node_cpus = [row.num_cpus // count + (1 if i < row.num_cpus % count else 0) for i in range(count)]
-    mem = row.min_memory_mb or 0
+    # Memory is allocated only where it is a consumable resource (none under CR_CPU).
+    mem = row.alloc_memory_mb // count if row.memory_consumable else 0
     allocated: list[dict[str, Any]] = []
     for name, cpus in zip(names, per_node_cpus, strict=False):
         cores = {str(c): "allocated" for c in range(cpus)}
@@ -211,7 +212,7 @@ def job_record(row: JobRow, now: float, cluster: str) -> dict[str, Any]:
         "partition": row.partition,
         "prefer": UNSET,
         "memory_per_node": row.min_memory_mb or None,
-        "memory_per_cpu": None,
+        "memory_per_cpu": row.min_memory_cpu_mb or None,
         "minimum_cpus_per_node": row.cpus_per_task,
         "minimum_tmp_disk_per_node": 0,
         "preempt_time": 0,
@@ -230,7 +231,7 @@ def job_record(row: JobRow, now: float, cluster: str) -> dict[str, Any]:
         "sockets_per_board": 0,
         "sockets_per_node": None,
         "start_time": int(row.start_time) if row.start_time and row.start_time > 0 else 0,
-        "state_description": UNSET,
+        "state_description": _s(row.state_desc),
         "state_reason": row.reason or "None",
         "standard_error": _s(row.stderr),
         "standard_input": _s(row.stdin),
@@ -247,7 +248,7 @@ def job_record(row: JobRow, now: float, cluster: str) -> dict[str, Any]:
         "tres_per_node": _s(_tres_per_node(row)),
         "tres_per_socket": UNSET,
         "tres_per_task": UNSET,
-        "tres_req_str": job_tres(row, {}),
+        "tres_req_str": job_tres(row, {}, request=True),
         "tres_alloc_str": job_tres(row, {}) if started else UNSET,
         "user_id": row.uid,
         "user_name": _s(row.user or _user_name(row.uid)),

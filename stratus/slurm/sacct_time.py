@@ -1,9 +1,10 @@
-"""Slurm's ``parse_time`` (src/common/parse_time.c) as sacct's ``-S``/``-E`` read it.
+"""Slurm's ``parse_time`` (src/common/parse_time.c) as sacct's ``-S``/``-E`` and sbatch's
+``--begin`` read it.
 
 Guarantees: a time Slurm accepts gives the same POSIX seconds, and one it rejects raises
 :class:`TimeParseError` carrying the position Slurm prints in ``Invalid time specification
-(pos=N)``, as Slurm's own arithmetic places it (after ``now+`` too). sbatch's ``--begin``
-is read by :func:`stratus.slurm.timefmt.parse_begin`, which reports no position.
+(pos=N)``, as Slurm's own arithmetic places it (after ``now+`` too). sacct looks back
+(``past``), sbatch ahead.
 """
 
 from __future__ import annotations

@@ -101,7 +101,13 @@ def _tres(pairs: Mapping[str, str]) -> str | None:
 
 
 def _mem_total(r: AcctRow) -> int | None:
-    return r.req_mem_mb * max(r.num_nodes, 1) if r.req_mem_mb else None
+    """The memory a job asked for in all (the ``mem`` of its requested TRES): ``--mem`` times
+    its nodes, or ``--mem-per-cpu`` times its CPUs."""
+    if r.req_mem_mb:
+        return r.req_mem_mb * max(r.num_nodes, 1)
+    if r.req_mem_cpu_mb:
+        return r.req_mem_cpu_mb * max(r.req_cpus, 1)
+    return None
 
 
 def _alloc_tres(rec: Record, c: ValueContext) -> str | None:

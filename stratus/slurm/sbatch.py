@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from stratus.slurm import errors, version_line
 from stratus.slurm.arrays import DEFAULT_MAX_ARRAY_SIZE, ArraySpecError, parse_array
 from stratus.slurm.depend import DependencyError, parse_dependency
-from stratus.slurm.errors import check_clusters
+from stratus.slurm.errors import SlurmError, check_clusters
 from stratus.slurm.options import OptionError, getopt_long
 from stratus.slurm.sbatch_options import (
     ENV_OPTIONS,
@@ -145,13 +145,18 @@ def parse_sbatch(
     # 2. SBATCH_* environment variables.
     for var, key in ENV_OPTIONS:
         if var in ctx.env:
-            opts.apply(key, ctx.env[var])
+            opts.apply(key, ctx.env[var], from_env=True)
     # 3. The command line.
     for key, val in first:
         opts.apply(key, val)
 
     request = _verify(opts, ctx, script, script_path, script_args, wrap is not None, warnings)
-    _check_controller_syntax(request, opts, max_array_size)
+    try:
+        _check_controller_syntax(request, opts, max_array_size)
+    except SlurmError as exc:
+        if "test-only" in request.extra:
+            raise _will_run_failure(exc) from None
+        raise
     from_env = any(var in ctx.env for var in ("SBATCH_CLUSTERS", "SLURM_CLUSTERS")) and not any(
         key == "M" for key, _ in first
     )
@@ -168,6 +173,7 @@ def _verify(
     warnings: list[str],
 ) -> BatchRequest:
     """sbatch's _opt_verify(): defaults and consistency rules."""
+    opts.resolve_memory()
     req = opts.request
     ntasks = req.ntasks
     min_nodes, max_nodes = req.min_nodes, req.max_nodes
@@ -216,6 +222,14 @@ def _check_controller_syntax(request: BatchRequest, opts: OptionState, max_array
             raise errors.dependency_problem() from None
 
 
+def _will_run_failure(exc: SlurmError) -> SlurmError:
+    """A controller's refusal as ``sbatch --test-only`` reports it: slurm_perror's single line
+    ``allocation failure: <Slurm error>``, exit 1 (no ``sbatch: error:`` lines)."""
+    if exc.reason is None:
+        return exc  # refused by sbatch itself, before asking the controller
+    return SlurmError(f"allocation failure: {exc.reason}", 1)
+
+
 def run_sbatch(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -> CommandResult:
     """Parse, submit through ``backend``, and print what sbatch prints."""
     parsed = parse_sbatch(argv, ctx, backend.now(), backend.max_array_size)
@@ -228,7 +242,10 @@ def run_sbatch(argv: Sequence[str], ctx: ClientContext, backend: SlurmBackend) -
         check_clusters(PROG, clusters, backend.cluster_name, parsed.clusters_from_env)
     if "test-only" in request.extra:
         # Nothing is submitted: say when and where it would start (sbatch's info line).
-        job_id, start, nodes, cpus, partition = backend.estimate(request, ctx)
+        try:
+            job_id, start, nodes, cpus, partition = backend.estimate(request, ctx)
+        except SlurmError as exc:
+            raise _will_run_failure(exc) from None
         return CommandResult(
             stderr=f"{PROG}: Job {job_id} to start at {fmt_timestamp(start)} using {cpus} processors "
             f"on nodes {nodes} in partition {partition}\n"

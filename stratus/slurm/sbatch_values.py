@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from stratus.slurm import errors
 from stratus.slurm.cparse import isdigits, strtol
-from stratus.slurm.sbatch_options import EARLY_KEYS, EXIT_ERROR, LONG_BY_KEY, sbatch_error
-from stratus.slurm.timefmt import TimeSpecError, duration_mins, duration_secs, parse_begin, parse_mem_mb
+from stratus.slurm.errors import SlurmError, command_fatal
+from stratus.slurm.sacct_time import TimeParseError, parse_time
+from stratus.slurm.sbatch_options import EARLY_KEYS, EXIT_ERROR, EXIT_USAGE, LONG_BY_KEY, PROG, sbatch_error
+from stratus.slurm.timefmt import TimeSpecError, duration_mins, duration_secs, parse_mem_mb
 from stratus.slurm.views import BatchRequest
 
 NICE_LIMIT = 0x80000000 - 3
@@ -71,6 +73,23 @@ def parse_nodes(text: str) -> tuple[int, int | None]:
     if hi != 0 and hi < lo:
         raise sbatch_error(f"Maximum node count {hi} is less than minimum node count {lo}")
     return lo, (hi if hi > 0 else None)
+
+
+def _begin(text: str, now: float) -> float:
+    """``--begin`` read by Slurm's parse_time (looking ahead, not back).
+
+    A time it cannot read fails as sbatch does: parse_time's own line, ``Invalid time
+    specification (pos=N): <text>``, then ``sbatch: error: Invalid --begin specification``
+    (exit 255); text that names no time at all gets only the second line.
+    """
+    try:
+        value = parse_time(text, now, past=False)
+    except TimeParseError as exc:
+        where = f"Invalid time specification (pos={exc.pos}): {text}"  # parse_time's own line
+        raise SlurmError([where, f"{PROG}: error: Invalid --begin specification"], EXIT_USAGE) from None
+    if value == 0:
+        raise sbatch_error("Invalid --begin specification")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +150,37 @@ class OptionState:
     now: float
     request: BatchRequest = field(default_factory=lambda: BatchRequest(script=""))
     array_text: str | None = None
+    # The memory options given (mem, mem-per-cpu, mem-per-gpu): whether each was last set by
+    # an SBATCH_* variable rather than by the script or the command line.
+    mem_from_env: dict[str, bool] = field(default_factory=dict)
 
-    def apply(self, key: str, val: str | None) -> None:
-        """Set one option; raise SlurmError with sbatch's message for a bad value."""
+    def resolve_memory(self) -> None:
+        """Slurm's _validate_memory_options: at most one of ``--mem``, ``--mem-per-cpu`` and
+        ``--mem-per-gpu`` on the command line and in the script (``sbatch: fatal``, exit 1);
+        the one given there wins over the variables; two variables alone are fatal too."""
+        given = [k for k, env in self.mem_from_env.items() if not env]
+        if len(given) > 1:
+            raise command_fatal(PROG, "--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.")
+        if not given and len(self.mem_from_env) > 1:
+            raise command_fatal(
+                PROG, "SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive."
+            )
+        keep = given[0] if given else next(iter(self.mem_from_env), None)
+        r = self.request
+        if keep != "mem":
+            r.mem_per_node_mb = None
+        if keep != "mem-per-cpu":
+            r.mem_per_cpu_mb = None
+        if keep != "mem-per-gpu":
+            r.extra.pop("mem-per-gpu", None)
+
+    def apply(self, key: str, val: str | None, *, from_env: bool = False) -> None:
+        """Set one option (``from_env``: from an ``SBATCH_*`` variable); raise SlurmError with
+        sbatch's message for a bad value."""
         v = val if val is not None else ""
         r = self.request
+        if key in ("mem", "mem-per-cpu", "mem-per-gpu"):
+            self.mem_from_env[key] = from_env
         if key in EARLY_KEYS:
             # Handled in the first pass over the command line only: sbatch keeps that pass's
             # --quiet, so a "#SBATCH -Q" line does not silence the job id.
@@ -159,7 +204,6 @@ class OptionState:
                 r.mem_per_node_mb = parse_mem_mb(v)
             except ValueError:
                 raise sbatch_error("Invalid --mem specification") from None
-            r.mem_per_cpu_mb = None
         elif key == "mem-per-cpu":
             try:
                 r.mem_per_cpu_mb = parse_mem_mb(v)
@@ -252,10 +296,7 @@ class OptionState:
         elif key == "export":
             r.export = v
         elif key == "b":
-            try:
-                r.begin_time = parse_begin(v, self.now)
-            except TimeSpecError:
-                raise sbatch_error("Invalid --begin specification") from None
+            r.begin_time = _begin(v, self.now)
         elif key == "d":
             r.dependency = v
         elif key == "C":

@@ -33,8 +33,8 @@ CONFIG_ORDER: tuple[str, ...] = (
     "EnforcePartLimits", "FirstJobId", "JobRequeue", "MaxArraySize", "MaxJobCount",
     "MaxMemPerNode", "MinJobAge", "NEXT_JOB_ID", "PrivateData", "ResumeProgram", "ResumeRate",
     "ResumeTimeout", "SchedulerType", "SelectType", "SelectTypeParameters", "SlurmctldHost[0]",
-    "SLURM_VERSION", "SuspendExcNodes", "SuspendExcParts", "SuspendProgram", "SuspendRate",
-    "SuspendTime", "SuspendTimeout",
+    "SLURM_CONF", "SLURM_VERSION", "SuspendExcNodes", "SuspendExcParts", "SuspendProgram",
+    "SuspendRate", "SuspendTime", "SuspendTimeout",
 )  # fmt: skip
 
 
@@ -78,11 +78,24 @@ def _run_time(row: JobRow, now: float) -> int:
     return int(row.end_time) - int(row.start_time)
 
 
+def _start_time(row: JobRow, now: float) -> float | None:
+    """StartTime: the start; for a pending job whose eligible time is still to come, that time
+    (slurmctld reports a future begin time as the earliest start)."""
+    if jobstate.is_pending(row.state) and row.start_time is None:
+        t = row.eligible_time
+        return t if t is not None and t > now else None
+    return row.start_time
+
+
 def _end_time(row: JobRow, now: float) -> str:
-    """EndTime: the end, or the expected end of a running job; Unknown for an unlimited one."""
+    """EndTime: the end, or the expected end of a running job (or of a pending job with a
+    future begin time); Unknown for an unlimited one."""
     end = row.end_time
     if end is None and jobstate.is_running(row.state) and row.start_time and row.time_limit_min is not None:
         end = row.start_time + row.time_limit_min * 60
+    begin = _start_time(row, now) if jobstate.is_pending(row.state) else None
+    if end is None and begin is not None and row.time_limit_min is not None:
+        end = begin + row.time_limit_min * 60
     if row.time_limit_min is None and end is not None and end > now:
         return "Unknown"
     return fmt_timestamp(end)
@@ -110,22 +123,37 @@ def _mem_str(mb: int) -> str:
     return convert_num_unit(float(mb), UNIT_MEGA)
 
 
-def job_tres(row: JobRow, part_first_mem: Mapping[str, int]) -> str:
-    """The ``TRES=`` value: the allocation once started, the request before.
+def requested_memory_mb(row: JobRow, part_first_mem: Mapping[str, int]) -> int | None:
+    """The memory a job asks for in all, as slurmctld counts it for its requested TRES:
+    ``--mem`` times its nodes, ``--mem-per-cpu`` times its CPUs, else the memory of the first
+    node of its partition times its nodes (the request of a job that gives none)."""
+    nodes = max(row.num_nodes, 1)
+    if row.min_memory_mb:
+        return row.min_memory_mb * nodes
+    if row.min_memory_cpu_mb:
+        return row.min_memory_cpu_mb * max(row.num_cpus, 1)
+    node_mem = part_first_mem.get(row.partition.split(",")[0], 0)
+    return node_mem * nodes if node_mem else None
 
-    A job that never ran shows its requested memory: ``--mem`` per node times nodes, else the
-    first node of its partition's memory (Slurm's default request when no memory is given).
-    A job pending again after a requeue keeps its last allocation, as in Slurm.
+
+def job_tres(row: JobRow, part_first_mem: Mapping[str, int], *, request: bool = False) -> str:
+    """The ``TRES=`` value: the allocation once started, the request before (always the request
+    with ``request``: slurmctld's tres_req_str).
+
+    A job that never ran shows its request, memory included (:func:`requested_memory_mb`).
+    A started job, or one pending again after a requeue (Slurm keeps its last allocation),
+    shows its allocation, where memory appears only when memory is a consumable resource
+    (``CR_CPU_Memory``, ParallelCluster's EnableMemoryBasedScheduling): under ``CR_CPU``
+    Slurm 22.05 allocates no memory, whatever ``--mem`` asked.
     """
     parts = [f"cpu={row.num_cpus}"]
     pending_first_time = jobstate.is_pending(row.state) and row.restarts == 0
     mem: int | None = None
-    if row.min_memory_mb:
-        mem = row.min_memory_mb * max(row.num_nodes, 1)
-    elif pending_first_time:
-        first_part = row.partition.split(",")[0]
-        node_mem = part_first_mem.get(first_part, 0)
-        mem = node_mem * max(row.num_nodes, 1) if node_mem else None
+    if pending_first_time or request:
+        mem = requested_memory_mb(row, part_first_mem)
+    elif row.memory_consumable:
+        # The allocation's memory; a requeued job no longer holds one, so its request stands in.
+        mem = row.alloc_memory_mb or requested_memory_mb(row, part_first_mem)
     if mem:
         parts.append(f"mem={_mem_str(mem)}")
     parts.append(f"node={row.num_nodes}")
@@ -181,7 +209,11 @@ def format_job(row: JobRow, jc: JobFormatContext, *, one_liner: bool = False, de
     lines.append(
         f"Priority={row.priority} Nice={row.nice} Account={row.account or '(null)'} QOS={row.qos or '(null)'}"
     )
-    reason = "_".join(row.reason.split(" ")) if row.reason else "None"
+    # slurm_sprint_job_info prints a job's state_desc, blanks made underscores, over its reason.
+    if row.state_desc:
+        reason = "".join("_" if ch.isspace() else ch for ch in row.state_desc)
+    else:
+        reason = "_".join(row.reason.split(" ")) if row.reason else "None"
     lines.append(f"JobState={row.state} Reason={reason} Dependency={row.dependency or '(null)'}")
     lines.append(
         f"Requeue={1 if row.requeue else 0} Restarts={row.restarts} BatchFlag=1 Reboot=0 "
@@ -197,7 +229,9 @@ def format_job(row: JobRow, jc: JobFormatContext, *, one_liner: bool = False, de
         f"SubmitTime={fmt_timestamp(row.submit_time)} EligibleTime={fmt_timestamp(row.eligible_time)}"
     )
     lines.append(f"AccrueTime={_accrue_time(row, jc.now)}")
-    lines.append(f"StartTime={fmt_timestamp(row.start_time)} EndTime={_end_time(row, jc.now)} Deadline=N/A")
+    lines.append(
+        f"StartTime={fmt_timestamp(_start_time(row, jc.now))} EndTime={_end_time(row, jc.now)} Deadline=N/A"
+    )
     lines.append(
         f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={_last_sched_eval(row, jc.now)} Scheduler=Main"
     )
@@ -213,8 +247,12 @@ def format_job(row: JobRow, jc: JobFormatContext, *, one_liner: bool = False, de
     )
     lines.append(f"TRES={job_tres(row, jc.part_first_mem)}")
     lines.append("Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*")
-    min_mem = _mem_str(row.min_memory_mb) if row.min_memory_mb else "0"
-    lines.append(f"MinCPUsNode={row.cpus_per_task} MinMemoryNode={min_mem} MinTmpDiskNode=0")
+    # MinMemoryCPU for --mem-per-cpu, MinMemoryNode otherwise (0 when no memory was asked for).
+    if row.min_memory_cpu_mb:
+        min_mem = f"MinMemoryCPU={_mem_str(row.min_memory_cpu_mb)}"
+    else:
+        min_mem = f"MinMemoryNode={_mem_str(row.min_memory_mb) if row.min_memory_mb else '0'}"
+    lines.append(f"MinCPUsNode={row.cpus_per_task} {min_mem} MinTmpDiskNode=0")
     lines.append(f"Features={row.features or '(null)'} DelayBoot=00:00:00")
     if row.reservation:
         lines.append(f"Reservation={row.reservation}")

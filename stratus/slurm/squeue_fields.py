@@ -103,13 +103,19 @@ def _end_time(row: JobRow, now: float) -> str:
 
 
 def _min_memory(row: JobRow, c: ValueContext) -> str:
-    return convert_num_unit(float(row.min_memory_mb or 0), UNIT_MEGA, noconvert=c.noconvert)
+    """``%m``: the memory asked for per node, or per CPU (squeue 22.05 prints either the same)."""
+    mb = row.min_memory_cpu_mb or row.min_memory_mb or 0
+    return convert_num_unit(float(mb), UNIT_MEGA, noconvert=c.noconvert)
 
 
 def _std_path(row: JobRow, which: str) -> str:
+    """``-O STDOUT``/``STDERR`` as squeue 22.05 prints them: the path as submitted (absolute,
+    patterns unexpanded), else ``<workdir>/slurm-<job id>.out`` with the record's own id (the
+    array job's id for a pending array)."""
+    default = f"{row.workdir}/slurm-{row.job_id}.out"
     if which == "out":
-        return row.stdout or f"{row.workdir}/slurm-{row.job_id}.out"
-    return row.stderr or row.stdout or f"{row.workdir}/slurm-{row.job_id}.out"
+        return row.stdout_given or default
+    return row.stderr_given or row.stdout_given or default
 
 
 ValueFn = Callable[[Record, ValueContext], "str | tuple[str, bool] | None"]

@@ -46,7 +46,8 @@ class Record:
 
 
 def _make_rec(row: JobRow, part: str, part_prio: int, env: Mapping[str, str]) -> Record:
-    rec = Record(row=row, part=part, part_prio=part_prio, reason=row.reason)
+    # squeue prints a job's state_desc, when it has one, in place of its reason code.
+    rec = Record(row=row, part=part, part_prio=part_prio, reason=row.state_desc or row.reason)
     if row.array_pending is not None and len(row.array_pending) == 1:
         # Slurm turns an array's last pending task into a plain task record: "27_3".
         rec.task_id = row.array_pending.min()

@@ -173,12 +173,22 @@ class JobRow:
     num_cpus: int = 1
     num_tasks: int = 1
     cpus_per_task: int = 1
-    min_memory_mb: int | None = None  # per node
+    min_memory_mb: int | None = None  # per node (--mem)
+    min_memory_cpu_mb: int | None = None  # per allocated CPU (--mem-per-cpu)
+    # Memory its allocation holds, over all its nodes: 0 unless memory is a consumable resource.
+    alloc_memory_mb: int = 0
+    memory_consumable: bool = False  # the cluster schedules memory (CR_CPU_Memory)
     gpus_per_node: int = 0
     workdir: str = ""
     command: str | None = None
-    stdout: str = ""
+    stdout: str = ""  # the path its output goes to (patterns expanded)
     stderr: str = ""
+    # --output/--error as submitted (made absolute, patterns unexpanded); None: not given.
+    stdout_given: str | None = None
+    stderr_given: str | None = None
+    # Free text Slurm shows instead of the reason code (its state_desc), e.g. "job requeued in
+    # held state"; scontrol writes it with underscores for blanks.
+    state_desc: str | None = None
     stdin: str = "/dev/null"
     exit_code: int = 0
     exit_signal: int = 0
@@ -264,10 +274,11 @@ class CancelResult:
 class ControlRequest:
     """A job action from ``scontrol`` (hold, release, requeue, update).
 
-    ``action`` is one of ``hold`` (held by the user: reason JobHeldUser), ``uhold`` (same),
-    ``release``, ``requeue``, ``requeuehold``, ``update``. For ``update``, ``fields`` holds the
-    ``Key=Value`` pairs as given, keys in Slurm's spelling (``TimeLimit``, ``Partition``,
-    ``NumCPUs``, ``Nice``, ``JobName``, ``MinMemoryNode`` ...), values unparsed.
+    ``action`` is one of ``hold`` (an administrator's hold, JobHeldAdmin, when an administrator
+    asks; otherwise the user's, JobHeldUser), ``uhold`` (always the user's hold), ``release``,
+    ``requeue``, ``requeuehold``, ``update``. For ``update``, ``fields`` holds the ``Key=Value``
+    pairs as given, keys in Slurm's spelling (``TimeLimit``, ``Partition``, ``NumCPUs``,
+    ``Nice``, ``JobName``, ``MinMemoryNode`` ...), values unparsed.
     """
 
     action: str
@@ -340,6 +351,7 @@ class AcctRow:
     num_tasks: int | None = None
     req_cpus: int = 1
     req_mem_mb: int | None = None  # per node
+    req_mem_cpu_mb: int | None = None  # per allocated CPU (--mem-per-cpu)
     req_gpus: int = 0
     exit_code: int = 0
     exit_signal: int = 0

@@ -272,11 +272,14 @@ def test_sequential_array_a_requeued_task_runs_again_before_the_next_one() -> No
     assert err is None and first.state == JobState.COMPLETING
     e.job_ended(first.id, 0, 2.0, signal=15)
     assert first.state == JobState.PENDING and first.run == 1
+    again = 2.0 + e.config.requeue_delay_s  # a requeued job waits a little before it runs again
     e.schedule(2.0)
+    assert first.reason == "BeginTime" and array.reason == "Dependency"
+    e.schedule(again)
     assert first.state == JobState.RUNNING and array.reason == "Dependency"
     assert list(_tasks(e, array)) == [0]
-    e.job_ended(first.id, 1, 3.0)
-    e.schedule(3.0)
+    e.job_ended(first.id, 1, again + 1.0)
+    e.schedule(again + 1.0)
     assert sorted(_tasks(e, array)) == [0, 1]
 
 

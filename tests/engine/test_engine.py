@@ -206,10 +206,13 @@ def test_node_failure_requeues_explicitly_and_replaces_static_node() -> None:
     assert e.tick(2.5) == []  # back-off before relaunching
     acts = e.tick(3.5)
     assert PowerUp(("q-st-c-1",)) in acts
-    acts = e.node_up("q-st-c-1", 4.0, "i-2")
-    assert acts == [LaunchJob(job.id, 1, ("q-st-c-1",))]
+    # Requeued, it waits out the requeue delay (BeginTime), as Slurm 22.05 delays a requeued job.
+    again = 2.0 + e.config.requeue_delay_s
+    assert e.node_up("q-st-c-1", 4.0, "i-2") == [] and job.reason == "BeginTime"
+    assert job.eligible_time == again and e.next_wakeup(4.0) == again
+    assert e.tick(again) == [LaunchJob(job.id, 1, ("q-st-c-1",))]
     # A report from the lost run is stale and ignored.
-    assert e.job_ended(job.id, 0, 5.0, exit_code=0) == [] and job.state == JobState.RUNNING
+    assert e.job_ended(job.id, 0, again + 1.0, exit_code=0) == [] and job.state == JobState.RUNNING
 
 
 def test_boot_timeout_requeues_and_powers_down() -> None:
@@ -229,8 +232,10 @@ def test_check_rejects_impossible_requests() -> None:
     assert e.check(spec(cpus_per_task=3)).code == "CPUS_PER_NODE"  # type: ignore[union-attr]
     assert e.check(spec(mem_per_node_mb=999_999)).code == "MEMORY"  # type: ignore[union-attr]
     assert e.check(spec(gpus_per_node=1)).code == "GPUS"  # type: ignore[union-attr]
-    assert e.check(spec(min_nodes=12, ntasks=12)) is None  # pending with PartitionNodeLimit
+    # More nodes than the partition has: refused (EnforcePartLimits=ALL, ParallelCluster's).
+    assert e.check(spec(min_nodes=12, ntasks=12)).code == "NODE_COUNT"  # type: ignore[union-attr]
     assert e.check(spec(ntasks=3)) is None  # spreads over three 1-CPU nodes
+    # A job that got past the check anyway (its partition shrank since) waits with a reason.
     job = e.submit(spec(min_nodes=12, ntasks=12), 0.0)
     e.tick(0.0)
     assert job.reason == "PartitionNodeLimit"
@@ -294,8 +299,10 @@ def test_fleet_stop_requeues_and_start_relaunches_static() -> None:
     assert PowerDown(("q-st-c-1",)) in acts
     assert job.state == JobState.PENDING and job.run == 1
     e.node_terminated("q-st-c-1", 2.1)
-    assert e.tick(3.0) == [] and job.reason == "PartitionInactive"
-    assert e.next_wakeup(3.0) == math.inf
+    assert e.tick(3.0) == [] and job.reason == "BeginTime"  # the requeue delay comes first
+    again = 2.0 + e.config.requeue_delay_s
+    assert e.tick(again) == [] and job.reason == "PartitionInactive"
+    assert e.next_wakeup(again) == math.inf
     acts = e.start_fleet(4.0)
     assert any(isinstance(a, PowerUp) and "q-st-c-1" in a.nodes for a in acts)
 
@@ -448,7 +455,7 @@ def test_hold_release_requeue_and_update() -> None:
     job = e.submit(spec(), 0.0, hold=True)
     e.schedule(0.0)
     assert job.reason == "JobHeldUser" and job.state == JobState.PENDING
-    assert e.set_hold(job, False, 1.0)
+    assert e.set_hold(job, False, 1.0) is None
     e.schedule(1.0)
     assert job.state == JobState.RUNNING
     err, actions = e.requeue(job, 2.0)
@@ -457,10 +464,13 @@ def test_hold_release_requeue_and_update() -> None:
     e.job_ended(job.id, 0, 2.5, signal=15)
     assert job.state == JobState.PENDING and job.run == 1
     e.schedule(3.0)
+    assert job.state == JobState.PENDING and job.reason == "BeginTime"
+    t = 2.5 + e.config.requeue_delay_s
+    e.schedule(t)
     assert job.state == JobState.RUNNING
-    assert e.update(job, {"time_limit_s": 10.0}, 3.0) is None
-    assert e.next_wakeup(3.0) == 13.0
-    assert e.update(job, {"cpus_per_task": 2}, 3.0) == "NOT_PENDING"
+    assert e.update(job, {"time_limit_s": 10.0}, t) is None
+    assert e.next_wakeup(t) == t + 10.0
+    assert e.update(job, {"cpus_per_task": 2}, t) == "NOT_PENDING"
     pending = e.submit(spec(), 4.0)
     assert e.update(pending, {"cpus_per_task": 99}, 4.0) == "IMPOSSIBLE"
     assert e.update(pending, {"partitions": ("q",), "nice": 10}, 4.0) is None

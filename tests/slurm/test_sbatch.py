@@ -103,7 +103,9 @@ def test_bad_directives(tmp_path: Path) -> None:
         (["--open-mode=x"], ["sbatch: error: Invalid --open-mode specification"], 255),
         (["--exclusive=x"], ["sbatch: error: Invalid --exclusive specification"], 255),
         (["--mail-type=sometimes"], ["sbatch: error: Invalid --mail-type specification"], 255),
-        (["--begin=whenever"], ["sbatch: error: Invalid --begin specification"], 255),
+        # parse_time's own line comes first (Slurm 22.05, src/common/parse_time.c).
+        (["--begin=whenever"], ["Invalid time specification (pos=0): whenever",
+                                "sbatch: error: Invalid --begin specification"], 255),
         (["--nice=9999999999"], ["sbatch: error: Invalid --nice value, out of range (+/- 2147483645)"], 255),
         (["--gres=gpu:a:b:c"], [FAILED + "Invalid generic resource (gres) specification"], 1),
         (["--gpus=x:y:z"], [FAILED + "Invalid Trackable RESource (TRES) specification"], 1),

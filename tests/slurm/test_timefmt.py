@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stratus.slurm.sacct_time import TimeParseError, parse_time
 from stratus.slurm.timefmt import (
     UNIT_MEGA,
     YEAR_SECONDS,
@@ -20,7 +21,6 @@ from stratus.slurm.timefmt import (
     fmt_sinfo_limit,
     fmt_squeue_limit,
     fmt_timestamp,
-    parse_begin,
     parse_mem_mb,
 )
 
@@ -120,7 +120,13 @@ def test_sizes_print_like_convert_num_unit() -> None:
 
 
 def test_begin_times() -> None:
+    """sbatch --begin is read by Slurm 22.05's parse_time looking ahead; bad text reports where
+    parse_time stopped (the position sbatch prints)."""
     now = at("09:21:00")
+
+    def parse_begin(text: str, now: float) -> int:
+        return parse_time(text, now, past=False)
+
     assert parse_begin("now", now) == now
     assert parse_begin("now+1hour", now) == now + 3600
     assert parse_begin("now+30", now) == now + 30
@@ -132,7 +138,9 @@ def test_begin_times() -> None:
     assert parse_begin("tomorrow", now) == at("00:00:00") + 86400
     assert parse_begin("2026-11-23T10:30", now) == at("10:30:00") + 86400
     assert parse_begin("11/23", now) == at("00:00:00") + 86400
-    assert parse_begin("uts1800000000", now) == 1800000000.0
-    for bad in ("garbage", "now+", "25:00", "now+3parsecs", "13/40"):
-        with pytest.raises(TimeSpecError):
+    assert parse_begin("uts1800000000", now) == 1800000000
+    assert parse_begin("", now) == 0  # names no time: refused without a position
+    for bad, pos in (("garbage", 0), ("now+", 3), ("25:00", 0), ("now+3parsecs", 4), ("13/40", 0)):
+        with pytest.raises(TimeParseError) as info:
             parse_begin(bad, now)
+        assert info.value.pos == pos, bad

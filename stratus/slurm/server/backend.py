@@ -10,7 +10,9 @@ Nothing here changes cluster state except through the service.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from pathlib import Path
 
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import Job
@@ -29,7 +31,8 @@ from stratus.service.model import (
 from stratus.slurm import errors as serr
 from stratus.slurm.depend_text import dependency_text
 from stratus.slurm.hostlist import compress
-from stratus.slurm.server import rows
+from stratus.slurm.scontrol_records import short_host
+from stratus.slurm.server import rows, slurmconf
 from stratus.slurm.server.launch import SlurmLauncher
 from stratus.slurm.server.submit import job_spec, payload, rejected, update_fields
 from stratus.slurm.views import (
@@ -48,6 +51,8 @@ from stratus.slurm.views import (
     PriorityWeights,
     ShareRow,
 )
+
+log = logging.getLogger(__name__)
 
 # The service's problems in scontrol's words (``<error> for job <id>``).
 _CONTROL_ERRORS = {
@@ -80,9 +85,30 @@ class SlurmDoor:
         self.service = service
         self.cluster_name = service.cluster_name
         self.max_array_size = service.layout.max_array_size
-        self.launcher = SlurmLauncher(service)
+        self._memory_consumable = service.layout.memory_based_scheduling
         # Rows only change when their job does: (version, row) per job id, see rows.version.
         self._rows: dict[int, tuple[tuple[object, ...], JobRow]] = {}
+        self.slurm_conf: str | None = None
+        self.slurm_conf = self._write_slurm_conf()
+        self.launcher = SlurmLauncher(service, slurm_conf=self.slurm_conf)
+
+    def _write_slurm_conf(self) -> str | None:
+        """Write the cluster's slurm.conf into its directory (beside ``bin/``) as the door starts.
+
+        Returns its path, or None if it cannot be written: jobs then get no ``SLURM_CONF``
+        rather than one naming a missing file.
+        """
+        path = Path(self.service.bin_dir).parent / slurmconf.FILE_NAME
+        parameters = {"MaxArraySize": str(self.max_array_size), **self.slurm_config()}
+        text = slurmconf.slurm_conf_text(
+            self.cluster_name, short_host(), parameters, self.nodes(), self.partitions()
+        )
+        try:
+            slurmconf.write_slurm_conf(path, text)
+        except OSError as exc:
+            log.warning("cannot write %s: %s; jobs get no SLURM_CONF", path, exc)
+            return None
+        return str(path)
 
     def now(self) -> float:
         return self.service.now()
@@ -178,13 +204,22 @@ class SlurmDoor:
     def control(self, request: ControlRequest, ctx: ClientContext) -> ControlResult:
         """hold, uhold, release, requeue, requeuehold, update: every change stored before answering.
 
-        Error lines are scontrol's: ``<Slurm error> for job <id>``.
+        ``hold`` by an administrator is an administrator's hold (JobHeldAdmin), ``uhold`` (and
+        anyone else's ``hold``) the user's (JobHeldUser), as in Slurm 22.05. Error lines are
+        scontrol's: ``<Slurm error> for job <id>``; a hold, release or update of a finished job
+        says ``Job has already finished``.
         """
         identity = self.identity(ctx)
         targets = [Target(t.job_id, t.task_ids) for t in request.targets]
         results: list[TargetResult]
+        errors = _CONTROL_ERRORS
+        if request.action in ("hold", "uhold", "release", "update"):
+            # slurmctld's job update refuses any change to a finished job with its own words.
+            errors = {**_CONTROL_ERRORS, Problem.ALREADY_DONE: serr.JOB_FINISHED}
         if request.action in ("hold", "uhold", "release"):
-            results = self.service.hold(targets, identity, held=request.action != "release")
+            results = self.service.hold(
+                targets, identity, held=request.action != "release", user_hold=request.action == "uhold"
+            )
         elif request.action in ("requeue", "requeuehold"):
             results = self.service.requeue(targets, identity, hold=request.action == "requeuehold")
         elif request.action == "update":
@@ -195,16 +230,20 @@ class SlurmDoor:
             results = self.service.update(targets, identity, changes)
         else:
             return ControlResult(errors=[f"Unknown job action {request.action}"], exit_code=1)
-        errors = [
-            f"{_CONTROL_ERRORS.get(r.problem, serr.INVALID_JOB_ID)} for job {_label(r.target)}"
+        lines = [
+            f"{errors.get(r.problem, serr.INVALID_JOB_ID)} for job {_label(r.target)}"
             for r in results
             if r.problem is not None
         ]
-        return ControlResult(errors=errors, exit_code=1 if errors else 0)
+        return ControlResult(errors=lines, exit_code=1 if lines else 0)
 
     def slurm_config(self) -> dict[str, str]:
-        """The slurm.conf parameters stratus has, for ``scontrol show config``."""
-        return rows.slurm_config(self.service.layout)
+        """The slurm.conf parameters stratus has, for ``scontrol show config`` (and where the
+        cluster's slurm.conf is, once written)."""
+        values = rows.slurm_config(self.service.layout)
+        if self.slurm_conf is not None:
+            values["SLURM_CONF"] = self.slurm_conf
+        return values
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -220,7 +259,7 @@ class SlurmDoor:
             hit = cache.get(job.id)
             if hit is None or hit[0] != version:
                 info = service.payload_info(job.array_id if job.array_id is not None else job.id)
-                hit = (version, rows.job_row(job, info))
+                hit = (version, rows.job_row(job, info, memory_consumable=self._memory_consumable))
                 cache[job.id] = hit
             row = hit[1]
             if job.spec.dependencies and job.state == JobState.PENDING:

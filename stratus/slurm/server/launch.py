@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import pwd
+from dataclasses import replace
 from typing import Any
 
 from stratus.engine.model import Job
 from stratus.service.interface import Service
+from stratus.slurm.arrays import array_step
 from stratus.slurm.env import JobEnvInput, batch_job_env
 from stratus.slurm.patterns import PatternContext, output_paths
 
@@ -50,19 +52,33 @@ def output_files(job: Job, info: dict[str, Any], node: str) -> tuple[str, str]:
     return os.path.join(workdir, out), os.path.join(workdir, err)
 
 
-def login_defaults(env: dict[str, str], user: str, slurm_bin: str) -> None:
-    """What a job finds even with ``--export=NONE``: the user's basics, and Slurm's commands.
+def loads_login_env(export: str | None) -> bool:
+    """Whether the node loads the user's login environment for a job exported this way.
 
-    Slurm then gives the job the user's login environment (``--get-user-env``); stratus gives
-    HOME, USER, LOGNAME, SHELL and a default PATH where missing. The cluster's Slurm commands
-    come first on PATH either way, as they are installed system-wide on a Slurm cluster, so a
-    job can run ``scontrol show hostnames`` or submit more jobs.
+    sbatch asks for it (``SLURM_GET_USER_ENV=1``, as ``--get-user-env`` does) for
+    ``--export=NONE`` and for an explicit list of variables, not for ``ALL`` (the default).
+    """
+    return export is not None and export.upper() != "ALL"
+
+
+def login_defaults(env: dict[str, str], user: str, slurm_bin: str, *, login_env: bool = False) -> None:
+    """What a job finds whatever it exported: the user's basics, TMPDIR, and Slurm's commands.
+
+    With ``login_env`` (``--export=NONE`` or a list) Slurm gives the job the user's login
+    environment, as ``su - USER`` builds it; stratus gives its usual variables where missing:
+    HOME, USER, LOGNAME, SHELL, MAIL (``/var/mail/USER``) and a default PATH. Whatever was
+    exported, slurmstepd sets TMPDIR to ``/tmp`` when the job has none. The cluster's Slurm
+    commands come first on PATH either way, as they are installed system-wide on a Slurm
+    cluster, so a job can run ``scontrol show hostnames`` or submit more jobs.
     """
     try:
         pw = pwd.getpwnam(user)
         defaults = {"HOME": pw.pw_dir, "USER": user, "LOGNAME": user, "SHELL": pw.pw_shell or "/bin/sh"}
     except KeyError:
         defaults = {"USER": user, "LOGNAME": user, "SHELL": "/bin/sh"}
+    if login_env:
+        defaults["MAIL"] = f"/var/mail/{user}"
+    defaults["TMPDIR"] = "/tmp"
     for key, value in defaults.items():
         env.setdefault(key, value)
     path = env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
@@ -74,14 +90,16 @@ def login_defaults(env: dict[str, str], user: str, slurm_bin: str) -> None:
 class SlurmLauncher:
     """Builds the launch of a Slurm job's batch script (a controller ``LaunchBuilder``)."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, slurm_conf: str | None = None) -> None:
         self.service = service
+        self.slurm_conf = slurm_conf  # the cluster's slurm.conf, given to batch jobs as SLURM_CONF
 
     def env_input(self, job: Job, info: dict[str, Any]) -> JobEnvInput:
         """What the ``SLURM_*`` environment of a started ``job`` is built from."""
         assert job.alloc is not None
         workdir = info.get("workdir", "/")
         arr = info.get("array")
+        step = array_step(arr["text"]) if arr and arr.get("text") else 1
         return JobEnvInput(
             job_id=job.id,
             name=job.spec.name,
@@ -104,11 +122,13 @@ class SlurmLauncher:
             array_task_count=arr["count"] if arr else None,
             array_task_min=arr["min"] if arr else None,
             array_task_max=arr["max"] if arr else None,
+            array_task_step=step,
             account=info.get("account"),
             open_mode=info.get("open_mode"),
             export=info.get("export"),
             prio_process=job.spec.nice,
             controller_port=self.service.api_port,
+            restart_count=job.run,
         )
 
     def allocation_env(self, job: Job, info: dict[str, Any]) -> dict[str, str]:
@@ -125,8 +145,13 @@ class SlurmLauncher:
         stdout, stderr = output_files(job, info, node)
         workdir = info.get("workdir", "/")
         full_env = dict(env)
-        full_env.update(batch_job_env(self.env_input(job, info)))
-        login_defaults(full_env, job.spec.user, self.service.bin_dir)
+        export = info.get("export")
+        if loads_login_env(export):
+            # sbatch's request to load the login environment travels with the job (slurmd
+            # leaves it in place), so the job sees it as a Slurm job does.
+            full_env["SLURM_GET_USER_ENV"] = "1"
+        full_env.update(batch_job_env(replace(self.env_input(job, info), slurm_conf=self.slurm_conf)))
+        login_defaults(full_env, job.spec.user, self.service.bin_dir, login_env=loads_login_env(export))
         stdin = info.get("stdin") or "/dev/null"
         spec = job.spec
         mem_limit = spec.mem_per_node_mb

@@ -63,19 +63,47 @@ def version(job: Job) -> tuple[object, ...]:
         job.exit_code,
         job.exit_signal,
         job.time_limit_s,
+        job.held,
+        job.eligible_time,
         # An update replaces the spec (name, tasks, CPUs, nice ...): compared by identity first,
         # so an unchanged job costs nothing here.
         job.spec,
     )
 
 
-def job_row(job: Job, info: dict[str, Any]) -> JobRow:
-    """A job record as the rows squeue, scontrol and the openapi dumps print."""
+# Engine reasons Slurm shows as a reason code plus free text (its state_desc): a requeued and
+# held job is JobHeldUser to slurmctld, described as "job requeued in held state".
+_REASON_TEXT: dict[str, tuple[str, str]] = {"JobHeldRequeue": ("JobHeldUser", "job requeued in held state")}
+
+
+def slurm_reason(reason: str) -> tuple[str, str | None]:
+    """An engine reason as Slurm's (reason code, state_desc or None)."""
+    code, text = _REASON_TEXT.get(reason, (reason, None))
+    return code, text
+
+
+def _given_path(info: dict[str, Any], key: str) -> str | None:
+    """``--output``/``--error`` as sbatch sends it: absolute (under the working directory), the
+    patterns left as they are."""
+    given = info.get(key)
+    if not given:
+        return None
+    path = str(given)
+    return path if path.startswith("/") else os.path.join(str(info.get("workdir", "/")), path)
+
+
+def job_row(job: Job, info: dict[str, Any], *, memory_consumable: bool = False) -> JobRow:
+    """A job record as the rows squeue, scontrol and the openapi dumps print.
+
+    ``memory_consumable``: the cluster schedules memory (ParallelCluster's
+    EnableMemoryBasedScheduling), so an allocation's memory is part of its TRES.
+    """
     spec = job.spec
     alloc = job.alloc
     node = alloc.nodes[0] if alloc is not None else ""
     stdout, stderr = output_files(job, info, node)
     stdin = info.get("stdin") or "/dev/null"
+    reason, state_desc = slurm_reason(job.reason)
     return JobRow(
         job_id=job.id,
         name=spec.name,
@@ -84,7 +112,8 @@ def job_row(job: Job, info: dict[str, Any]) -> JobRow:
         gid=spec.gid,
         partition=job.partition or ",".join(spec.partitions),
         state=job.state.value,
-        reason=job.reason,
+        reason=reason,
+        state_desc=state_desc,
         submit_time=job.submit_time,
         priority=0 if job.held else job.priority,  # Slurm zeroes a held job's priority
         array_job_id=job.array_id,
@@ -105,11 +134,16 @@ def job_row(job: Job, info: dict[str, Any]) -> JobRow:
         num_tasks=spec.ntasks,
         cpus_per_task=spec.cpus_per_task,
         min_memory_mb=spec.mem_per_node_mb,
+        min_memory_cpu_mb=spec.mem_per_cpu_mb,
+        alloc_memory_mb=sum(alloc.memory_mb) if alloc is not None else 0,
+        memory_consumable=memory_consumable,
         gpus_per_node=spec.gpus_per_node,
         workdir=info.get("workdir", ""),
         command=info.get("script_path"),
         stdout=stdout,
         stderr=stderr,
+        stdout_given=_given_path(info, "stdout"),
+        stderr_given=_given_path(info, "stderr"),
         stdin=stdin if os.path.isabs(stdin) else os.path.join(info.get("workdir", "/"), stdin),
         exit_code=job.exit_code,
         exit_signal=job.exit_signal,
@@ -202,7 +236,7 @@ def slurm_config(layout: ClusterLayout) -> dict[str, str]:
         "PrivateData": "cloud",
         "SelectTypeParameters": "CR_CPU_MEMORY" if layout.memory_based_scheduling else "CR_CPU",
         "SchedulerType": "sched/backfill",
-        "PriorityType": "priority/basic",
+        "PriorityType": f"priority/{layout.scheduling.priority.kind}",
         "JobRequeue": "1",
     }
 
@@ -282,6 +316,7 @@ def accounting_rows(
             "num_tasks": spec.ntasks,
             "req_cpus": spec.ntasks * spec.cpus_per_task,
             "req_mem_mb": spec.mem_per_node_mb,
+            "req_mem_cpu_mb": spec.mem_per_cpu_mb,
             "req_gpus": spec.gpus_per_node,
             "workdir": info.get("workdir", ""),
             "priority": job.priority,
@@ -317,7 +352,7 @@ def accounting_rows(
                 state_by_uid=spec.uid if job.state == JobState.CANCELLED else None,
                 restarts=job.run,
                 array_pending=job.pending_tasks if job.is_array_remainder else None,
-                reason=job.reason,
+                reason=slurm_reason(job.reason)[0],
                 start_time=job.start_time if started else None,
                 end_time=job.end_time,
                 nodes=alloc.nodes if alloc is not None and started else (),

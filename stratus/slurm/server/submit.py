@@ -145,25 +145,26 @@ def _features(constraint: str | None) -> tuple[str, ...]:
 
 
 def export_env(export: str | None, env: dict[str, str]) -> dict[str, str]:
-    """The environment a job starts from, per ``--export`` (Slurm's default is ALL)."""
+    """The environment a job starts from, per ``--export``, as sbatch 22.05 builds it.
+
+    ``ALL`` (the default): everything. ``NONE``: only the variables whose names start with
+    ``SLURM``. Anything else is a list (env_merge_filter): ``ALL`` adds everything, ``NAME=value``
+    sets a variable, ``NAME`` copies it if set; then every ``SLURM_*`` variable is added.
+    """
     if export is None or export.upper() == "ALL":
         return dict(env)
-    items = [x for x in export.split(",") if x]
+    if export.upper() == "NONE":
+        return {k: v for k, v in env.items() if k.startswith("SLURM")}
     base: dict[str, str] = {}
-    if items and items[0].upper() == "ALL":
-        base = dict(env)
-        items = items[1:]
-    elif items and items[0].upper() == "NONE":
-        items = items[1:]
-    else:
-        # A plain list: those variables plus Slurm's own, as Slurm documents.
-        base = {k: v for k, v in env.items() if k.startswith("SLURM_")}
-    for item in items:
+    for item in (x for x in export.split(",") if x):
         name, eq, value = item.partition("=")
-        if eq:
+        if item.upper() == "ALL":
+            base.update(env)
+        elif eq:
             base[name] = value
         elif name in env:
             base[name] = env[name]
+    base.update((k, v) for k, v in env.items() if k.startswith("SLURM_"))
     return base
 
 
