@@ -285,14 +285,23 @@ def already_exists(name: str) -> ConflictError:
     return ConflictError(f"Bad Request: Cluster {name} already exists.")
 
 
-def wait_status(paths: ClusterPaths, done: Any, timeout_s: float = 3600.0) -> dict[str, Any]:
+def wait_status(
+    paths: ClusterPaths, done: Any, timeout_s: float = 3600.0, *, restarts: bool = False
+) -> dict[str, Any]:
+    """Wait until ``done(cluster record)``; the head node must stay up (with ``restarts``, it may
+    be down for up to a minute: it is restarting onto an updated configuration)."""
     deadline = time.monotonic() + timeout_s
+    down_since: float | None = None
     while True:
         cluster = read_cluster(paths)
         if done(cluster):
             return cluster
-        if not head_running(paths):
+        if head_running(paths):
+            down_since = None
+        elif not restarts or (down_since is not None and time.monotonic() - down_since > 60.0):
             raise BackendError(head_down_message(paths.name))
+        elif down_since is None:
+            down_since = time.monotonic()
         if time.monotonic() > deadline:
             raise BackendError("timed out waiting for the cluster")
         time.sleep(0.1)
@@ -325,7 +334,8 @@ def describe_cluster(name: str) -> dict[str, Any]:
 
 
 def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the running head node's API; failures to reach it are ``BackendError``s."""
+    """Call the running head node's API; failures to reach it are ``BackendError``s, its error
+    answers ``CliError``s with every key it gave (pcluster prints them all)."""
     import httpx
 
     try:
@@ -341,8 +351,51 @@ def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | Non
     except (OSError, ValueError, httpx.HTTPError) as exc:
         raise BackendError(f"the head node of cluster '{paths.name}' did not answer: {exc}") from exc
     if r.status_code >= 400:
-        raise CliError(data.get("message", f"HTTP {r.status_code}"))
+        extra = {k: v for k, v in data.items() if k != "message"} if isinstance(data, dict) else None
+        raise CliError(data.get("message", f"HTTP {r.status_code}"), extra or None)
     return data
+
+
+def update_cluster(
+    name: str,
+    config_file: str,
+    *,
+    dryrun: bool = False,
+    force: bool = False,
+    suppress_validators: list[str] | None = None,
+    failure_level: str = "ERROR",
+    wait: bool = False,
+) -> dict[str, Any]:
+    """pcluster's update-cluster: the running head node checks and applies the new configuration."""
+    from stratus.config import BadYamlError, read_config_file
+
+    paths = existing(name)
+    try:
+        text = read_config_file(config_file)
+    except FileNotFoundError as exc:
+        raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
+    except OSError as exc:
+        raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
+    except BadYamlError as exc:
+        raise CliError(str(exc.to_json()["message"])) from exc
+    if not head_running(paths):
+        raise BackendError(head_down_message(name))
+    body = {
+        "clusterConfiguration": text,
+        "dryrun": dryrun,
+        "forceUpdate": force,
+        "suppressValidators": suppress_validators or [],
+        "validationFailureLevel": failure_level,
+    }
+    answer: dict[str, Any] = _api(paths, "PUT", f"/v3/clusters/{name}", body)
+    if not wait:
+        return answer
+    # UPDATE_COMPLETE is recorded by the head node that runs on the new configuration.
+    def settled(cluster: dict[str, Any]) -> bool:
+        return cluster.get("clusterStatus") in ("UPDATE_COMPLETE", "UPDATE_FAILED") and head_running(paths)
+
+    final = wait_status(paths, settled, restarts=True)
+    return shapes.describe_cluster(final, head_running=head_running(paths), config_path=str(paths.config))
 
 
 def delete_cluster(name: str, *, wait: bool = False) -> dict[str, Any]:

@@ -57,6 +57,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p = verb("describe-cluster", "Describe a cluster.")
     name_arg(p)
 
+    p = verb("update-cluster", "Update a running cluster's configuration (jobs keep running).")
+    name_arg(p)
+    p.add_argument("-c", "--cluster-configuration", required=True, help="The new configuration (YAML).")
+    p.add_argument("--dryrun", default="false", nargs="?", const="true", help="Only validate.")
+    p.add_argument(
+        "--force-update", default="false", nargs="?", const="true", help="Override the update checks."
+    )
+    p.add_argument("--suppress-validators", nargs="+", default=[], metavar="SUPPRESS_VALIDATORS")
+    p.add_argument("--validation-failure-level", choices=["INFO", "WARNING", "ERROR"], default="ERROR")
+    p.add_argument("--wait", action="store_true", help="Wait for the update to finish.")
+
     p = verb("delete-cluster", "Delete a cluster and every node it runs.")
     name_arg(p)
     p.add_argument("--wait", action="store_true", help="Wait until the cluster is gone.")
@@ -270,6 +281,19 @@ def main(argv: list[str] | None = None) -> int:
             _emit(c.list_clusters(args.cluster_status), query)
         elif args.command == "describe-cluster":
             _emit(c.describe_cluster(args.cluster_name), query)
+        elif args.command == "update-cluster":
+            _emit(
+                c.update_cluster(
+                    args.cluster_name,
+                    args.cluster_configuration,
+                    dryrun=_bool(args.dryrun, "dryrun"),
+                    force=_bool(args.force_update, "forceUpdate"),
+                    suppress_validators=args.suppress_validators,
+                    failure_level=args.validation_failure_level,
+                    wait=args.wait,
+                ),
+                query,
+            )
         elif args.command == "delete-cluster":
             _emit(c.delete_cluster(args.cluster_name, wait=args.wait), query)
         elif args.command == "describe-compute-fleet":

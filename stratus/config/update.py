@@ -31,9 +31,10 @@ class Policy(StrEnum):
     UNSUPPORTED = "UNSUPPORTED"  # only in a new cluster
 
 
-# ParallelCluster's messages (ParallelCluster 3.12, update validation errors).
+# ParallelCluster's messages (ParallelCluster 3.12, update validation errors); its command named
+# as stratus's (pcluster's verbs are stratus's).
 FLEET_STOP_MESSAGE = (
-    "All compute nodes must be stopped. Stop the compute fleet with the pcluster update-compute-fleet command"
+    "All compute nodes must be stopped. Stop the compute fleet with the stratus update-compute-fleet command"
 )
 
 

@@ -114,6 +114,8 @@ class Controller:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.deleting = False
+        # Set by apply_config: the daemon starts the head node again, on the new configuration.
+        self.restart_requested = False
         self.interactive_silence_s = INTERACTIVE_SILENCE_S
         self.payloads = Payloads(store)
         # Front doors register how their jobs are launched (by the door a payload names) and
@@ -438,6 +440,9 @@ class Controller:
             self._write_cluster([], None)
         if self.deleting:
             self._spawn(self._delete())  # a deletion the previous head node did not finish
+        if self.cluster.get("clusterStatus") == ClusterStatus.UPDATE_IN_PROGRESS:
+            # This head node runs on the configuration the update wrote: the update is done.
+            self.set_cluster_status(ClusterStatus.UPDATE_COMPLETE, "configuration applied")
         for job in list(self.engine.jobs.values()):
             if job.spec.interactive and job.state == JobState.COMPLETING:
                 self._spawn(self._finish_interactive(job.id, job.run))
@@ -505,6 +510,51 @@ class Controller:
         # The request and its effect on partitions and nodes land in one transaction.
         self.commit(actions, extra=lambda conn: self.set_fleet_status(status, "user request", conn))
         self._progress_lifecycle()
+
+    def nodes_in_use(self, names: set[str]) -> list[str]:
+        """Which of ``names`` hold work or a machine: a job's allocation, an instance, or any
+        state but powered down. Such a node cannot leave the configuration under its jobs."""
+        allocated = {
+            n for job in self.engine.jobs.values() if job.alloc is not None and not job.state.final
+            for n in job.alloc.nodes
+        }
+        return sorted(
+            name
+            for name in names
+            if name in allocated
+            or name in self.instances
+            or (name in self.engine.nodes and self.engine.nodes[name].state != NodeState.POWERED_DOWN)
+        )
+
+    def partitions_in_use(self, names: set[str]) -> list[str]:
+        """Which of the partitions ``names`` unfinished jobs wait for or run in."""
+        used: set[str] = set()
+        for job in self.engine.jobs.values():
+            if not job.state.final:
+                used.update(job.spec.partitions or ())
+                if job.partition:
+                    used.add(job.partition)
+        return sorted(names & used)
+
+    def apply_config(self, text: str) -> None:
+        """update-cluster: make ``text`` (validated, with its changes allowed) the configuration.
+
+        The file is replaced first (atomically, synced), then UPDATE_IN_PROGRESS is stored, then
+        the head node restarts onto it (see :attr:`restart_requested`); the new head node
+        restores every job and node from the store, as after any restart, and records
+        UPDATE_COMPLETE. Jobs keep running throughout: their agents reconnect.
+        """
+        tmp = self.paths.config.with_suffix(".update")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.paths.config)
+        self.set_cluster_status(ClusterStatus.UPDATE_IN_PROGRESS, "update-cluster")
+        self.restart_requested = True
+        # Let the answer go out before the servers stop.
+        asyncio.get_running_loop().call_later(0.2, self.stop)
 
     def begin_delete(self) -> None:
         """delete-cluster: record DELETE_IN_PROGRESS (durably, before answering), then tear down."""

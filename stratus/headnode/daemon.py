@@ -65,8 +65,8 @@ def _previous_ports(paths: ClusterPaths) -> tuple[int, int]:
         return 0, 0
 
 
-async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
-    """Run the controller until stopped; True if the cluster was deleted."""
+async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
+    """Run the controller until stopped: "deleted", "restart" (update-cluster) or "stopped"."""
     from stratus.config import load_cluster_config
     from stratus.controller.core import Controller
     from stratus.headnode.compose import assemble
@@ -108,7 +108,9 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> bool:
         paths.endpoint.unlink(missing_ok=True)
         await ctrl.shutdown_servers()
         store.close()
-    return ctrl.deleting
+    if ctrl.deleting:
+        return "deleted"
+    return "restart" if ctrl.restart_requested else "stopped"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,12 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     stale = _previous_ports(paths)  # reused if still free: agents come back sooner
     paths.endpoint.unlink(missing_ok=True)
     try:
-        deleted = asyncio.run(_serve(paths, (stale[0], stale[1])))
+        outcome = asyncio.run(_serve(paths, (stale[0], stale[1])))
     except Exception:
         log.exception("head node failed")
         raise
-    if deleted:
+    if outcome == "deleted":
         log.info("cluster %s deleted", paths.name)
         shutil.rmtree(paths.root, ignore_errors=True)
     os.close(fd)
+    if outcome == "restart":
+        # update-cluster: the same daemon again, on the new configuration. Its lock is released
+        # (closed above); the new process takes it, or finds another head node already running.
+        log.info("restarting the head node of %s on its updated configuration", paths.name)
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-m", "stratus.headnode", "--cluster-dir", str(paths.root)])
     return 0

@@ -1,6 +1,6 @@
 """The ParallelCluster front door's HTTP routes: pcluster's ``/v3/clusters/{name}`` operations.
 
-What ``stratus describe-cluster``, ``delete-cluster``, ``describe-compute-fleet``,
+What ``stratus describe-cluster``, ``update-cluster``, ``delete-cluster``, ``describe-compute-fleet``,
 ``update-compute-fleet`` and ``describe-cluster-instances`` ask a running head node, answered in
 ParallelCluster's JSON shapes (:mod:`stratus.pcluster.shapes`). Only the cluster's
 administrators reach these routes (the API refuses everyone else); the caller is who the API
@@ -12,12 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from stratus.api.callers import identity
+from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
+from stratus.config.update import FLEET_STOP_MESSAGE, Change, Policy, config_changes, unsupported_message
 from stratus.engine.states import NodeState
 from stratus.pcluster import shapes
 from stratus.service.interface import Service
+from stratus.service.model import UpdateCheck
 
 # What a user may ask for with update-compute-fleet, and the statuses each one already covers.
 _FLEET_REQUESTS = {
@@ -35,6 +39,54 @@ _INSTANCE_STATES = {
 
 class FleetRequest(BaseModel):
     status: str
+
+
+class UpdateRequest(BaseModel):
+    """pcluster's UpdateCluster request (its options travel in the body here)."""
+
+    clusterConfiguration: str
+    dryrun: bool = False
+    forceUpdate: bool = False
+    suppressValidators: list[str] = []
+    validationFailureLevel: str = "ERROR"
+
+
+def update_errors(changes: list[Change], check: UpdateCheck) -> tuple[list[dict[str, Any]], bool]:
+    """pcluster's ``updateValidationErrors`` for ``changes`` as the cluster is now, and whether
+    ``--force-update`` may override them (never when nodes or queues in use would go)."""
+    errors: list[dict[str, Any]] = []
+    forceable = True
+
+    def error(change: Change, message: str) -> None:
+        errors.append(
+            {
+                "parameter": change.parameter,
+                "requestedValue": change.requested,
+                "message": message,
+                "currentValue": change.current,
+            }
+        )
+
+    for change in changes:
+        if change.policy == Policy.UNSUPPORTED:
+            error(change, unsupported_message(change.key, change.current))
+        elif change.policy == Policy.FLEET_STOP and not check.fleet_stopped:
+            error(change, FLEET_STOP_MESSAGE)
+        if change.policy in (Policy.NODES, Policy.FLEET_STOP) and check.nodes_in_use:
+            forceable = False
+            error(
+                change,
+                f"Nodes this change removes are in use ({', '.join(check.nodes_in_use)}). Wait until "
+                "they are idle and powered down, or stop the compute fleet first",
+            )
+        if change.parameter == "Scheduling.SlurmQueues" and change.current in check.partitions_in_use:
+            forceable = False
+            error(
+                change,
+                f"Queue {change.current} has jobs that are not finished. Cancel them, or wait for them "
+                "to end, before removing the queue",
+            )
+    return errors, forceable
 
 
 def pcluster_router(service: Service) -> APIRouter:
@@ -55,6 +107,48 @@ def pcluster_router(service: Service) -> APIRouter:
     async def describe_cluster(name: str) -> dict[str, Any]:
         check_name(name)
         return shapes.describe_cluster(service.cluster, head_running=True, config_path=service.config_path)
+
+    @router.put("/{name}", status_code=202, response_model=None)
+    async def update_cluster(name: str, request: Request) -> dict[str, Any] | JSONResponse:
+        """update-cluster: check the new configuration's changes against the cluster as it is
+        now, then apply them (the head node restarts onto it; jobs keep running)."""
+        check_name(name)
+        try:
+            body = UpdateRequest.model_validate_json(await request.body())
+        except (ValidationError, ValueError, RecursionError) as exc:
+            raise HTTPException(400, detail="Bad Request: the body must hold clusterConfiguration") from exc
+        status = str(service.cluster.get("clusterStatus", ""))
+        if status.endswith("_IN_PROGRESS") or status.startswith("DELETE"):
+            raise HTTPException(409, detail=f"Cannot execute update while stack is in {status} status.")
+        try:
+            loaded = load_cluster_config(
+                body.clusterConfiguration,
+                suppress_validators=body.suppressValidators,
+                failure_level=body.validationFailureLevel,
+                cluster_name=name,
+            )
+        except (ConfigValidationError, BadYamlError) as exc:
+            return JSONResponse(exc.to_json(), status_code=400)
+        changes = config_changes(service.configuration, loaded.raw)
+        if not changes:
+            raise HTTPException(400, detail="Bad Request: No changes found in your cluster configuration.")
+        change_set = [c.to_json() for c in changes]
+        errors, forceable = update_errors(changes, service.check_update(loaded.layout))
+        if errors and not (body.forceUpdate and forceable):
+            answer = {"message": "Update failure", "updateValidationErrors": errors, "changeSet": change_set}
+            return JSONResponse(answer, status_code=400)
+        messages = loaded.messages_json()
+        if body.dryrun:
+            dry: dict[str, Any] = {"message": "Request would have succeeded, but DryRun flag is set."}
+            dry["changeSet"] = change_set
+            if messages:
+                dry["validationMessages"] = messages
+            return JSONResponse(dry, status_code=412)
+        service.apply_update(body.clusterConfiguration, identity(request))
+        out: dict[str, Any] = {"cluster": shapes.cluster_summary(service.cluster), "changeSet": change_set}
+        if messages:
+            out["validationMessages"] = messages
+        return out
 
     @router.delete("/{name}", status_code=202)
     async def delete_cluster(name: str, request: Request) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from stratus.config import ClusterLayout
 from stratus.engine.fairshare import ShareRow
 from stratus.engine.model import DepCondition, Job, JobSpec, Partition, PriorityConfig, Transition
 from stratus.engine.priority import Factors as PriorityFactors
-from stratus.service.model import Identity, NodeRecord, StepGrant, Submission, Target, TargetResult
+from stratus.service.model import (
+    Identity,
+    NodeRecord,
+    StepGrant,
+    Submission,
+    Target,
+    TargetResult,
+    UpdateCheck,
+)
 
 
 class Service(Protocol):
@@ -205,6 +213,22 @@ class Service(Protocol):
 
     @property
     def config_path(self) -> str: ...
+
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """The running configuration, as loaded (the document it was created or updated with)."""
+        ...
+
+    def check_update(self, layout: ClusterLayout) -> UpdateCheck:
+        """What a change to ``layout`` would find in the way, now."""
+        ...
+
+    def apply_update(self, text: str, identity: Identity) -> None:
+        """Make ``text`` (a checked configuration) the cluster's; the head node restarts onto it.
+
+        Stored (the file, then UPDATE_IN_PROGRESS) before this returns; the owner's or root's.
+        """
+        ...
 
     def request_fleet(self, start: bool, identity: Identity) -> None:
         """Start (``start``) or stop the compute fleet; stored before this returns."""

@@ -188,3 +188,16 @@ class StepGrant:
     job: Job
     step_id: int
     nodes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCheck:
+    """What stands in the way of a new configuration, as the cluster is now.
+
+    ``nodes_in_use``: nodes the new configuration drops that hold work or a machine;
+    ``partitions_in_use``: partitions it drops that unfinished jobs wait for or run in.
+    """
+
+    fleet_stopped: bool
+    nodes_in_use: tuple[str, ...] = ()
+    partitions_in_use: tuple[str, ...] = ()

@@ -48,6 +48,7 @@ from stratus.service.model import (
     Target,
     TargetResult,
     Unavailable,
+    UpdateCheck,
     WrongState,
     identity_of,
 )
@@ -528,6 +529,29 @@ class ClusterService:
         """Start (``start``) or stop the compute fleet; stored before this returns."""
         self._require_owner(identity)
         self._ctrl.request_fleet(FleetStatus.START_REQUESTED if start else FleetStatus.STOP_REQUESTED)
+
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """The running configuration, as loaded."""
+        return self._ctrl.loaded.raw
+
+    def check_update(self, layout: ClusterLayout) -> UpdateCheck:
+        """What a change to ``layout`` would find in the way: nodes and partitions it drops that
+        are in use, and whether the compute fleet is stopped."""
+        current = self._ctrl.layout
+        dropped_nodes = set(current.node_names()) - set(layout.node_names())
+        dropped_parts = {q.name for q in current.queues} - {q.name for q in layout.queues}
+        fleet = self._ctrl.cluster.get("computeFleetStatus")
+        return UpdateCheck(
+            fleet_stopped=fleet == FleetStatus.STOPPED,
+            nodes_in_use=tuple(self._ctrl.nodes_in_use(dropped_nodes)),
+            partitions_in_use=tuple(self._ctrl.partitions_in_use(dropped_parts)),
+        )
+
+    def apply_update(self, text: str, identity: Identity) -> None:
+        """Make ``text`` the configuration; stored before this returns, applied by a restart."""
+        self._require_owner(identity)
+        self._ctrl.apply_config(text)
 
     def delete_cluster(self, identity: Identity) -> None:
         """Begin deleting the cluster (stored before this returns)."""
