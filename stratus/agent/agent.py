@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from stratus.agent.connection import HeadLink, Rejected
 from stratus.agent.executor import Executor, log
+from stratus.agent.gpus import GpuBinder
 from stratus.agent.protocol import (
     JOIN_ENV,
     Ack,
@@ -65,7 +66,8 @@ class Agent:
         self.stopping = asyncio.Event()
         # The agent's own secret: after the first hello, only it admits this instance.
         self.secret = os.urandom(32).hex()  # (os, not secrets: an import less at start-up)
-        self.steps = StepRunner(node, instance_id, report=self._send)
+        self.gpus = GpuBinder()
+        self.steps = StepRunner(node, instance_id, report=self._send, gpus=self.gpus)
         self.join = join
         self.link = HeadLink(head[0], head[1], hello=self._hello, tls=tls)
         self.executor = Executor(
@@ -76,6 +78,7 @@ class Agent:
             report=self.link.report,
             notify=self._send,
             kill_steps=self.steps.signal,
+            gpus=self.gpus,
         )
 
     def _hello(self) -> Hello:
@@ -134,6 +137,8 @@ class Agent:
             self.steps.kill(msg.job_id, msg.run, msg.step_id)
         elif isinstance(msg, Kill):
             self.executor.kill((msg.job_id, msg.run), msg.why, msg.signal)
+            if msg.why == "END":  # the job has ended (its processes here are gone): its GPUs too
+                self.gpus.release(msg.job_id)
         elif isinstance(msg, Ack):
             self.link.ack(msg.job_id, msg.run)
         elif isinstance(msg, Shutdown):

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratus.agent.gpus import GpuBinder, gpu_env
 from stratus.agent.protocol import INSTANCE_ENV, Finished, Launch, Started
 from stratus.agent.users import RefusedUser, RunAs, append_as, reap, run_as
 
@@ -99,6 +100,7 @@ class Executor:
         report: Callable[[Finished], None],
         notify: Callable[[Started], None],
         kill_steps: Callable[[int, int, int | None, int], None],
+        gpus: GpuBinder | None = None,
     ) -> None:
         self.node = node
         self.instance_id = instance_id
@@ -107,6 +109,7 @@ class Executor:
         self._report = report
         self._notify = notify
         self._kill_steps = kill_steps  # (job, run, step or None, signal): the job's steps here
+        self.gpus = gpus or GpuBinder()
         self.batches: dict[tuple[int, int], Batch] = {}
         self.memory_watch: asyncio.Task[None] | None = None
 
@@ -124,6 +127,7 @@ class Executor:
         env = dict(msg.env)
         # Marks every process of the job as this instance's (see providers.local).
         env[INSTANCE_ENV] = self.instance_id
+        env.update(gpu_env(self.gpus.bind(job_id, msg.gpus)))
         stderr = msg.stderr
         same = not stderr or stderr == msg.stdout
         proc: subprocess.Popen[bytes] | None = None
@@ -170,6 +174,7 @@ class Executor:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             shutil.rmtree(spool, ignore_errors=True)
+            self.gpus.release(job_id)
             self._report(Finished(job_id, run, exit_code=1, end_time=time.time(), error=error))
             return
         batch = Batch(job_id, run, proc, pidfd, msg.stdout if same else stderr, str(spool), who)
@@ -203,6 +208,7 @@ class Executor:
             os.killpg(batch.proc.pid, signal.SIGKILL)
         self._kill_steps(key[0], key[1], None, signal.SIGKILL)
         del self.batches[key]
+        self.gpus.release(key[0])  # its processes here are gone
         shutil.rmtree(batch.spool_dir, ignore_errors=True)
         usage: dict[str, float] = {}
         if rusage is not None:

@@ -287,6 +287,7 @@ class Launch(Message):
     open_mode: str | None = None  # "append" | "truncate" (None: truncate)
     umask: int = 0o022
     mem_limit_mb: int | None = None  # enforced by the agent (OUT_OF_MEMORY)
+    gpus: int = 0  # the job's GPUs on this node: the agent binds that many device indices
     # The job's owner: its script runs with their rights (an agent running as root drops to them).
     user: str = ""
     uid: int = -1
@@ -320,6 +321,7 @@ class Step(Message):
     env: dict[str, str] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     pty: bool = False
+    gpus: int = 0  # the job's GPUs on this node (its tasks see the ones the job holds here)
     # The job's owner: its tasks run with their rights, as its batch script does.
     user: str = ""
     uid: int = -1

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratus.agent.executor import log, signum
+from stratus.agent.gpus import GpuBinder, gpu_env
 from stratus.agent.protocol import INSTANCE_ENV, Step, StepFinished
 from stratus.agent.stepio import MAX_LINE, decode, encode
 from stratus.agent.users import RefusedUser, RunAs, run_as
@@ -51,8 +52,15 @@ class RunningStep:
 class StepRunner:
     """The job steps running on one node."""
 
-    def __init__(self, node: str, instance_id: str, report: Callable[[StepFinished], None]) -> None:
+    def __init__(
+        self,
+        node: str,
+        instance_id: str,
+        report: Callable[[StepFinished], None],
+        gpus: GpuBinder | None = None,
+    ) -> None:
         self.node = node
+        self.gpus = gpus or GpuBinder()
         self.instance_id = instance_id
         self._report = report
         self.job_steps: dict[tuple[int, int, int], RunningStep] = {}
@@ -100,6 +108,7 @@ class StepRunner:
                     continue
                 env = dict(msg.env)
                 env.update(t.env)
+                env.update(gpu_env(self.gpus.bind(msg.job_id, msg.gpus), step=True))
                 env[INSTANCE_ENV] = self.instance_id
                 procid = t.procid
                 argv = ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg.cwd, *msg.argv]

@@ -258,6 +258,7 @@ class Controller:
                 user=job.spec.user,
                 uid=job.spec.uid,
                 gid=job.spec.gid,
+                gpus=job.alloc.gpus[0] if job.alloc is not None and job.alloc.gpus else 0,
                 **builder(job, info, script, env),
             )
         except Exception:

@@ -505,7 +505,8 @@ class ClusterService:
         """
         job, step_id = grant.job, grant.step_id
         owner = {"user": job.spec.user, "uid": job.spec.uid, "gid": job.spec.gid}
-        messages = {node: {**body, **owner} for node, body in messages.items()}
+        gpus = dict(zip(job.alloc.nodes, job.alloc.gpus, strict=True)) if job.alloc is not None else {}
+        messages = {node: {**body, **owner, "gpus": gpus.get(node, 0)} for node, body in messages.items()}
         nodes = list(messages)
         now = self.now()
         store = self._ctrl.store

@@ -260,3 +260,27 @@ def test_regression_a_job_name_of_raw_bytes_stopped_the_head_node(
     done = c.sbatch("--wrap", "true", cwd=workdir)
     _wait_state(c, str(done), ("COMPLETED",))
     assert c.controller_pid() is not None
+
+
+GPU_CONFIG = WALKTHROUGH_CONFIG.format(idle=60, min_count=1, max_count=1).replace(
+    "- InstanceType: t2.micro", "- InstanceType: p3.8xlarge"
+)
+
+
+def test_gpu_jobs_hold_distinct_devices(stratus: Stratus, tmp_path: Path, workdir: Path) -> None:
+    """Slurm's gres/gpu binding: two jobs of 2 GPUs on a 4-GPU node see distinct indices, and
+    a step sees its job's."""
+    c = stratus.create("gpus", GPU_CONFIG, tmp_path)
+    show = (
+        'echo "$CUDA_VISIBLE_DEVICES $SLURM_JOB_GPUS $SLURM_GPUS_ON_NODE"; srun -n 1 printenv SLURM_STEP_GPUS'
+    )
+    jobs = [
+        c.sbatch("--gres=gpu:2", "-o", f"gpu{i}.out", "--wrap", f"{show}; sleep 2", cwd=workdir)
+        for i in (1, 2)
+    ]
+    for job in jobs:
+        _wait_state(c, str(job), ("COMPLETED",))
+    seen = [(workdir / f"gpu{i}.out").read_text().split() for i in (1, 2)]
+    for ids, job_gpus, count, step_gpus in seen:
+        assert ids == job_gpus == step_gpus and count == "2", seen
+    assert {seen[0][0], seen[1][0]} == {"0,1", "2,3"}  # they ran at once, on different GPUs
