@@ -59,8 +59,10 @@ class Agent:
         kill_wait: float = 30.0,
         lifeline: Path | None = None,
         tls: ssl.SSLContext | None = None,
+        bootstrap_error: str = "",
     ) -> None:
         self.node = node
+        self.bootstrap_error = bootstrap_error  # told in every hello: the head node fails the node
         self.instance_id = instance_id
         self.lifeline = lifeline
         self.stopping = asyncio.Event()
@@ -91,6 +93,7 @@ class Agent:
             pid=os.getpid(),
             running=[RunRef(j, r, pid) for (j, r), pid in self.executor.running().items()],
             finished=list(self.link.unacked.values()),
+            bootstrap_error=self.bootstrap_error,
         )
 
     def _send(self, msg: Message) -> None:
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lifeline", help="stop (killing every job) once this path is gone")
     parser.add_argument("--ca-file", help="speak TLS to the head node, trusting this CA bundle")
     parser.add_argument("--hostname", help="the host name this node's jobs see (needs root)")
+    parser.add_argument("--actions", help="CustomActions to run first: JSON {event: [[script, ...]]}")
     args = parser.parse_args(argv)
     if args.hostname:
         why = own_hostname(args.hostname)
@@ -205,6 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         import ssl
 
         tls = ssl.create_default_context(cafile=args.ca_file)
+    bootstrap_error = ""
+    if args.actions:
+        import json
+
+        from stratus.agent.actions import run_actions
+
+        bootstrap_error = run_actions(json.loads(args.actions))
+        if bootstrap_error:
+            log(f"bootstrap failed: {bootstrap_error}")
     agent = Agent(
         _address(args.head),
         args.node,
@@ -214,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         kill_wait=args.kill_wait,
         lifeline=Path(args.lifeline) if args.lifeline else None,
         tls=tls,
+        bootstrap_error=bootstrap_error,
     )
     log(f"agent for {args.node} ({args.instance_id}) pid {os.getpid()} starting")
     return asyncio.run(agent.run())

@@ -225,6 +225,7 @@ class Hello(Message):
     pid: int = 0
     running: list[RunRef] = field(default_factory=list)
     finished: list[Finished] = field(default_factory=list)
+    bootstrap_error: str = ""  # the node failed to boot (a custom action): fail it, run nothing
 
 
 @dataclass(slots=True)

@@ -40,7 +40,16 @@ from stratus.config.scheduling import (
     partition_settings,
     scheduling_settings,
 )
-from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
+from stratus.config.schema import (
+    ClusterConfig,
+    QueueCustomActions,
+    SharedStorage,
+    SlurmComputeResource,
+    SlurmQueue,
+)
+
+#: CustomActions of a node: (event, its scripts), each script as (script, *args).
+NodeActions = tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
 
 #: ParallelCluster's defaults (pcluster ``constants.py`` and ``cluster_config.py``).
 DEFAULT_MIN_COUNT = 0
@@ -116,6 +125,9 @@ class QueueLayout:
     capacity_type: str
     compute_resources: tuple[ComputeResourceLayout, ...]
     partition: PartitionSettings = field(default_factory=PartitionSettings)  # MaxTime, DefaultTime ...
+    # CustomActions: what each node of the queue runs as it boots, by event (OnNodeStart,
+    # OnNodeConfigured), each script as (script, *args), in order.
+    custom_actions: NodeActions = ()
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -240,7 +252,26 @@ def _queue(queue: SlurmQueue, *, default: bool) -> QueueLayout:
         capacity_type=queue.capacity_type or DEFAULT_CAPACITY_TYPE,
         compute_resources=tuple(_compute_resource(queue.name, cr) for cr in queue.compute_resources),
         partition=partition,
+        custom_actions=_custom_actions(queue.custom_actions),
     )
+
+
+def _custom_actions(actions: QueueCustomActions | None) -> NodeActions:
+    """A queue's CustomActions as (event, scripts): a ``Script`` with its ``Args``, or each
+    script of a ``Sequence`` in order."""
+    out = []
+    for event, action in (
+        ("OnNodeStart", actions.on_node_start if actions else None),
+        ("OnNodeConfigured", actions.on_node_configured if actions else None),
+    ):
+        if action is None:
+            continue
+        if action.sequence is not None:
+            scripts = tuple((s.script, *(s.args or ())) for s in action.sequence)
+        else:
+            scripts = ((action.script or "", *(action.args or ())),)
+        out.append((event, scripts))
+    return tuple(out)
 
 
 def _lookup(name: str) -> InstanceType:

@@ -217,6 +217,10 @@ class NodeState:
     def _joined(self, ev: Joined) -> list[Instruction]:
         engine = self.engine
         name, hello, now = ev.node, ev.hello, ev.now
+        if hello.bootstrap_error:
+            # The node did not boot (a custom action failed): it runs nothing, and is replaced
+            # as any node that failed its bootstrap.
+            return [FailNode(name, hello.bootstrap_error)]
         out: list[Instruction] = []
         actions: list[Action] = []
         usage: dict[tuple[int, int], dict[str, float]] = {}

@@ -78,7 +78,12 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     store = Store.open(paths.db)
     kill_wait = float(os.environ.get("STRATUS_KILL_WAIT", "30"))
     providers = build_providers(paths, loaded.layout)
-    bootstrap = Bootstrap(kill_wait_s=kill_wait)
+    actions = {
+        queue.name: {event: [list(script) for script in scripts] for event, scripts in queue.custom_actions}
+        for queue in loaded.layout.queues
+        if queue.custom_actions
+    }
+    bootstrap = Bootstrap(kill_wait_s=kill_wait, actions=actions)
     ctrl = Controller(paths, loaded, store, providers, bootstrap=bootstrap)
     ctrl.restore()
     head = assemble(ctrl)

@@ -56,12 +56,14 @@ class Bootstrap:
     ``head`` is the head node's agent address (``HOST:PORT``); ``join`` holds each node's join
     credential, which the provider hands to that node's agent privately (never on a command
     line, never in a tag); ``kill_wait_s`` is how long the agent lets a job's processes end after
-    SIGTERM.
+    SIGTERM. ``actions`` are ParallelCluster's CustomActions by queue: what each node of the
+    queue runs as it boots, before it joins, as ``{event: [[script, *args], ...]}``.
     """
 
     head: str = ""
     join: dict[str, str] = field(default_factory=dict)
     kill_wait_s: float = 30.0
+    actions: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,9 @@ class LocalProvider:
         if os.geteuid() == 0:
             # Each node's jobs see the node's name as the host name, as on a real node.
             args += ["--hostname", node]
+        actions = bootstrap.actions.get(group.queue)
+        if actions:
+            args += ["--actions", json.dumps(actions)]
         try:
             paths.logs.mkdir(parents=True, exist_ok=True)
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

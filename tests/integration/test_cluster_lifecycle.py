@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.integration.harness import WALKTHROUGH_CONFIG, Stratus, processes_of, wait_for
+from tests.integration.harness import WALKTHROUGH_CONFIG, Cluster, Stratus, processes_of, wait_for
 
 
 def _config(idle: float = 0.05, min_count: int = 0, max_count: int = 10) -> str:
@@ -161,3 +161,48 @@ def test_api_requires_token(stratus: Stratus, tmp_path: Path) -> None:
     token = (c.root / "token").read_text().strip()
     r = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["clusterName"] == "auth"
+
+
+def _with_actions(text: str, actions: str) -> str:
+    """A config whose queue has CustomActions (``actions``: their YAML under the queue)."""
+    return text.replace("    Networking:\n      SubnetIds:", actions + "    Networking:\n      SubnetIds:", 1)
+
+
+def test_custom_actions_run_on_each_node_before_it_joins(stratus: Stratus, tmp_path: Path) -> None:
+    """ParallelCluster's CustomActions: OnNodeStart, then OnNodeConfigured (a Sequence), each
+    with its Args, on every node as it boots; a failing one fails the node's bootstrap, which
+    fails a cluster being created (StaticNodeBootstrapFailure), with the action named."""
+    marker = tmp_path / "actions.log"
+    start = tmp_path / "start.sh"
+    start.write_text(f'#!/bin/sh\necho "start $*" >> {marker}\n')
+    start.chmod(0o755)
+    configured = tmp_path / "configured.sh"  # not executable: run with /bin/sh, as a script
+    configured.write_text(f'echo "configured $*" >> {marker}\n')
+    actions = (
+        "    CustomActions:\n"
+        "      OnNodeStart:\n"
+        f"        Script: {start}\n"
+        "        Args: [one, two]\n"
+        "      OnNodeConfigured:\n"
+        "        Sequence:\n"
+        f"        - Script: file://{configured}\n"
+        "          Args: [three]\n"
+    )
+    c = stratus.create("act", _with_actions(_config(min_count=1, max_count=2), actions), tmp_path)
+    assert marker.read_text().splitlines() == ["start one two", "configured three"]
+    assert c.status() == "CREATE_COMPLETE"
+
+    failing = tmp_path / "fail.sh"
+    failing.write_text("exit 3\n")
+    bad = _with_actions(
+        _config(min_count=1, max_count=1),
+        f"    CustomActions:\n      OnNodeStart:\n        Script: {failing}\n",
+    )
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(bad)
+    assert stratus.run("create-cluster", "-n", "badact", "-c", str(cfg)).code == 0
+    bad_cluster = Cluster(stratus, "badact", stratus.cluster_dir("badact"))
+    wait_for(lambda: bad_cluster.status() == "CREATE_FAILED", 60, what="the cluster to fail")
+    failures = stratus.run("describe-cluster", "-n", "badact").json["failures"]
+    assert failures[0]["failureCode"] == "StaticNodeBootstrapFailure", failures
+    assert f"OnNodeStartExecutionFailure: {failing} exited with status 3" in failures[0]["failureReason"]
