@@ -104,6 +104,11 @@ HONOURED_KEYS: tuple[str, ...] = (
     "Scheduling.SlurmQueues[].ComputeResources[].DynamicNodePriority",
     "Scheduling.SlurmQueues[].ComputeResources[].DisableSimultaneousMultithreading",
     "Scheduling.SlurmQueues[].ComputeResources[].Efa.Enabled",
+    *(
+        f"Scheduling.SlurmQueues[].CustomActions.{event}.{key}"
+        for event in ("OnNodeStart", "OnNodeConfigured")
+        for key in ("Script", "Args", "Sequence[].Script", "Sequence[].Args")
+    ),
     "SharedStorage[].Name",
     "SharedStorage[].StorageType",
     "SharedStorage[].MountDir",
