@@ -221,6 +221,29 @@ def usage_error(exc: OptionError) -> SlurmError:
     return SlurmError([str(exc), f'Try "{PROG} --help" for more information'], EXIT_USAGE)
 
 
+SUBMIT_FAILED = "Batch job submission failed"
+
+
+def as_command(exc: SlurmError, prog: str, failed: str) -> SlurmError:
+    """The same refusal as ``prog`` (salloc, srun) words it, which reads sbatch's options too.
+
+    Lines that start with ``sbatch: `` start with ``prog: `` instead; sbatch's "Batch job
+    submission failed" becomes ``failed`` (salloc: "Job submit/allocate failed", srun: "Unable to
+    allocate resources", or for a step "Unable to create step for job N"); the help hint names
+    ``prog``. The exit code is kept.
+    """
+    lines: list[str] = []
+    for line in exc.lines:
+        if line.startswith(f"{PROG}: "):
+            line = f"{prog}: " + line[len(PROG) + 2 :].replace(
+                f"error: {SUBMIT_FAILED}: ", f"error: {failed}: ", 1
+            )
+        elif line == f'Try "{PROG} --help" for more information':
+            line = f'Try "{prog} --help" for more information'
+        lines.append(line)
+    return SlurmError(lines, exc.exit_code)
+
+
 USAGE = """\
 Usage: sbatch [-N nnodes] [-n ntasks]
               [-c ncpus] [-p partition] [--hold] [--parsable] [-t minutes]
