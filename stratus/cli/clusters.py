@@ -15,7 +15,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratus import __version__
@@ -176,19 +178,35 @@ def create_cluster(
         raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
     except BadYamlError as exc:
         raise CliError(str(exc.to_json()["message"])) from exc
+    from stratus.providers.ssh import HostProbeError, host_facts_path, pinned_keys, probe_and_record
+
+    # The hosts of Stratus.Providers are probed once the configuration is valid (their CPUs,
+    # memory and GPUs size the nodes), into a scratch cluster directory that becomes part of the
+    # new cluster: the probe results and the pinned host keys.
+    probe_dir = tempfile.TemporaryDirectory(prefix="stratus-probe-")
+    probed = ClusterPaths(Path(probe_dir.name))
     try:
-        loaded = load_cluster_config(
-            text,
-            filename=config_file,
-            suppress_validators=suppress_validators or (),
-            failure_level=failure_level,
-            cluster_name=name,
-        )
-    except (ConfigValidationError, BadYamlError) as exc:
-        doc = exc.to_json()
-        error = CliError(str(doc["message"]))
-        error.body = dict(doc)  # pcluster's key order: configurationValidationErrors, then message
-        raise error from exc
+        try:
+            loaded = load_cluster_config(
+                text,
+                filename=config_file,
+                suppress_validators=suppress_validators or (),
+                failure_level=failure_level,
+                cluster_name=name,
+                hosts=lambda providers: probe_and_record(probed, providers),
+            )
+        except (ConfigValidationError, BadYamlError) as exc:
+            doc = exc.to_json()
+            error = CliError(str(doc["message"]))
+            error.body = dict(doc)  # pcluster's key order: configurationValidationErrors, then message
+            raise error from exc
+        except HostProbeError as exc:
+            raise CliError(f"Bad Request: cannot use {exc}") from exc
+        probe_files = {
+            f.name: f.read_bytes() for f in (host_facts_path(probed), pinned_keys(probed)) if f.exists()
+        }
+    finally:
+        probe_dir.cleanup()
     messages = loaded.messages_json()
     if dryrun:
         raise CliError(
@@ -227,6 +245,14 @@ def create_cluster(
         fd = os.open(staging.token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
+        for file_name, data in probe_files.items():
+            fd = os.open(staging.root / file_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fb:
+                fb.write(data)
+        if layout.has_remote_nodes:
+            from stratus.providers.tls import ensure_ca
+
+            ensure_ca(staging)  # the cluster's own CA: remote agents trust it, and only it
         old_mask = os.umask(0o077)
         try:
             store = Store.open(staging.db, create=True)
@@ -480,9 +506,13 @@ async def _terminate_everything(paths: ClusterPaths, recorded: list[Instance]) -
 def _layout_or_none(paths: ClusterPaths) -> ClusterLayout | None:
     """The cluster's layout, or None when its configuration cannot be read any more."""
     from stratus.config import load_cluster_config
+    from stratus.providers.ssh import read_host_facts
 
     try:
-        return load_cluster_config(paths.config.read_text(), filename=str(paths.config)).layout
+        # As recorded at create-cluster: a teardown never waits on probing hosts.
+        return load_cluster_config(
+            paths.config.read_text(), filename=str(paths.config), hosts=read_host_facts(paths)
+        ).layout
     except Exception:
         return None
 

@@ -25,7 +25,7 @@ Every class here is a frozen dataclass: a layout is a value, safe to share and c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ from stratus.config.schema import (
     SharedStorage,
     SlurmComputeResource,
     SlurmQueue,
+    StratusProvider,
 )
 
 #: CustomActions of a node: (event, its scripts), each script as (script, *args).
@@ -61,6 +62,84 @@ DEFAULT_DYNAMIC_NODE_PRIORITY = 1000
 DEFAULT_CAPACITY_TYPE = "ONDEMAND"
 #: The cookbook's ``realmemory_to_ec2memory_ratio`` (attributes/slurm_attributes.rb).
 REALMEMORY_TO_EC2MEMORY_RATIO = 0.95
+#: Where the head node listens for agents unless ``Stratus.HeadNodeAddress`` says otherwise.
+DEFAULT_HEAD_NODE_ADDRESS = "127.0.0.1"
+DEFAULT_SSH_PORT = 22
+#: Where the agent's files go on a host, relative to the login directory.
+DEFAULT_AGENT_DIRECTORY = ".stratus-agent"
+
+
+def split_host(spec: str, default_port: int = DEFAULT_SSH_PORT) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6addr]:port`` as (host, port).
+
+    Raises ``ValueError`` naming what is wrong. A bare IPv6 address (several colons) is a host.
+    """
+    text = spec.strip()
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"'{spec}' is not a host name or address")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not host or (rest and not rest.startswith(":")):
+            raise ValueError(f"'{spec}' is not [address] or [address]:port")
+        port_text = rest[1:] if rest else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"'{spec}' has no host")
+    if not port_text:
+        return host, default_port
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"'{spec}' has a bad port '{port_text}' (1 to 65535)")
+    return host, int(port_text)
+
+
+@dataclass(frozen=True)
+class HostResources:
+    """What a host offers its node, as ``slurmd -C`` reports it: CPUs, RealMemory (MiB), GPUs."""
+
+    cpus: int
+    memory_mb: int
+    gpus: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"cpus": self.cpus, "memory_mb": self.memory_mb, "gpus": self.gpus}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> HostResources:
+        return cls(int(str(d["cpus"])), int(str(d["memory_mb"])), int(str(d.get("gpus", 0))))
+
+
+@dataclass(frozen=True)
+class SshHost:
+    """One host of an ssh provider: ``spec`` as the config writes it, where to log in."""
+
+    spec: str
+    host: str
+    port: int
+
+    @property
+    def key(self) -> str:
+        """``host:port``: how probe results and pinned host keys are filed."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ProviderLayout:
+    """A ``Stratus.Providers`` entry: its ``hosts`` in config order (the n-th static node of a
+    compute resource naming it runs on the n-th host)."""
+
+    name: str
+    kind: str
+    hosts: tuple[SshHost, ...]
+    user: str | None = None
+    identity_file: str | None = None
+    agent_directory: str = DEFAULT_AGENT_DIRECTORY
+
+
+#: Probe results by ``SshHost.key``; or a function that probes the hosts it is given.
+HostFacts = Mapping[str, HostResources] | Callable[[tuple[ProviderLayout, ...]], Mapping[str, HostResources]]
 
 
 @dataclass(frozen=True)
@@ -101,6 +180,8 @@ class ComputeResourceLayout:
     static_features: tuple[str, ...]
     dynamic_features: tuple[str, ...]
     efa: bool = False
+    # The Stratus provider that launches these nodes ("" for the local provider).
+    provider: str = ""
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -163,6 +244,17 @@ class ClusterLayout:
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)  # policies, priorities
     # Partitions declared in CustomSlurmSettings over nodes of the queues (a node may be in several).
     custom_partitions: tuple[CustomPartition, ...] = ()
+    providers: tuple[ProviderLayout, ...] = ()  # Stratus.Providers
+    head_node_address: str = DEFAULT_HEAD_NODE_ADDRESS  # Stratus.HeadNodeAddress: where agents dial
+
+    def provider(self, name: str) -> ProviderLayout | None:
+        """The ``Stratus.Providers`` entry called ``name``, if there is one."""
+        return next((p for p in self.providers if p.name == name), None)
+
+    @property
+    def has_remote_nodes(self) -> bool:
+        """Whether some compute resource runs on machines other than this one."""
+        return any(cr.provider for cr in self.compute_resources())
 
     @property
     def default_queue(self) -> QueueLayout:
@@ -194,12 +286,51 @@ class LayoutError(ValueError):
     """The config cannot be laid out: it was not validated first (a programming error)."""
 
 
-def build_layout(config: ClusterConfig) -> ClusterLayout:
+def provider_layouts(config: ClusterConfig) -> tuple[ProviderLayout, ...]:
+    """The config's ``Stratus.Providers``, hosts parsed (the config must have been validated)."""
+    out = []
+    for p in (config.stratus.providers or []) if config.stratus else []:
+        out.append(_provider(p))
+    return tuple(out)
+
+
+def _provider(p: StratusProvider) -> ProviderLayout:
+    try:
+        hosts = tuple(SshHost(spec, *split_host(spec, p.port or DEFAULT_SSH_PORT)) for spec in p.hosts)
+    except ValueError as exc:
+        raise LayoutError(str(exc)) from None
+    return ProviderLayout(
+        name=p.name,
+        kind=p.kind,
+        hosts=hosts,
+        user=p.user,
+        identity_file=p.identity_file,
+        agent_directory=p.agent_directory or DEFAULT_AGENT_DIRECTORY,
+    )
+
+
+def used_providers(config: ClusterConfig) -> tuple[ProviderLayout, ...]:
+    """The providers some compute resource names, in config order: the hosts to probe."""
+    named = {cr.provider for q in config.scheduling.slurm_queues or [] for cr in q.compute_resources}
+    return tuple(p for p in provider_layouts(config) if p.name in named)
+
+
+def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> ClusterLayout:
     """Lay out a validated config.
 
-    Raises ``LayoutError`` if the config was not validated first: an unknown instance type or a
-    scheduler other than slurm cannot be laid out.
+    The nodes of a compute resource that names a provider get their size from its hosts:
+    ``hosts`` holds what each host reported (or probes them when it is a function, called once
+    and only if some compute resource names a provider). Raises ``LayoutError`` if the config
+    was not validated first (an unknown instance type, a scheduler other than slurm) or if a
+    host's resources are not known.
     """
+    providers = provider_layouts(config)
+    used = used_providers(config)
+    facts: Mapping[str, HostResources] = {}
+    if used:
+        if hosts is None:
+            raise LayoutError("the resources of the providers' hosts are needed to lay out this cluster")
+        facts = hosts(used) if callable(hosts) else hosts
     scheduling = config.scheduling
     if scheduling.scheduler != "slurm" or not scheduling.slurm_queues:
         raise LayoutError(f"cannot lay out a cluster for scheduler {scheduling.scheduler!r}")
@@ -218,7 +349,11 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
             entities.append(item)
         else:
             custom.update(item)
-    queues = tuple(_queue(queue, default=index == 0) for index, queue in enumerate(scheduling.slurm_queues))
+    by_name = {p.name: p for p in providers}
+    queues = tuple(
+        _queue(queue, by_name, facts, default=index == 0)
+        for index, queue in enumerate(scheduling.slurm_queues)
+    )
     try:
         scheduling_conf = scheduling_settings(custom)
         custom_partitions = custom_entities(entities, {q.name: q.node_names for q in queues})
@@ -238,10 +373,22 @@ def build_layout(config: ClusterConfig) -> ClusterLayout:
         queues=queues,
         tags=tuple((tag.key, tag.value) for tag in config.tags or ()),
         shared_storage=tuple(_storage(storage) for storage in config.shared_storage or ()),
+        providers=providers,
+        head_node_address=(
+            config.stratus.head_node_address
+            if config.stratus and config.stratus.head_node_address
+            else DEFAULT_HEAD_NODE_ADDRESS
+        ),
     )
 
 
-def _queue(queue: SlurmQueue, *, default: bool) -> QueueLayout:
+def _queue(
+    queue: SlurmQueue,
+    providers: Mapping[str, ProviderLayout],
+    facts: Mapping[str, HostResources],
+    *,
+    default: bool,
+) -> QueueLayout:
     try:
         partition = partition_settings(queue.custom_slurm_settings or {})
     except SettingError as exc:
@@ -250,7 +397,12 @@ def _queue(queue: SlurmQueue, *, default: bool) -> QueueLayout:
         name=queue.name,
         default=default,
         capacity_type=queue.capacity_type or DEFAULT_CAPACITY_TYPE,
-        compute_resources=tuple(_compute_resource(queue.name, cr) for cr in queue.compute_resources),
+        compute_resources=tuple(
+            _hosted_compute_resource(queue.name, cr, providers, facts)
+            if cr.provider is not None
+            else _compute_resource(queue.name, cr)
+            for cr in queue.compute_resources
+        ),
         partition=partition,
         custom_actions=_custom_actions(queue.custom_actions),
     )
@@ -331,6 +483,63 @@ def _compute_resource(queue: str, cr: SlurmComputeResource) -> ComputeResourceLa
         static_features=("static", *shared_features),
         dynamic_features=("dynamic", *shared_features),
         efa=efa,
+    )
+
+
+def _hosted_compute_resource(
+    queue: str,
+    cr: SlurmComputeResource,
+    providers: Mapping[str, ProviderLayout],
+    facts: Mapping[str, HostResources],
+) -> ComputeResourceLayout:
+    """A compute resource on a provider's hosts: one static node per host, sized by the hosts.
+
+    As with several instance types, the nodes declare what every one of them has: the smallest
+    CPU count, memory and GPU count among the hosts (``SchedulableMemory`` replaces the memory).
+    """
+    provider = providers.get(cr.provider or "")
+    if provider is None:
+        raise LayoutError(f"compute resource {cr.name!r} names an unknown provider {cr.provider!r}")
+    missing = [h.spec for h in provider.hosts if h.key not in facts]
+    if missing:
+        raise LayoutError(
+            f"the resources of host(s) {', '.join(missing)} of provider {provider.name!r} are unknown"
+        )
+    sizes = [facts[h.key] for h in provider.hosts]
+    names = cr.instance_type_names
+    shared_features: list[str] = [names[0], cr.name] if len(names) == 1 else [cr.name]
+    gpus = min(s.gpus for s in sizes)
+    if gpus > 0:
+        shared_features.append("gpu")
+    count = len(provider.hosts)
+    return ComputeResourceLayout(
+        queue=queue,
+        name=cr.name,
+        # The instance type only labels the nodes here; the provider kind does without one.
+        instance_types=names or (provider.kind,),
+        vcpus=max(min(s.cpus for s in sizes), 1),
+        memory_mb=cr.schedulable_memory
+        if cr.schedulable_memory is not None
+        else min(s.memory_mb for s in sizes),
+        gpus=gpus,
+        gpu_type=None,
+        price_per_hour=0.0,
+        min_count=count,
+        max_count=count,
+        static_nodes=tuple(f"{queue}-st-{cr.name}-{i}" for i in range(1, count + 1)),
+        dynamic_nodes=(),
+        static_weight=(
+            cr.static_node_priority if cr.static_node_priority is not None else DEFAULT_STATIC_NODE_PRIORITY
+        ),
+        dynamic_weight=(
+            cr.dynamic_node_priority
+            if cr.dynamic_node_priority is not None
+            else DEFAULT_DYNAMIC_NODE_PRIORITY
+        ),
+        static_features=("static", *shared_features),
+        dynamic_features=("dynamic", *shared_features),
+        efa=False,
+        provider=provider.name,
     )
 
 

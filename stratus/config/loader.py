@@ -27,7 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 
 from stratus.config.errors import LEVEL_RANK, ConfigValidationError, Level, ValidationMessage
-from stratus.config.layout import ClusterLayout, build_layout
+from stratus.config.layout import ClusterLayout, HostFacts, build_layout
 from stratus.config.schema import RULE_ERROR, ClusterConfig
 from stratus.config.validators import Finding, validate_config
 from stratus.config.yamlsource import ConfigPath, SourceMap, format_path, parse_config_text
@@ -66,6 +66,7 @@ def load_cluster_config(
     suppress_validators: Sequence[str] = (),
     failure_level: str = "ERROR",
     cluster_name: str | None = None,
+    hosts: HostFacts | None = None,
 ) -> LoadedConfig:
     """Parse, validate and lay out a ParallelCluster v3 cluster config.
 
@@ -73,9 +74,11 @@ def load_cluster_config(
     ``type:NameValidator``); ``failure_level`` its ``--validation-failure-level`` (``INFO``,
     ``WARNING`` or ``ERROR``). With ``cluster_name``, the name is checked as pcluster's
     ``ClusterNameValidator`` does (at most 60 characters, 40 with Slurm accounting), as part of
-    the config validation. Raises ``BadYamlError`` when the text is not a YAML mapping,
-    ``ConfigValidationError`` when the config is invalid, and ``UserError`` for a malformed
-    suppression expression or failure level. Nothing is created either way.
+    the config validation. ``hosts`` gives the resources of the hosts of ``Stratus.Providers``
+    (see ``build_layout``); when it is a function that probes them, it is called only once the
+    config is valid, and what it raises goes through. Raises ``BadYamlError`` when the text is
+    not a YAML mapping, ``ConfigValidationError`` when the config is invalid, and ``UserError``
+    for a malformed suppression expression or failure level. Nothing is created either way.
     """
     level = _failure_level(failure_level)
     suppress_all, suppressed_types = _suppressions(suppress_validators)
@@ -103,7 +106,7 @@ def load_cluster_config(
         raw=raw,
         config=config,
         messages=[_message(f) for f in kept],
-        layout=build_layout(config),
+        layout=build_layout(config, hosts),
         filename=filename,
         source=source,
     )

@@ -757,12 +757,16 @@ class SlurmComputeResource(Section):
     tags: Tags | None = None
     static_node_priority: NodePriority | None = None
     dynamic_node_priority: NodePriority | None = None
+    # stratus's one key inside ParallelCluster's sections: the Stratus.Providers entry that
+    # launches this compute resource's nodes (the local provider when absent).
+    provider: str | None = None
 
     @model_validator(mode="after")
     def _instance_types(self) -> Self:
         if _coexist(self.instance_type, self.instances) > 1:
             rule_error("A Compute Resource needs to specify either InstanceType or Instances.")
-        if not self.instances and not self.instance_type:
+        if not self.instances and not self.instance_type and self.provider is None:
+            # A provider's hosts give its nodes their size: no instance type is needed then.
             target = self.capacity_reservation_target
             if target is None or not target.capacity_reservation_id:
                 rule_error(
@@ -915,6 +919,29 @@ class DirectoryService(Section):
     additional_sssd_configs: dict[str, Any] | None = None
 
 
+class StratusProvider(Section):
+    """One entry of ``Stratus.Providers``: machines that compute resources may name.
+
+    ``Hosts`` are ``host`` or ``host:port`` (``[v6addr]:port`` for IPv6), one static node each.
+    """
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    kind: Literal["ssh", "ec2"] = Field(alias="Type")
+    hosts: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
+    user: Annotated[str, StringConstraints(min_length=1)] | None = None
+    port: Annotated[Int, Field(ge=1, le=65535)] | None = None
+    identity_file: Annotated[str, StringConstraints(min_length=1)] | None = None
+    # Where the agent's files live on each host (relative paths are under the login directory).
+    agent_directory: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
+class StratusSettings(Section):
+    """What stratus adds to the ParallelCluster schema (the top-level ``Stratus`` block)."""
+
+    providers: list[StratusProvider] | None = None
+    head_node_address: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
 class ClusterConfig(Section):
     """A whole cluster configuration file."""
 
@@ -934,6 +961,7 @@ class ClusterConfig(Section):
     additional_resources: str | None = None
     dev_settings: ClusterDevSettings | None = None
     deployment_settings: ClusterDeploymentSettings | None = None
+    stratus: StratusSettings | None = None
 
     @model_validator(mode="after")
     def _no_settings_for_batch(self) -> Self:

@@ -75,6 +75,7 @@ _KEYED_LISTS = {
     "SharedStorage": "Name",
     "Tags": "Key",
     "Instances": "InstanceType",
+    "Providers": "Name",  # Stratus.Providers
     "CustomSlurmSettings": None,  # a list of one-key maps: compared whole
 }
 
@@ -103,6 +104,11 @@ def config_changes(current: Mapping[str, Any], requested: Mapping[str, Any]) -> 
 def _policy(path: str, old: Any, new: Any) -> Policy:
     name = path.rsplit(".", 1)[-1].split("[", 1)[0]
     top = path.split(".", 1)[0].split("[", 1)[0]
+    if top == "Stratus":
+        # Where nodes come from: hosts added are live; hosts removed take their nodes along, so
+        # those must be unused. Agents dial the head node's address: it changes with the fleet
+        # stopped only.
+        return Policy.FLEET_STOP if name == "HeadNodeAddress" else Policy.NODES
     if top == "HeadNode" or name in _UNSUPPORTED or top in _UNSUPPORTED:
         return Policy.UNSUPPORTED
     if top == "SharedStorage":

@@ -15,6 +15,7 @@ suppressed.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type, suggest_instance_types
 from stratus.config.errors import Level
-from stratus.config.layout import DEFAULT_MAX_COUNT, DEFAULT_MIN_COUNT
+from stratus.config.layout import DEFAULT_MAX_COUNT, DEFAULT_MIN_COUNT, split_host
 from stratus.config.scheduling import (
     CLUSTER_PARAMETERS,
     PARTITION_KEYS,
@@ -36,7 +37,13 @@ from stratus.config.scheduling import (
     partition_settings,
     scheduling_settings,
 )
-from stratus.config.schema import ClusterConfig, SharedStorage, SlurmComputeResource, SlurmQueue
+from stratus.config.schema import (
+    ClusterConfig,
+    SharedStorage,
+    SlurmComputeResource,
+    SlurmQueue,
+    StratusProvider,
+)
 from stratus.config.yamlsource import ConfigPath, SourceMap, format_path
 
 CLUSTER_NAME_REGEX = r"^([a-zA-Z][a-zA-Z0-9-]{0,%d})$"
@@ -114,6 +121,8 @@ HONOURED_KEYS: tuple[str, ...] = (
     "SharedStorage[].MountDir",
     "Tags",
     "DevSettings.Timeouts.ComputeNodeBootstrapTimeout",
+    "Stratus",
+    "Scheduling.SlurmQueues[].ComputeResources[].Provider",
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MaxArraySize",
     "Scheduling.SlurmSettings.CustomSlurmSettings[].MinJobAge",
     *(f"Scheduling.SlurmSettings.CustomSlurmSettings[].{key}" for key in CLUSTER_PARAMETERS),
@@ -241,7 +250,8 @@ def validate_config(
         return _ordered(findings.items)
     head = _head_node(config, findings)
     _custom_slurm_settings(config, findings)
-    _queues(config, head, findings)
+    providers = _stratus(config, findings)
+    _queues(config, head, findings, providers)
     _shared_storage(config, findings)
     _login_nodes(config, findings)
     return _ordered(findings.items)
@@ -554,7 +564,12 @@ def _max_count(count: int, limit: int, resource: str, path: ConfigPath, findings
         )
 
 
-def _queues(config: ClusterConfig, head: InstanceType | None, findings: _Findings) -> None:
+def _queues(
+    config: ClusterConfig,
+    head: InstanceType | None,
+    findings: _Findings,
+    providers: dict[str, StratusProvider],
+) -> None:
     queues = config.scheduling.slurm_queues or []
     base: ConfigPath = ("Scheduling", "SlurmQueues")
     _max_count(len(queues), MAX_NUMBER_OF_QUEUES, "SlurmQueues", base, findings)
@@ -597,6 +612,10 @@ def _queues(config: ClusterConfig, head: InstanceType | None, findings: _Finding
         for ci, cr in enumerate(crs):
             crpath: ConfigPath = (*qpath, "ComputeResources", ci)
             _name(cr.name, (*crpath, "Name"), findings)
+            if cr.provider is not None:
+                declared = config.stratus.providers if config.stratus else None
+                _hosted(cr, crpath, providers, findings, declared)
+                continue
             _size(queue, cr, crpath, findings)
             types = _compute_resource_types(cr, crpath, findings)
             if types is None:
@@ -616,6 +635,118 @@ def _queues(config: ClusterConfig, head: InstanceType | None, findings: _Finding
                             f"supported by the head node instance type ({head.architecture}).",
                             _type_path(cr, crpath, t.name),
                         )
+
+
+# --------------------------------------------------------------------------------------------
+# Stratus: providers of machines beyond this one
+
+
+def _stratus(config: ClusterConfig, findings: _Findings) -> dict[str, StratusProvider]:
+    """Check ``Stratus``; the providers compute resources may name, by name (the usable ones)."""
+    settings = config.stratus
+    base: ConfigPath = ("Stratus",)
+    if settings is None:
+        return {}
+    address = settings.head_node_address
+    if address is not None:
+        apath = (*base, "HeadNodeAddress")
+        if address in ("0.0.0.0", "::", "*") or any(c.isspace() for c in address):
+            findings.add(
+                "ERROR",
+                "ProviderValidator",
+                f"'{address}' is not an address hosts can reach the head node at; give this machine's "
+                "address or host name (not a wildcard).",
+                apath,
+                blocking=True,
+            )
+    providers = settings.providers or []
+    ppath: ConfigPath = (*base, "Providers")
+    _duplicates(
+        [p.name for p in providers],
+        [(*ppath, i, "Name") for i in range(len(providers))],
+        "Provider",
+        findings,
+        blocking=True,
+    )
+    usable: dict[str, StratusProvider] = {}
+    seen_hosts: dict[tuple[str, int], str] = {}
+    for i, p in enumerate(providers):
+        path: ConfigPath = (*ppath, i)
+        _name(p.name, (*path, "Name"), findings)
+        if p.kind != "ssh":
+            findings.add(
+                "ERROR",
+                "ProviderValidator",
+                f"provider type '{p.kind}' is not supported yet; the supported type is: ssh.",
+                (*path, "Type"),
+                blocking=True,
+            )
+            continue
+        good = True
+        for h, spec in enumerate(p.hosts):
+            hpath: ConfigPath = (*path, "Hosts", h)
+            try:
+                target = split_host(spec, p.port or 22)
+            except ValueError as exc:
+                findings.add("ERROR", "ProviderValidator", f"{exc}.", hpath, blocking=True)
+                good = False
+                continue
+            if target in seen_hosts:
+                findings.add(
+                    "ERROR",
+                    "ProviderValidator",
+                    f"host '{spec}' is listed twice (also in provider '{seen_hosts[target]}'): a host "
+                    "runs one node.",
+                    hpath,
+                    blocking=True,
+                )
+                good = False
+            seen_hosts[target] = p.name
+        if good:
+            usable.setdefault(p.name, p)
+    return usable
+
+
+def _hosted(
+    cr: SlurmComputeResource,
+    crpath: ConfigPath,
+    providers: dict[str, StratusProvider],
+    findings: _Findings,
+    config_providers: list[StratusProvider] | None,
+) -> None:
+    """A compute resource that names a provider: one that exists, with one static node per host."""
+    name = cr.provider or ""
+    provider = providers.get(name)
+    declared = {p.name for p in (config_providers or [])}
+    if provider is None and name in declared:
+        return  # declared but unusable: its own error says why
+    if provider is None:
+        known = sorted(declared)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        listed = ", ".join(known) if known else "none"
+        findings.add(
+            "ERROR",
+            "ProviderValidator",
+            f"unknown provider '{name}' (Stratus.Providers: {listed}).{hint}",
+            (*crpath, "Provider"),
+            blocking=True,
+        )
+        return
+    hosts = len(provider.hosts)
+    for key, count in (("MinCount", cr.min_count), ("MaxCount", cr.max_count)):
+        if count is not None and count != hosts:
+            findings.add(
+                "ERROR",
+                "ComputeResourceSizeValidator",
+                f"provider '{name}' has {hosts} host(s), one static node each: {key} must be {hosts} "
+                f"(or left out), not {count}.",
+                (*crpath, key),
+                blocking=True,
+            )
+    for t in cr.instance_type_names:
+        if get_instance_type(t) is None:
+            _unknown_instance_type(t, _type_path(cr, crpath, t), findings)
 
 
 def _type_path(cr: SlurmComputeResource, crpath: ConfigPath, name: str) -> ConfigPath:

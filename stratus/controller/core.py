@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 from stratus import __version__
 from stratus.agent.protocol import Launch
 from stratus.config import LoadedConfig
+from stratus.config.layout import HostFacts
 from stratus.controller.build import engine_config
 from stratus.controller.lifecycle import (
     CLUSTER_TRANSITIONS,
@@ -65,20 +66,21 @@ DEFAULT_DOOR = "slurm"  # payloads stored before they named their front door are
 LaunchBuilder = Callable[[Job, dict[str, Any], str, dict[str, str]], dict[str, Any]]
 
 
-def _bind(port: int) -> socket.socket:
-    """A listening TCP socket on the head node's address: ``port`` if free, any free port otherwise."""
+def _bind(port: int, host: str = HEAD_ADDRESS) -> socket.socket:
+    """A listening TCP socket on ``host``: ``port`` if free, any free port otherwise."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for candidate in (port, 0) if port else (0,):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HEAD_ADDRESS, candidate))
+            sock.bind((host, candidate))
         except OSError:
             sock.close()
             continue
         sock.listen(128)
         sock.setblocking(False)
         return sock
-    raise OSError(f"no free port on {HEAD_ADDRESS}")
+    raise OSError(f"no free port on {host}")
 
 
 class Controller:
@@ -110,12 +112,16 @@ class Controller:
         self.cluster: dict[str, Any] = {}
         self.api_port = 0
         self.agent_port = 0
+        self.agent_host = HEAD_ADDRESS  # where the agent port listens (Stratus.HeadNodeAddress)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.deleting = False
         # Set by apply_config: the daemon starts the head node again, on the new configuration.
         self.restart_requested = False
+        # The resources of Stratus.Providers' hosts, for loading a new configuration (recorded
+        # ones, new hosts probed): set by the daemon, which knows the providers.
+        self.host_facts: HostFacts | None = None
         self.interactive_silence_s = INTERACTIVE_SILENCE_S
         self.payloads = Payloads(store)
         # Front doors register how their jobs are launched (by the door a payload names) and
@@ -359,7 +365,8 @@ class Controller:
     @property
     def agent_address(self) -> str:
         """Where agents reach this head node (``HOST:PORT``)."""
-        return f"{HEAD_ADDRESS}:{self.agent_port}"
+        host = self.agent_host
+        return f"[{host}]:{self.agent_port}" if ":" in host else f"{host}:{self.agent_port}"
 
     # ------------------------------------------------------------------------------------------
     # agents (the node plane: see nodeplane.py) and periodic checks
@@ -399,8 +406,12 @@ class Controller:
         *,
         agent_tls: ssl.SSLContext | None = None,
         http_protocol: type[asyncio.Protocol] | None = None,
+        agent_host: str = HEAD_ADDRESS,
     ) -> None:
         """Serve the API on the cluster's unix socket and the head node's address, and the agent port.
+
+        The agent port listens on ``agent_host`` (where agents on other machines reach the head
+        node), over TLS when ``agent_tls`` is given; the API stays on the head node's address.
 
         The given ports are reused if still free: agents were given the agent port when their
         node was launched, and dial it again after a restart. ``http_protocol`` is the HTTP
@@ -411,7 +422,8 @@ class Controller:
         import uvicorn
 
         api_sock = _bind(api_port)
-        agent_sock = _bind(agent_port)
+        agent_sock = _bind(agent_port, agent_host)
+        self.agent_host = agent_host
         if agent_port and agent_sock.getsockname()[1] != agent_port:
             log.error(
                 "agent port %d is taken: agents launched before cannot reconnect and will be replaced",

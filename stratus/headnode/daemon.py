@@ -72,9 +72,27 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     from stratus.headnode.compose import assemble
     from stratus.providers.base import Bootstrap
     from stratus.providers.registry import build_providers
+    from stratus.providers.ssh import probe_and_record
     from stratus.store.store import Store
 
-    loaded = load_cluster_config(paths.config.read_text(), filename=str(paths.config))
+    # The hosts of Stratus.Providers give their nodes' sizes: as recorded at create-cluster, and
+    # hosts the configuration added since are probed now (over SSH: off the event loop).
+    loaded = await asyncio.to_thread(
+        load_cluster_config,
+        paths.config.read_text(),
+        filename=str(paths.config),
+        hosts=lambda providers: probe_and_record(paths, providers),
+    )
+    layout = loaded.layout
+    agent_tls = None
+    ca_file = ""
+    if layout.has_remote_nodes:
+        from stratus.providers.tls import ca_cert_path, server_context
+
+        # Agents on other machines: their traffic is encrypted and the head node proves itself
+        # with a certificate from the cluster's CA, for the address they dial.
+        agent_tls = server_context(paths, layout.head_node_address)
+        ca_file = str(ca_cert_path(paths))
     store = Store.open(paths.db)
     kill_wait = float(os.environ.get("STRATUS_KILL_WAIT", "30"))
     providers = build_providers(paths, loaded.layout)
@@ -83,15 +101,23 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
         for queue in loaded.layout.queues
         if queue.custom_actions
     }
-    bootstrap = Bootstrap(kill_wait_s=kill_wait, actions=actions)
+    bootstrap = Bootstrap(kill_wait_s=kill_wait, actions=actions, ca_file=ca_file)
     ctrl = Controller(paths, loaded, store, providers, bootstrap=bootstrap)
+    ctrl.host_facts = lambda providers: probe_and_record(paths, providers)  # for update-cluster
     ctrl.restore()
     head = assemble(ctrl)
     api_port, agent_port = ports
     with store.reading() as conn:
         # Agents were given the agent port when their node was launched: keep it across restarts.
         agent_port = agent_port or int(store.get_meta(conn, "agent_port", 0))
-    await ctrl.start_servers(head.app, api_port, agent_port, http_protocol=head.http_protocol)
+    await ctrl.start_servers(
+        head.app,
+        api_port,
+        agent_port,
+        http_protocol=head.http_protocol,
+        agent_tls=agent_tls,
+        agent_host=layout.head_node_address,
+    )
     with store.transaction() as conn:
         store.set_meta(conn, "agent_port", ctrl.agent_port)
     tmp = paths.endpoint.with_suffix(".tmp")

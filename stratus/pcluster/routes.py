@@ -9,6 +9,7 @@ authenticated.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -19,6 +20,7 @@ from stratus.api.callers import identity
 from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
 from stratus.config.update import FLEET_STOP_MESSAGE, Change, Policy, config_changes, unsupported_message
 from stratus.engine.states import NodeState
+from stratus.errors import UserError
 from stratus.pcluster import shapes
 from stratus.service.interface import Service
 from stratus.service.model import UpdateCheck
@@ -121,14 +123,19 @@ def pcluster_router(service: Service) -> APIRouter:
         if status.endswith("_IN_PROGRESS") or status.startswith("DELETE"):
             raise HTTPException(409, detail=f"Cannot execute update while stack is in {status} status.")
         try:
-            loaded = load_cluster_config(
+            # Off the loop: new hosts of Stratus.Providers are probed over SSH meanwhile.
+            loaded = await asyncio.to_thread(
+                load_cluster_config,
                 body.clusterConfiguration,
                 suppress_validators=body.suppressValidators,
                 failure_level=body.validationFailureLevel,
                 cluster_name=name,
+                hosts=service.host_facts,
             )
         except (ConfigValidationError, BadYamlError) as exc:
             return JSONResponse(exc.to_json(), status_code=400)
+        except UserError as exc:  # a host that cannot run a node, a bad suppression expression
+            raise HTTPException(400, detail=f"Bad Request: {exc}") from exc
         changes = config_changes(service.configuration, loaded.raw)
         if not changes:
             raise HTTPException(400, detail="Bad Request: No changes found in your cluster configuration.")

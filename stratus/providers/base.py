@@ -58,12 +58,15 @@ class Bootstrap:
     line, never in a tag); ``kill_wait_s`` is how long the agent lets a job's processes end after
     SIGTERM. ``actions`` are ParallelCluster's CustomActions by queue: what each node of the
     queue runs as it boots, before it joins, as ``{event: [[script, *args], ...]}``.
+    ``ca_file``, when set, is the CA certificate (a file on the head node's machine) the agent
+    must verify the head node's TLS certificate with: the agent port then speaks TLS only.
     """
 
     head: str = ""
     join: dict[str, str] = field(default_factory=dict)
     kill_wait_s: float = 30.0
     actions: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    ca_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,8 @@ class LocalProvider:
         actions = bootstrap.actions.get(group.queue)
         if actions:
             args += ["--actions", json.dumps(actions)]
+        if bootstrap.ca_file:
+            args += ["--ca-file", bootstrap.ca_file]  # the agent port speaks TLS
         try:
             paths.logs.mkdir(parents=True, exist_ok=True)
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

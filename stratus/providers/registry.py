@@ -1,12 +1,13 @@
 """Which provider launches which nodes: built from a cluster's configuration.
 
 Every compute resource (``queue/name``, the engine's ``NodeDef.group``) is launched by one
-provider kind. Today the only kind is ``local`` and every compute resource uses it; a new kind
-(ssh hosts, EC2) registers a factory here and the configuration names it per compute resource.
-Callers never construct a provider themselves: they ask :func:`build_providers`.
+provider. A compute resource without ``Provider`` uses the ``local`` kind; one that names a
+``Stratus.Providers`` entry uses that entry's provider (an :class:`~stratus.providers.ssh.SshProvider`
+for type ``ssh``). Callers never construct a provider themselves: they ask :func:`build_providers`.
 
-One provider object serves every compute resource of its kind in a cluster, so ``describe`` of
-that object covers all of them and nothing is listed twice.
+One provider object serves every compute resource of its kind (the local kind) or of its entry
+(a named provider) in a cluster, so ``describe`` of that object covers all of them and nothing is
+listed twice.
 """
 
 from __future__ import annotations
@@ -41,10 +42,16 @@ def register(kind: str, factory: ProviderFactory) -> None:
 def kind_of(layout: ClusterLayout | None, group: str) -> str:
     """The provider kind that launches compute resource ``group``.
 
-    The configuration has no per-compute-resource provider setting yet: every compute resource
-    is ``local``.
+    A compute resource naming a ``Stratus.Providers`` entry gets that entry's type; every other
+    one (and any group of a layout that does not know it) is ``local``.
     """
-    return DEFAULT_KIND
+    if layout is None:
+        return DEFAULT_KIND
+    queue_name, _, cr_name = group.partition("/")
+    queue = layout.queue(queue_name)
+    cr = queue.compute_resource(cr_name) if queue is not None else None
+    provider = layout.provider(cr.provider) if cr is not None and cr.provider else None
+    return provider.kind if provider is not None else DEFAULT_KIND
 
 
 class ProviderSet:
@@ -108,6 +115,7 @@ def build_providers(paths: ClusterPaths, layout: ClusterLayout | None) -> Provid
     cluster) gives every compute resource the default kind.
     """
     made: dict[str, Provider] = {}
+    named: dict[str, Provider] = {}
 
     def get(kind: str) -> Provider:
         if kind not in made:
@@ -117,10 +125,20 @@ def build_providers(paths: ClusterPaths, layout: ClusterLayout | None) -> Provid
             made[kind] = factory(paths)
         return made[kind]
 
+    def of_entry(name: str) -> Provider:
+        if name not in named:
+            entry = layout.provider(name) if layout is not None else None
+            if entry is None or entry.kind != "ssh":
+                raise ValueError(f"unknown provider {name!r}")
+            from stratus.providers.ssh import SshProvider
+
+            named[name] = SshProvider(paths, entry)
+        return named[name]
+
     by_group: dict[str, Provider] = {}
     if layout is not None:
         for queue in layout.queues:
             for cr in queue.compute_resources:
                 group = f"{queue.name}/{cr.name}"
-                by_group[group] = get(kind_of(layout, group))
+                by_group[group] = of_entry(cr.provider) if cr.provider else get(kind_of(layout, group))
     return ProviderSet(by_group, get(DEFAULT_KIND))

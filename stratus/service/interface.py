@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from stratus.config import ClusterLayout
+from stratus.config.layout import HostFacts
 from stratus.engine.fairshare import ShareRow
 from stratus.engine.model import DepCondition, Job, JobSpec, Partition, PriorityConfig, Transition
 from stratus.engine.priority import Factors as PriorityFactors
@@ -217,6 +218,11 @@ class Service(Protocol):
     @property
     def configuration(self) -> dict[str, Any]:
         """The running configuration, as loaded (the document it was created or updated with)."""
+        ...
+
+    @property
+    def host_facts(self) -> HostFacts | None:
+        """The resources of the configuration's hosts, to load a new configuration with."""
         ...
 
     def check_update(self, layout: ClusterLayout) -> UpdateCheck:

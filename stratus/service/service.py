@@ -55,6 +55,7 @@ from stratus.service.model import (
 
 if TYPE_CHECKING:
     from stratus.config import ClusterLayout
+    from stratus.config.layout import HostFacts
     from stratus.controller.core import Controller
     from stratus.engine.engine import Engine
 
@@ -535,6 +536,11 @@ class ClusterService:
     def configuration(self) -> dict[str, Any]:
         """The running configuration, as loaded."""
         return self._ctrl.loaded.raw
+
+    @property
+    def host_facts(self) -> HostFacts | None:
+        """The resources of the configuration's hosts (recorded; new ones probed when asked)."""
+        return self._ctrl.host_facts
 
     def check_update(self, layout: ClusterLayout) -> UpdateCheck:
         """What a change to ``layout`` would find in the way: nodes and partitions it drops that

@@ -97,3 +97,17 @@ def test_what_changes_a_node_needs_the_fleet_stopped_what_needs_a_new_cluster_is
         "to 'k1'. If you need this change, please consider creating a new cluster instead of updating "
         "the existing one."
     )
+
+
+def test_where_nodes_come_from_changes_live_unless_nodes_in_use_would_go() -> None:
+    with_hosts = _changed(
+        lambda c: c.update({"Stratus": {"Providers": [{"Name": "lab", "Type": "ssh", "Hosts": ["a"]}]}})
+    )
+    more = copy.deepcopy(with_hosts)
+    more["Stratus"]["Providers"][0]["Hosts"] = ["a", "b"]
+    more["Stratus"]["HeadNodeAddress"] = "10.0.0.1"
+    by_parameter = {c.parameter: c.policy for c in config_changes(with_hosts, more)}
+    assert by_parameter == {
+        "Stratus.Providers[lab].Hosts": Policy.NODES,
+        "Stratus.HeadNodeAddress": Policy.FLEET_STOP,
+    }

@@ -1,8 +1,9 @@
 """What every provider must do, whatever its infrastructure.
 
 Each case builds a provider for a throwaway cluster (and one deliberately misconfigured, so that
-launches fail); the same tests run against each. Only the local provider exists today: its
-instances are real agent processes, and every process started here is killed by pid afterwards.
+launches fail); the same tests run against each: the local provider (agent processes here) and
+the ssh provider (agents started over SSH on real sshd hosts on loopback addresses, its failing
+twin with a key the hosts refuse). Every process started here is killed by pid afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stratus.agent.protocol import INSTANCE_ENV
 from stratus.paths import ClusterPaths
 from stratus.providers.base import (
     TAG_CLUSTER,
@@ -32,6 +34,7 @@ from stratus.providers.base import (
     ProviderError,
 )
 from stratus.providers.local import LocalProvider
+from tests.sshd_hosts import ssh_hosts
 
 CLUSTER = "contract"
 GROUP = NodeGroup(CLUSTER, "q", "c", "t3.micro", cpus=2, memory_mb=900)
@@ -76,7 +79,60 @@ def _local(tmp_path: Path) -> Case:
     return case
 
 
-CASES: dict[str, Callable[[Path], Case]] = {"local": _local}
+def _kill_agents(started: list[Instance]) -> None:
+    """Kill the session of every agent started (the ssh test hosts are this machine too)."""
+    for inst in started:
+        pid = int(inst.data.get("pid", 0))
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+            proc = psutil.Process(pid)
+            # Only the agent this test started: it leads its session and carries its instance id.
+            if os.getsid(pid) == pid and proc.environ().get(INSTANCE_ENV) == inst.instance_id:
+                os.killpg(pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def _ssh(tmp_path: Path) -> Case:
+    from stratus.config.layout import ProviderLayout, SshHost, split_host
+    from stratus.providers.ssh import SshProvider, probe_and_record
+
+    stack = contextlib.ExitStack()
+    hosts = stack.enter_context(ssh_hosts(tmp_path / "sshd", 2))
+    cluster_dir = tmp_path / CLUSTER
+    (cluster_dir / "logs").mkdir(parents=True)
+    paths = ClusterPaths(cluster_dir)
+    layout = ProviderLayout(
+        "lab",
+        "ssh",
+        tuple(SshHost(spec, *split_host(spec)) for spec in hosts.specs),
+        user="root",
+        identity_file=str(hosts.identity),
+        agent_directory=str(tmp_path / "remote"),
+    )
+    try:
+        probe_and_record(paths, [layout])  # pins the hosts' keys, as create-cluster does
+    except BaseException:
+        stack.close()
+        raise
+    refused = ProviderLayout(
+        "lab", "ssh", layout.hosts, "root", str(hosts.refused_identity), layout.agent_directory
+    )
+    with socket.socket() as s:  # a head node address nothing listens on: agents keep dialling
+        s.bind(("127.0.0.1", 0))
+        head = f"127.0.0.1:{s.getsockname()[1]}"
+    bootstrap = Bootstrap(head=head, kill_wait_s=1.0)
+    case = Case(SshProvider(paths, layout), SshProvider(paths, refused), bootstrap, lambda: None)
+
+    def cleanup() -> None:
+        try:
+            _kill_agents(case.started)
+        finally:
+            stack.close()
+
+    case.cleanup = cleanup
+    return case
+
+
+CASES: dict[str, Callable[[Path], Case]] = {"local": _local, "ssh": _ssh}
 
 
 @pytest.fixture(params=sorted(CASES))
