@@ -42,7 +42,9 @@ class JobLifecycle(EngineBase):
         or GPUs per node than any node of the partition has, more nodes than its nodes with the
         requested features). A request for more nodes than any one of its partitions has is
         refused too (``NODE_COUNT``), as Slurm 22.05 does with ``EnforcePartLimits=ALL``: every
-        partition named must allow the node count, not just one of them.
+        partition named must allow the node count, not just one of them; so must it allow the
+        job's CPUs in all (``PROCESSORS``: more than the partition's nodes have together) and its
+        time limit (``TIME_LIMIT``: longer than the partition's MaxTime).
         """
         names = spec.partitions or ((self.default_partition,) if self.default_partition else ())
         if not names:
@@ -52,8 +54,17 @@ class JobLifecycle(EngineBase):
                 return Rejection("INVALID_PARTITION", name)
         wanted = node_limits(spec)[0]
         for name in names:
-            if wanted > len(self.partitions[name].defn.nodes):
+            part = self.partitions[name].defn
+            if wanted > len(part.nodes):
                 return Rejection("NODE_COUNT", name)
+            if spec.ntasks * spec.cpus_per_task > sum(self.nodes[n].defn.cpus for n in part.nodes):
+                return Rejection("PROCESSORS", name)
+            if (
+                spec.time_limit_s is not None
+                and part.max_time_s is not None
+                and spec.time_limit_s > part.max_time_s
+            ):
+                return Rejection("TIME_LIMIT", name)
         rejection: Rejection | None = None
         for name in names:
             key = (name, spec.features, spec.gpu_type, *shape_of(spec))

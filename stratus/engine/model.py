@@ -453,5 +453,7 @@ Action = LaunchJob | KillJob | PowerUp | PowerDown
 class Rejection:
     """Why a submission can never run here. ``code`` is neutral; front ends word it."""
 
-    code: str  # INVALID_PARTITION | CPUS_PER_NODE | MEMORY | GPUS | NODE_COUNT | TASKS | FEATURES
+    # INVALID_PARTITION | CPUS_PER_NODE | MEMORY | GPUS | NODE_COUNT | PROCESSORS | TIME_LIMIT | TASKS
+    # | FEATURES
+    code: str
     detail: str = ""

@@ -34,6 +34,7 @@ REQUESTED_NODE_CONFIG_UNAVAILABLE = "Requested node configuration is not availab
 REQUESTED_PART_CONFIG_UNAVAILABLE = "Requested partition configuration not available now"
 NODE_COUNT_INVALID = "Node count specification invalid"
 TOO_MANY_PROCESSORS = "More processors requested than permitted"
+INVALID_TIME_LIMIT = "Requested time limit is invalid (missing or exceeds some limit)"
 INVALID_JOB_ARRAY = "Invalid job array specification"
 DEPENDENCY_PROBLEM = "Job dependency problem"
 INVALID_FEATURE = "Invalid feature specification"
@@ -111,6 +112,11 @@ def node_count_invalid() -> SlurmError:
 def too_many_processors() -> SlurmError:
     """``-n``/``-c`` beyond what the partition allows, where rejected at submit."""
     return submit_failed(TOO_MANY_PROCESSORS)
+
+
+def invalid_time_limit() -> SlurmError:
+    """A time limit over the partition's MaxTime, where rejected at submit (``EnforcePartLimits``)."""
+    return submit_failed(INVALID_TIME_LIMIT)
 
 
 def invalid_array() -> SlurmError:

@@ -129,11 +129,13 @@ def test_user_limits_hold_jobs_with_slurms_reasons() -> None:
 
 def test_partition_time_limits_and_default_time() -> None:
     e = engine({"q": ("n1",)}, {"n1": 1}, defaults={"q": {"max_time_s": 600.0, "default_time_s": 60.0}})
-    too_long = e.submit(spec(time_limit_s=3600.0), 0.0)
+    # Slurm 22.05 with EnforcePartLimits=ALL (ParallelCluster's): longer than MaxTime is refused.
+    rejection = e.check(spec(time_limit_s=3600.0))
+    assert rejection is not None and rejection.code == "TIME_LIMIT"
     unset = e.submit(spec(time_limit_s=None), 0.0)
     assert launched(e.tick(0.0)) == [unset.id]
     assert unset.time_limit_s == 60.0
-    assert (too_long.state, too_long.reason) == (JobState.PENDING, "PartitionTimeLimit")
+    assert e.check(spec(cpus_per_task=1, ntasks=2)).code == "PROCESSORS"  # 1 CPU in all
 
 
 def test_a_node_in_two_partitions_is_shared_and_never_double_booked() -> None:

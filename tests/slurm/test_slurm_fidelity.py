@@ -369,9 +369,11 @@ async def _door_scenario(tmp_path: Path) -> None:
             "sbatch: error: Batch job submission failed: Node count specification invalid\n",
             1,
         )
+        # (99 CPUs is more than the partition has in all: with EnforcePartLimits=ALL, Slurm's
+        # "More processors requested than permitted"; capture 33 shows it for sbatch.)
         res = cmd(alice, "sbatch --test-only -c 99 --wrap true")
         assert (res.stderr, res.exit_code) == (
-            "allocation failure: Requested node configuration is not available\n",
+            "allocation failure: More processors requested than permitted\n",
             1,
         )
         # The cluster's slurm.conf: written at start, readable by all, shown by show config.

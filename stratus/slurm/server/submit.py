@@ -271,6 +271,10 @@ def rejected(exc: Rejected) -> SlurmError:
         return serr.memory_unsatisfiable()
     if code == "NODE_COUNT":
         return serr.node_count_invalid()
+    if code == "PROCESSORS":
+        return serr.too_many_processors()
+    if code == "TIME_LIMIT":
+        return serr.invalid_time_limit()
     if code == "FEATURES":
         return serr.invalid_feature()
     return serr.node_config_unavailable()
