@@ -34,6 +34,8 @@ class NodeGroup:
     """One compute resource of a cluster: identical nodes launched the same way.
 
     ``name`` (``queue/compute_resource``) is the same string as the engine's ``NodeDef.group``.
+    ``capacity_type`` is ParallelCluster's ``CapacityType`` of the queue (``ONDEMAND`` or ``SPOT``):
+    only a cloud provider tells the two apart.
     """
 
     cluster: str
@@ -43,6 +45,7 @@ class NodeGroup:
     cpus: int
     memory_mb: int
     gpus: int = 0
+    capacity_type: str = "ONDEMAND"
 
     @property
     def name(self) -> str:
@@ -163,12 +166,20 @@ _KINDS: dict[str, type[ProviderError]] = {
     "InsufficientHostCapacity": CapacityError,
     "InsufficientReservedInstanceCapacity": CapacityError,
     "InsufficientCapacity": CapacityError,
+    "InsufficientFreeAddressesInSubnet": CapacityError,
+    "SpotMaxPriceTooLow": CapacityError,
     "RequestLimitExceeded": ThrottlingError,
     "Throttling": ThrottlingError,
     "InvalidParameterValue": ConfigurationError,
     "InvalidParameterCombination": ConfigurationError,
     "InvalidAMIID.NotFound": ConfigurationError,
     "Unsupported": ConfigurationError,
+    "InvalidSubnetID.NotFound": ConfigurationError,
+    "InvalidGroup.NotFound": ConfigurationError,
+    "InvalidKeyPair.NotFound": ConfigurationError,
+    "AuthFailure": ConfigurationError,
+    "UnauthorizedOperation": ConfigurationError,
+    "OptInRequired": ConfigurationError,
     "VcpuLimitExceeded": QuotaError,
     "InstanceLimitExceeded": QuotaError,
     "MaxSpotInstanceCountExceeded": QuotaError,

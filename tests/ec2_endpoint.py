@@ -1,0 +1,150 @@
+"""An EC2-compatible endpoint for tests: moto's server, and a fault-injecting proxy in front of it.
+
+moto answers RunInstances, DescribeInstances and TerminateInstances (instances go pending, then
+running, and run nothing) but never runs out of capacity; the proxy forwards every request to it
+unless told to answer an action with an EC2 error, which boto3 then raises as AWS's would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# EC2 answers capacity shortages as server errors, client mistakes as 400.
+_SERVER_ERRORS = {"InsufficientInstanceCapacity", "InsufficientCapacity", "InternalError"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
+    """moto's server on a free loopback port; yields its URL, stops it (by its handle) after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto's server did not start (exit {proc.poll()})") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@dataclass
+class FaultProxy:
+    """Forwards requests to ``upstream``; answers the actions in ``faults`` with their EC2 error.
+
+    ``faults`` maps an action (``RunInstances``) to an error code; ``seen`` holds, by action, the
+    parameters of every request that reached the proxy (forwarded or not).
+    """
+
+    upstream: str
+    faults: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    url: str = ""
+
+    def fail(self, action: str, code: str) -> None:
+        self.faults[action] = code
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+
+def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    target = urllib.parse.urlsplit(proxy.upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet test output
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            params = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+            action = params.get("Action", "")
+            proxy.seen.setdefault(action, []).append(params)
+            code = proxy.faults.get(action)
+            if code:
+                self._answer(500 if code in _SERVER_ERRORS else 400, _error_xml(code), "text/xml")
+                return
+            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=30)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request("POST", self.path, body, headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                self._answer(answer.status, data, answer.getheader("Content-Type") or "text/xml")
+            finally:
+                conn.close()
+
+        def _answer(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _error_xml(code: str) -> bytes:
+    message = {
+        "InsufficientInstanceCapacity": "We currently do not have sufficient capacity in the "
+        "Availability Zone you requested.",
+        "RequestLimitExceeded": "Request limit exceeded.",
+        "VcpuLimitExceeded": "You have requested more vCPU capacity than your current vCPU limit allows.",
+        "UnauthorizedOperation": "You are not authorized to perform this operation.",
+    }.get(code, f"{code} (injected by the test proxy)")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+    ).encode()
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """A :class:`FaultProxy` on a free loopback port, shut down after."""
+    proxy = FaultProxy(upstream)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
+    server.daemon_threads = True
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="ec2-fault-proxy", daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
