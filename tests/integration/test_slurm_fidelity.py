@@ -131,4 +131,6 @@ def test_holds_requeues_and_refusals_are_worded_as_slurm(
         "Invalid time specification (pos=0): garbage\nsbatch: error: Invalid --begin specification\n",
     )
     r = c.slurm("sbatch", "--test-only", "-c", "99", "--wrap", "true", cwd=workdir)
-    assert (r.code, r.err) == (1, "allocation failure: Requested node configuration is not available\n")
+    # More CPUs than the partition has in all: with EnforcePartLimits=ALL (ParallelCluster's),
+    # Slurm 22.05's "More processors requested than permitted" (capture 33 shows it for sbatch).
+    assert (r.code, r.err) == (1, "allocation failure: More processors requested than permitted\n")
