@@ -32,7 +32,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import psutil
 
@@ -52,6 +51,7 @@ from stratus.providers.base import (
     NodeGroup,
     ProviderError,
 )
+from stratus.providers.records import InstanceRecords
 
 # A process's start time as psutil reports it is rounded: allow this much difference.
 _START_TIME_SLACK_S = 1.0
@@ -79,6 +79,7 @@ class LocalProvider:
     def __init__(self, paths: ClusterPaths, *, python: str | None = None) -> None:
         self.paths = paths
         self.state_dir = paths.root / "instances"
+        self.records = InstanceRecords(self.state_dir, "i-")
         self.python = python or sys.executable
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         # create() of the same token from two callers must not both launch: one at a time.
@@ -95,7 +96,7 @@ class LocalProvider:
         result = CreateResult()
         with self._create_lock:
             # A token seen before: hand back what it launched (still running) instead of a twin.
-            earlier = {inst.node: inst for inst, tok in self._records(group.cluster) if tok == token}
+            earlier = {inst.node: inst for inst, tok in self.records.read(group.cluster) if tok == token}
             for name in names:
                 inst = earlier.get(name)
                 if inst is not None and self._agent(inst) is not None:
@@ -149,38 +150,12 @@ class LocalProvider:
             tags={TAG_CLUSTER: group.cluster, TAG_NODE: node, TAG_GROUP: group.name},
         )
         try:
-            self._write_record(inst, token)
+            self.records.write(inst, token)
         except OSError as exc:
             # Unrecorded, it could not be found again: it must not run.
             self._terminate([inst], 0.0)
             raise ProviderError("InternalError", f"cannot record instance {instance_id}: {exc}") from exc
         return inst
-
-    # -- records --------------------------------------------------------------------------------
-
-    def _record_path(self, instance_id: str) -> Path:
-        return self.state_dir / f"{instance_id}.json"
-
-    def _write_record(self, inst: Instance, token: str) -> None:
-        path = self._record_path(inst.instance_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"token": token, "instance": inst.to_json()}))
-        tmp.replace(path)
-
-    def _records(self, cluster: str) -> list[tuple[Instance, str]]:
-        """(instance, token) of every record of ``cluster``, in instance-id order."""
-        out: list[tuple[Instance, str]] = []
-        if not self.state_dir.is_dir():
-            return out
-        for path in sorted(self.state_dir.glob("i-*.json")):
-            try:
-                rec = json.loads(path.read_text())
-                inst = Instance.from_json(rec["instance"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # removed meanwhile, or not one of ours
-            if inst.tags.get(TAG_CLUSTER) == cluster:
-                out.append((inst, str(rec.get("token", ""))))
-        return out
 
     # -- describe, liveness ---------------------------------------------------------------------
 
@@ -189,7 +164,7 @@ class LocalProvider:
 
     def _describe(self, cluster: str) -> list[Instance]:
         self.reap()
-        records = [inst for inst, _ in self._records(cluster)]
+        records = [inst for inst, _ in self.records.read(cluster)]
         # The agent is enough to say "running"; only instances without one need the session scan.
         headless = [inst for inst in records if self._agent(inst) is None]
         headless_ids = {inst.instance_id for inst in headless}
@@ -197,7 +172,7 @@ class LocalProvider:
         out = []
         for inst in records:
             if inst.instance_id in headless_ids and inst.instance_id not in leftovers:
-                self._record_path(inst.instance_id).unlink(missing_ok=True)  # nothing of it runs
+                self.records.remove(inst.instance_id)  # nothing of it runs
                 continue
             out.append(inst)
         return out
@@ -280,7 +255,7 @@ class LocalProvider:
         _wait_gone(members, _KILL_WAIT_S)
         self.reap()
         for inst in instances:
-            self._record_path(inst.instance_id).unlink(missing_ok=True)
+            self.records.remove(inst.instance_id)
 
     def reap(self) -> None:
         # Called from several threads (terminate, is_alive) and the event loop: pop, not del.

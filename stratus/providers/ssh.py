@@ -61,6 +61,7 @@ from stratus.providers.base import (
     NodeGroup,
     ProviderError,
 )
+from stratus.providers.records import InstanceRecords
 
 #: The oldest Python a host may run the agent with (the agent's own requirement).
 MIN_PYTHON = (3, 11)
@@ -311,6 +312,7 @@ class SshProvider:
         self.paths = paths
         self.provider = provider
         self.state_dir = paths.root / "instances"
+        self.records = InstanceRecords(self.state_dir, "ssh-")
         self.connections = _Connections(
             provider, known_hosts if known_hosts is not None else pinned_keys(paths)
         )
@@ -356,7 +358,8 @@ class SshProvider:
         result = CreateResult()
         # create() of the same token from two callers must not both launch: one at a time.
         async with self._create_lock:
-            earlier = {inst.node: inst for inst, tok in self._records(group.cluster) if tok == token}
+            recorded = self.records.read(group.cluster, self._mine)
+            earlier = {inst.node: inst for inst, tok in recorded if tok == token}
             alive = await self._alive_map(list(earlier.values()))
             todo = []
             for name in names:
@@ -421,7 +424,7 @@ class SshProvider:
             tags={TAG_CLUSTER: group.cluster, TAG_NODE: node, TAG_GROUP: group.name},
         )
         try:
-            self._write_record(inst, token)
+            self.records.write(inst, token)
         except OSError as exc:
             # Unrecorded, it could not be found again: it must not run.
             await self.terminate([inst], 0.0)
@@ -440,32 +443,9 @@ class SshProvider:
             # The folder holds job scripts while they run: its owner's only.
             await sftp.chmod(folder, 0o700)
 
-    # -- records --------------------------------------------------------------------------------
-
-    def _record_path(self, instance_id: str) -> Path:
-        return self.state_dir / f"{instance_id}.json"
-
-    def _write_record(self, inst: Instance, token: str) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self._record_path(inst.instance_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"token": token, "instance": inst.to_json()}))
-        tmp.replace(path)
-
-    def _records(self, cluster: str) -> list[tuple[Instance, str]]:
-        """(instance, token) of every record of this provider for ``cluster``, by instance id."""
-        out: list[tuple[Instance, str]] = []
-        if not self.state_dir.is_dir():
-            return out
-        for path in sorted(self.state_dir.glob("ssh-*.json")):
-            try:
-                rec = json.loads(path.read_text())
-                inst = Instance.from_json(rec["instance"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # removed meanwhile, or not one of ours
-            if inst.tags.get(TAG_CLUSTER) == cluster and inst.data.get("provider") == self.provider.name:
-                out.append((inst, str(rec.get("token", ""))))
-        return out
+    def _mine(self, inst: Instance) -> bool:
+        """A record of this provider (the cluster may have several ssh providers)."""
+        return inst.data.get("provider") == self.provider.name
 
     # -- describe, liveness ---------------------------------------------------------------------
 
@@ -506,13 +486,13 @@ class SshProvider:
         return {iid: bool(s and s["agent"]) for iid, s in status.items()}
 
     async def describe(self, cluster: str) -> list[Instance]:
-        records = [inst for inst, _ in self._records(cluster)]
+        records = [inst for inst, _ in self.records.read(cluster, self._mine)]
         status = await self._status(records)
         out = []
         for inst in records:
             s = status.get(inst.instance_id)
             if s is not None and not s["agent"] and not s["members"]:
-                self._record_path(inst.instance_id).unlink(missing_ok=True)  # nothing of it runs
+                self.records.remove(inst.instance_id)  # nothing of it runs
                 continue
             out.append(inst)  # running, or its host cannot be asked: it may still run
         return out
@@ -562,7 +542,7 @@ class SshProvider:
                 errors.append(_classify(host, exc))
                 return
             for inst in done:
-                self._record_path(inst.instance_id).unlink(missing_ok=True)
+                self.records.remove(inst.instance_id)
             if left:
                 errors.append(
                     ProviderError(

@@ -311,5 +311,5 @@ Other options:
   -V, --version               output version information and exit
 
 This is stratus's sbatch: every other option of Slurm 22.05's sbatch is accepted and
-recorded; --test-only and --wait are not supported yet.
+recorded.
 """
