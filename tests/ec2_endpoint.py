@@ -64,20 +64,27 @@ def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
 class FaultProxy:
     """Forwards requests to ``upstream``; answers the actions in ``faults`` with their EC2 error.
 
-    ``faults`` maps an action (``RunInstances``) to an error code; ``seen`` holds, by action, the
-    parameters of every request that reached the proxy (forwarded or not).
+    ``faults`` maps an action (``RunInstances``) to an error code, and ``type_faults`` an
+    instance type to the error code of every ``RunInstances`` for it (no capacity of one type);
+    ``seen`` holds, by action, the parameters of every request that reached the proxy (forwarded
+    or not).
     """
 
     upstream: str
     faults: dict[str, str] = field(default_factory=dict)
+    type_faults: dict[str, str] = field(default_factory=dict)
     seen: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     url: str = ""
 
     def fail(self, action: str, code: str) -> None:
         self.faults[action] = code
 
+    def fail_type(self, instance_type: str, code: str) -> None:
+        self.type_faults[instance_type] = code
+
     def clear(self) -> None:
         self.faults.clear()
+        self.type_faults.clear()
 
 
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -95,6 +102,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             action = params.get("Action", "")
             proxy.seen.setdefault(action, []).append(params)
             code = proxy.faults.get(action)
+            if not code and action == "RunInstances":
+                code = proxy.type_faults.get(params.get("InstanceType", ""))
             if code:
                 self._answer(500 if code in _SERVER_ERRORS else 400, _error_xml(code), "text/xml")
                 return
@@ -105,6 +114,10 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 answer = conn.getresponse()
                 data = answer.read()
                 self._answer(answer.status, data, answer.getheader("Content-Type") or "text/xml")
+            except OSError:
+                # The endpoint (or the client) went away, e.g. while a test tears down.
+                with contextlib.suppress(OSError):
+                    self._answer(502, _error_xml("InternalError"), "text/xml")
             finally:
                 conn.close()
 

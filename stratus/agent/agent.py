@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from stratus.agent.connection import HeadLink, Rejected
 from stratus.agent.executor import Executor, log
 from stratus.agent.gpus import GpuBinder
+from stratus.agent.mounts import mount_points
 from stratus.agent.protocol import (
     JOIN_ENV,
     Ack,
@@ -94,6 +95,7 @@ class Agent:
             running=[RunRef(j, r, pid) for (j, r), pid in self.executor.running().items()],
             finished=list(self.link.unacked.values()),
             bootstrap_error=self.bootstrap_error,
+            mounts=mount_points(),
         )
 
     def _send(self, msg: Message) -> None:
@@ -132,6 +134,7 @@ class Agent:
         self.stopping.set()
 
     async def _handle(self, msg: Message) -> None:
+        self.executor.node_address = self.steps.node_address = self.link.local_address
         if isinstance(msg, Launch):
             self.executor.launch(msg, (msg.job_id, msg.run) in self.link.unacked)
         elif isinstance(msg, Step):

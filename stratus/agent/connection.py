@@ -53,6 +53,8 @@ class HeadLink:
         self._tls = tls
         self.unacked: dict[tuple[int, int], Finished] = {}
         self.writer: asyncio.StreamWriter | None = None
+        # This end's address on the link: where the node is reached from the head node's side.
+        self.local_address = ""
 
     def send(self, msg: Message) -> None:
         """Send now if connected; otherwise drop it (what must survive goes in ``report``)."""
@@ -74,6 +76,9 @@ class HeadLink:
         when the link fails.
         """
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=MAX_LINE, ssl=self._tls)
+        sockname = writer.get_extra_info("sockname")
+        if sockname:
+            self.local_address = str(sockname[0])
         try:
             writer.write(encode(self._hello()))
             await writer.drain()

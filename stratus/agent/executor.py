@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.agent.gpus import GpuBinder, gpu_env
-from stratus.agent.protocol import INSTANCE_ENV, Finished, Launch, Started
+from stratus.agent.protocol import INSTANCE_ENV, NODE_ADDRESS_ENV, Finished, Launch, Started
 from stratus.agent.users import RefusedUser, RunAs, append_as, reap, run_as
 
 # The batch script's first process. It sets the umask, opens the job's files and changes directory
@@ -104,6 +104,7 @@ class Executor:
     ) -> None:
         self.node = node
         self.instance_id = instance_id
+        self.node_address = ""  # see NODE_ADDRESS_ENV; set once the link is up
         self.spool = spool
         self.kill_wait = kill_wait
         self._report = report
@@ -127,6 +128,8 @@ class Executor:
         env = dict(msg.env)
         # Marks every process of the job as this instance's (see providers.local).
         env[INSTANCE_ENV] = self.instance_id
+        if self.node_address:
+            env[NODE_ADDRESS_ENV] = self.node_address
         env.update(gpu_env(self.gpus.bind(job_id, msg.gpus)))
         stderr = msg.stderr
         same = not stderr or stderr == msg.stdout

@@ -43,6 +43,9 @@ JOIN_ENV = "STRATUS_JOIN_CREDENTIAL"  # how a provider hands an agent its join c
 # Set for an agent and every process it starts: marks them as one instance's (a local
 # provider finds what a node left behind by it, never by process name).
 INSTANCE_ENV = "STRATUS_INSTANCE_ID"
+# The address this node reaches the head node from, in a job's environment: where srun, run on
+# the node, listens for the agents of the step's other nodes.
+NODE_ADDRESS_ENV = "STRATUS_NODE_ADDRESS"
 HEARTBEAT_S = 5.0  # an agent sends a Heartbeat this often; the head node allows three missed
 
 
@@ -226,6 +229,7 @@ class Hello(Message):
     running: list[RunRef] = field(default_factory=list)
     finished: list[Finished] = field(default_factory=list)
     bootstrap_error: str = ""  # the node failed to boot (a custom action): fail it, run nothing
+    mounts: list[str] = field(default_factory=list)  # the node's mount points (shared storage checks)
 
 
 @dataclass(slots=True)

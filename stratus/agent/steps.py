@@ -22,7 +22,7 @@ from typing import Any
 
 from stratus.agent.executor import log, signum
 from stratus.agent.gpus import GpuBinder, gpu_env
-from stratus.agent.protocol import INSTANCE_ENV, Step, StepFinished
+from stratus.agent.protocol import INSTANCE_ENV, NODE_ADDRESS_ENV, Step, StepFinished
 from stratus.agent.stepio import MAX_LINE, decode, encode
 from stratus.agent.users import RefusedUser, RunAs, run_as
 
@@ -62,6 +62,7 @@ class StepRunner:
         self.node = node
         self.gpus = gpus or GpuBinder()
         self.instance_id = instance_id
+        self.node_address = ""  # see NODE_ADDRESS_ENV; set once the link is up
         self._report = report
         self.job_steps: dict[tuple[int, int, int], RunningStep] = {}
 
@@ -110,6 +111,8 @@ class StepRunner:
                 env.update(t.env)
                 env.update(gpu_env(self.gpus.bind(msg.job_id, msg.gpus), step=True))
                 env[INSTANCE_ENV] = self.instance_id
+                if self.node_address:
+                    env[NODE_ADDRESS_ENV] = self.node_address
                 procid = t.procid
                 argv = ["/bin/sh", "-c", _TASK_WRAPPER, "slurmstepd", msg.cwd, *msg.argv]
                 try:

@@ -416,6 +416,7 @@ def update_cluster(
     answer: dict[str, Any] = _api(paths, "PUT", f"/v3/clusters/{name}", body)
     if not wait:
         return answer
+
     # UPDATE_COMPLETE is recorded by the head node that runs on the new configuration.
     def settled(cluster: dict[str, Any]) -> bool:
         return cluster.get("clusterStatus") in ("UPDATE_COMPLETE", "UPDATE_FAILED") and head_running(paths)

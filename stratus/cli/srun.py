@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratus.agent.protocol import NODE_ADDRESS_ENV
 from stratus.agent.stepio import MAX_LINE, decode, encode
 from stratus.cli.salloc import EXIT_USAGE, early_text, env_options, option_table, sbatch_argv
 from stratus.net import LOOPBACK
@@ -955,7 +956,10 @@ async def _run(cluster_dir: str, opts: SrunOptions, job_id: int, step_time_limit
     req = opts.request
     token = secrets.token_hex(16)
     step = Step(token, raw=opts.pty)
-    server = await asyncio.start_server(step.connection, LOOPBACK, 0, limit=MAX_LINE)
+    # Inside a job on a node, the step's other nodes reach srun where that node reaches the head
+    # node from; elsewhere (the head node's machine) on the loopback address.
+    io_host = os.environ.get(NODE_ADDRESS_ENV) or LOOPBACK
+    server = await asyncio.start_server(step.connection, io_host, 0, limit=MAX_LINE)
     port = server.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     # srun's stdin is read from now on when it goes to every task (or, with --pty, to task 0's
@@ -977,7 +981,7 @@ async def _run(cluster_dir: str, opts: SrunOptions, job_id: int, step_time_limit
         "cpus_per_task": req.cpus_per_task,
         "ntasks_per_node": req.ntasks_per_node,
         "name": req.name,
-        "io_host": LOOPBACK,
+        "io_host": io_host,
         "io_port": port,
         "io_token": token,
         "pty": opts.pty,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stratus.config.catalog import InstanceType, get_instance_type
@@ -67,6 +67,12 @@ DEFAULT_HEAD_NODE_ADDRESS = "127.0.0.1"
 DEFAULT_SSH_PORT = 22
 #: Where the agent's files go on a host, relative to the login directory.
 DEFAULT_AGENT_DIRECTORY = ".stratus-agent"
+#: clustermgtd's defaults: how long a compute resource stays disabled after an insufficient
+#: capacity error, and how many bootstrap failures of a queue put the fleet in protected mode.
+DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S = 600.0
+DEFAULT_PROTECTED_FAILURE_COUNT = 10
+#: The provider kind of compute resources that name no provider: processes on this machine.
+LOCAL = "local"
 
 
 def split_host(spec: str, default_port: int = DEFAULT_SSH_PORT) -> tuple[str, int]:
@@ -136,6 +142,18 @@ class ProviderLayout:
     user: str | None = None
     identity_file: str | None = None
     agent_directory: str = DEFAULT_AGENT_DIRECTORY
+    # ec2: where and how instances are launched (see StratusProvider).
+    region: str | None = None
+    endpoint_url: str | None = None
+    image_id: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+    key_name: str | None = None
+    instance_profile: str | None = None
+    profile: str | None = None
+    install_command: str | None = None
+    # What one node costs per hour (None: the instance catalog's price, 0 for ssh hosts).
+    price_per_hour: float | None = None
 
 
 #: Probe results by ``SshHost.key``; or a function that probes the hosts it is given.
@@ -144,11 +162,16 @@ HostFacts = Mapping[str, HostResources] | Callable[[tuple[ProviderLayout, ...]],
 
 @dataclass(frozen=True)
 class SharedStorageLayout:
-    """A shared file system: ``mount_dir`` is absolute (pcluster accepts ``shared`` for ``/shared``)."""
+    """A shared file system: ``mount_dir`` is absolute (pcluster accepts ``shared`` for ``/shared``).
+
+    ``providers`` are the providers whose nodes have it mounted (``Stratus.SharedStorage``;
+    ``local`` for this machine's nodes); empty: every node has it.
+    """
 
     name: str
     storage_type: str
     mount_dir: str
+    providers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,8 +203,14 @@ class ComputeResourceLayout:
     static_features: tuple[str, ...]
     dynamic_features: tuple[str, ...]
     efa: bool = False
-    # The Stratus provider that launches these nodes ("" for the local provider).
+    # The Stratus provider that launches these nodes ("" for the local provider), and its kind.
     provider: str = ""
+    provider_kind: str = LOCAL
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's name as nodes carry it among their features (``local`` for this machine)."""
+        return self.provider or LOCAL
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -209,6 +238,8 @@ class QueueLayout:
     # CustomActions: what each node of the queue runs as it boots, by event (OnNodeStart,
     # OnNodeConfigured), each script as (script, *args), in order.
     custom_actions: NodeActions = ()
+    # Stratus.Burst: how long a job may wait for free capacity before paid nodes power up for it.
+    burst_max_wait_s: float = 0.0
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -246,6 +277,11 @@ class ClusterLayout:
     custom_partitions: tuple[CustomPartition, ...] = ()
     providers: tuple[ProviderLayout, ...] = ()  # Stratus.Providers
     head_node_address: str = DEFAULT_HEAD_NODE_ADDRESS  # Stratus.HeadNodeAddress: where agents dial
+    # Stratus.InsufficientCapacityTimeout (<= 0: no fail-over) and Stratus.ProtectedFailureCount
+    # (<= 0: no protected mode), clustermgtd's insufficient_capacity_timeout and
+    # protected_failure_count.
+    insufficient_capacity_timeout_s: float = DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
+    protected_failure_count: int = DEFAULT_PROTECTED_FAILURE_COUNT
 
     def provider(self, name: str) -> ProviderLayout | None:
         """The ``Stratus.Providers`` entry called ``name``, if there is one."""
@@ -255,6 +291,27 @@ class ClusterLayout:
     def has_remote_nodes(self) -> bool:
         """Whether some compute resource runs on machines other than this one."""
         return any(cr.provider for cr in self.compute_resources())
+
+    def required_mounts(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Node -> (mount directory, storage name) of each shared storage ``Stratus.SharedStorage``
+        says the node's provider has: what the node must have mounted to be admitted."""
+        out: dict[str, tuple[tuple[str, str], ...]] = {}
+        for cr in self.compute_resources():
+            wanted = tuple(
+                (s.mount_dir, s.name) for s in self.shared_storage if cr.provider_name in s.providers
+            )
+            if wanted:
+                out.update(dict.fromkeys(cr.node_names, wanted))
+        return out
+
+    def storage_at(self, path: str) -> SharedStorageLayout | None:
+        """The shared storage ``path`` lies in (the deepest mount that holds it), if any."""
+        inside = [
+            s
+            for s in self.shared_storage
+            if path == s.mount_dir or path.startswith(s.mount_dir.rstrip("/") + "/")
+        ]
+        return max(inside, key=lambda s: len(s.mount_dir), default=None)
 
     @property
     def default_queue(self) -> QueueLayout:
@@ -289,14 +346,15 @@ class LayoutError(ValueError):
 def provider_layouts(config: ClusterConfig) -> tuple[ProviderLayout, ...]:
     """The config's ``Stratus.Providers``, hosts parsed (the config must have been validated)."""
     out = []
+    ami = config.image.custom_ami if config.image is not None else None
     for p in (config.stratus.providers or []) if config.stratus else []:
-        out.append(_provider(p))
+        out.append(_provider(p, config.region, ami))
     return tuple(out)
 
 
-def _provider(p: StratusProvider) -> ProviderLayout:
+def _provider(p: StratusProvider, region: str | None, image_id: str | None) -> ProviderLayout:
     try:
-        hosts = tuple(SshHost(spec, *split_host(spec, p.port or DEFAULT_SSH_PORT)) for spec in p.hosts)
+        hosts = tuple(SshHost(spec, *split_host(spec, p.port or DEFAULT_SSH_PORT)) for spec in p.hosts or ())
     except ValueError as exc:
         raise LayoutError(str(exc)) from None
     return ProviderLayout(
@@ -306,13 +364,23 @@ def _provider(p: StratusProvider) -> ProviderLayout:
         user=p.user,
         identity_file=p.identity_file,
         agent_directory=p.agent_directory or DEFAULT_AGENT_DIRECTORY,
+        region=p.region or region,
+        endpoint_url=p.endpoint_url,
+        image_id=p.image_id or image_id,
+        subnet_id=p.subnet_id,
+        security_group_ids=tuple(p.security_group_ids or ()),
+        key_name=p.key_name,
+        instance_profile=p.instance_profile,
+        profile=p.profile,
+        install_command=p.install_command,
+        price_per_hour=p.price_per_hour,
     )
 
 
 def used_providers(config: ClusterConfig) -> tuple[ProviderLayout, ...]:
-    """The providers some compute resource names, in config order: the hosts to probe."""
+    """The ssh providers some compute resource names, in config order: the hosts to probe."""
     named = {cr.provider for q in config.scheduling.slurm_queues or [] for cr in q.compute_resources}
-    return tuple(p for p in provider_layouts(config) if p.name in named)
+    return tuple(p for p in provider_layouts(config) if p.name in named and p.kind == "ssh")
 
 
 def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> ClusterLayout:
@@ -350,10 +418,27 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
         else:
             custom.update(item)
     by_name = {p.name: p for p in providers}
+    stratus = config.stratus
+    burst = stratus.burst if stratus is not None else None
+    max_wait = {q.name: float(q.max_wait) for q in (burst.queues or [] if burst is not None else [])}
+    default_wait = float(burst.max_wait or 0) if burst is not None else 0.0
+    mounted = {e.name: tuple(e.providers) for e in (stratus.shared_storage or [])} if stratus else {}
+    # A provider's name is a node feature (sbatch -C lab) once some compute resource names one.
+    tag_providers = any(cr.provider for q in scheduling.slurm_queues for cr in q.compute_resources)
     queues = tuple(
-        _queue(queue, by_name, facts, default=index == 0)
+        _queue(
+            queue,
+            by_name,
+            facts,
+            default=index == 0,
+            burst_max_wait_s=max_wait.get(queue.name, default_wait),
+            tag_providers=tag_providers,
+            storage=mounted,
+        )
         for index, queue in enumerate(scheduling.slurm_queues)
     )
+    capacity_timeout = stratus.insufficient_capacity_timeout if stratus is not None else None
+    failure_count = stratus.protected_failure_count if stratus is not None else None
     try:
         scheduling_conf = scheduling_settings(custom)
         custom_partitions = custom_entities(entities, {q.name: q.node_names for q in queues})
@@ -372,8 +457,18 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
         resume_timeout_s=resume_timeout,
         queues=queues,
         tags=tuple((tag.key, tag.value) for tag in config.tags or ()),
-        shared_storage=tuple(_storage(storage) for storage in config.shared_storage or ()),
+        shared_storage=tuple(
+            _storage(storage, mounted.get(storage.name, ())) for storage in config.shared_storage or ()
+        ),
         providers=providers,
+        insufficient_capacity_timeout_s=(
+            float(capacity_timeout)
+            if capacity_timeout is not None
+            else DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
+        ),
+        protected_failure_count=(
+            failure_count if failure_count is not None else DEFAULT_PROTECTED_FAILURE_COUNT
+        ),
         head_node_address=(
             config.stratus.head_node_address
             if config.stratus and config.stratus.head_node_address
@@ -388,23 +483,51 @@ def _queue(
     facts: Mapping[str, HostResources],
     *,
     default: bool,
+    burst_max_wait_s: float = 0.0,
+    tag_providers: bool = False,
+    storage: Mapping[str, tuple[str, ...]] | None = None,
 ) -> QueueLayout:
+    storage = storage or {}
     try:
         partition = partition_settings(queue.custom_slurm_settings or {})
     except SettingError as exc:
         raise LayoutError(str(exc)) from None
+    crs = []
+    for cr in queue.compute_resources:
+        entry = providers.get(cr.provider) if cr.provider is not None else None
+        if cr.provider is not None and entry is None:
+            raise LayoutError(f"compute resource {cr.name!r} names an unknown provider {cr.provider!r}")
+        if entry is not None and entry.kind == "ssh":
+            layout = _hosted_compute_resource(queue.name, cr, providers, facts)
+        else:
+            layout = _compute_resource(queue.name, cr)
+            if entry is not None:
+                price = entry.price_per_hour
+                layout = replace(
+                    layout,
+                    provider=entry.name,
+                    provider_kind=entry.kind,
+                    price_per_hour=layout.price_per_hour if price is None else price,
+                )
+        extra: tuple[str, ...] = (layout.provider_name,) if tag_providers else ()
+        # A shared storage only some providers have: its name is a feature of their nodes, so a
+        # job whose data lies there (or that asks -C <name>) runs only where it is mounted.
+        extra += tuple(name for name, where in storage.items() if layout.provider_name in where)
+        if extra:
+            layout = replace(
+                layout,
+                static_features=tuple(dict.fromkeys((*layout.static_features, *extra))),
+                dynamic_features=tuple(dict.fromkeys((*layout.dynamic_features, *extra))),
+            )
+        crs.append(layout)
     return QueueLayout(
         name=queue.name,
         default=default,
         capacity_type=queue.capacity_type or DEFAULT_CAPACITY_TYPE,
-        compute_resources=tuple(
-            _hosted_compute_resource(queue.name, cr, providers, facts)
-            if cr.provider is not None
-            else _compute_resource(queue.name, cr)
-            for cr in queue.compute_resources
-        ),
+        compute_resources=tuple(crs),
         partition=partition,
         custom_actions=_custom_actions(queue.custom_actions),
+        burst_max_wait_s=burst_max_wait_s,
     )
 
 
@@ -523,7 +646,7 @@ def _hosted_compute_resource(
         else min(s.memory_mb for s in sizes),
         gpus=gpus,
         gpu_type=None,
-        price_per_hour=0.0,
+        price_per_hour=provider.price_per_hour or 0.0,
         min_count=count,
         max_count=count,
         static_nodes=tuple(f"{queue}-st-{cr.name}-{i}" for i in range(1, count + 1)),
@@ -540,9 +663,12 @@ def _hosted_compute_resource(
         dynamic_features=("dynamic", *shared_features),
         efa=False,
         provider=provider.name,
+        provider_kind=provider.kind,
     )
 
 
-def _storage(storage: SharedStorage) -> SharedStorageLayout:
+def _storage(storage: SharedStorage, providers: tuple[str, ...] = ()) -> SharedStorageLayout:
     mount_dir = storage.mount_dir if storage.mount_dir.startswith("/") else "/" + storage.mount_dir
-    return SharedStorageLayout(name=storage.name, storage_type=storage.storage_type, mount_dir=mount_dir)
+    return SharedStorageLayout(
+        name=storage.name, storage_type=storage.storage_type, mount_dir=mount_dir, providers=providers
+    )

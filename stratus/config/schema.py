@@ -922,17 +922,61 @@ class DirectoryService(Section):
 class StratusProvider(Section):
     """One entry of ``Stratus.Providers``: machines that compute resources may name.
 
-    ``Hosts`` are ``host`` or ``host:port`` (``[v6addr]:port`` for IPv6), one static node each.
+    Type ``ssh``: ``Hosts`` are ``host`` or ``host:port`` (``[v6addr]:port`` for IPv6), one
+    static node each, reached as ``User`` with ``IdentityFile`` (default: the ssh agent/keys).
+    Type ``ec2``: nodes are instances of the EC2 API of ``Region`` (default: the config's
+    ``Region``) at ``EndpointUrl`` (default: AWS's), launched from ``ImageId`` (default:
+    ``Image.CustomAmi``) in ``SubnetId`` with ``SecurityGroupIds``, ``KeyName`` and
+    ``InstanceProfile``, signed with the credentials of AWS profile ``Profile`` (default: boto3's
+    usual chain). ``InstallCommand`` is how an instance installs the node agent ("" for an image
+    that has it; default: pip install of this stratus's version).
+    ``PricePerHour`` is what one node of the provider costs per hour (on-prem hosts: 0 unless
+    the admin says otherwise; ec2: the instance catalog's price when not given).
     """
 
     name: Annotated[str, StringConstraints(min_length=1)]
     kind: Literal["ssh", "ec2"] = Field(alias="Type")
-    hosts: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
+    hosts: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)] | None = None
     user: Annotated[str, StringConstraints(min_length=1)] | None = None
     port: Annotated[Int, Field(ge=1, le=65535)] | None = None
     identity_file: Annotated[str, StringConstraints(min_length=1)] | None = None
     # Where the agent's files live on each host (relative paths are under the login directory).
     agent_directory: Annotated[str, StringConstraints(min_length=1)] | None = None
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] | None = None
+    endpoint_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
+    image_id: Annotated[str, StringConstraints(pattern=r"^ami-[0-9a-z]{8}([0-9a-z]{9})?$")] | None = None
+    subnet_id: Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-z]{8}([0-9a-z]{9})?$")] | None = None
+    security_group_ids: (
+        list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-z]{8}([0-9a-z]{9})?$")]] | None
+    ) = None
+    key_name: Annotated[str, StringConstraints(min_length=1)] | None = None
+    instance_profile: Annotated[str, StringConstraints(min_length=1)] | None = None
+    profile: Annotated[str, StringConstraints(min_length=1)] | None = None
+    install_command: str | None = None
+    price_per_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class StratusBurstQueue(Section):
+    """``Stratus.Burst.Queues`` entry: the burst threshold of one queue."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    max_wait: Annotated[Int, Field(ge=0, le=365 * 24 * 3600)] = Field(alias="MaxWait")
+
+
+class StratusBurst(Section):
+    """``Stratus.Burst``: how long a job may wait for free capacity before paid nodes power up
+    for it (seconds; 0: at once, as ParallelCluster does), for every queue and per queue."""
+
+    max_wait: Annotated[Int, Field(ge=0, le=365 * 24 * 3600)] | None = Field(default=None, alias="MaxWait")
+    queues: list[StratusBurstQueue] | None = None
+
+
+class StratusStorage(Section):
+    """``Stratus.SharedStorage`` entry: the providers whose nodes have the ``SharedStorage``
+    entry called ``Name`` mounted (``local`` for the nodes on this machine)."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    providers: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
 
 
 class StratusSettings(Section):
@@ -940,6 +984,12 @@ class StratusSettings(Section):
 
     providers: list[StratusProvider] | None = None
     head_node_address: Annotated[str, StringConstraints(min_length=1)] | None = None
+    burst: StratusBurst | None = None
+    shared_storage: list[StratusStorage] | None = None
+    # clustermgtd's insufficient_capacity_timeout (seconds; <= 0 turns the fail-over off) and
+    # protected_failure_count (<= 0 turns protected mode off).
+    insufficient_capacity_timeout: Annotated[Int, Field(le=7 * 24 * 3600)] | None = None
+    protected_failure_count: Annotated[Int, Field(le=1_000_000)] | None = None
 
 
 class ClusterConfig(Section):

@@ -39,10 +39,12 @@ from stratus.config.scheduling import (
 )
 from stratus.config.schema import (
     ClusterConfig,
+    Section,
     SharedStorage,
     SlurmComputeResource,
     SlurmQueue,
     StratusProvider,
+    StratusSettings,
 )
 from stratus.config.yamlsource import ConfigPath, SourceMap, format_path
 
@@ -614,8 +616,9 @@ def _queues(
             _name(cr.name, (*crpath, "Name"), findings)
             if cr.provider is not None:
                 declared = config.stratus.providers if config.stratus else None
-                _hosted(cr, crpath, providers, findings, declared)
-                continue
+                provider = _hosted(cr, crpath, providers, findings, declared)
+                if provider is None or provider.kind != "ec2":
+                    continue
             _size(queue, cr, crpath, findings)
             types = _compute_resource_types(cr, crpath, findings)
             if types is None:
@@ -673,17 +676,10 @@ def _stratus(config: ClusterConfig, findings: _Findings) -> dict[str, StratusPro
     for i, p in enumerate(providers):
         path: ConfigPath = (*ppath, i)
         _name(p.name, (*path, "Name"), findings)
-        if p.kind != "ssh":
-            findings.add(
-                "ERROR",
-                "ProviderValidator",
-                f"provider type '{p.kind}' is not supported yet; the supported type is: ssh.",
-                (*path, "Type"),
-                blocking=True,
-            )
+        if not _provider_keys(config, p, path, findings):
             continue
         good = True
-        for h, spec in enumerate(p.hosts):
+        for h, spec in enumerate(p.hosts or []):
             hpath: ConfigPath = (*path, "Hosts", h)
             try:
                 target = split_host(spec, p.port or 22)
@@ -704,7 +700,128 @@ def _stratus(config: ClusterConfig, findings: _Findings) -> dict[str, StratusPro
             seen_hosts[target] = p.name
         if good:
             usable.setdefault(p.name, p)
+    _burst(config, settings, findings)
+    _storage_providers(config, settings, findings)
     return usable
+
+
+#: Keys of a provider entry that only one type of provider takes.
+_SSH_KEYS = ("Hosts", "User", "Port", "IdentityFile", "AgentDirectory")
+_EC2_KEYS = (
+    "Region",
+    "EndpointUrl",
+    "ImageId",
+    "SubnetId",
+    "SecurityGroupIds",
+    "KeyName",
+    "InstanceProfile",
+    "Profile",
+    "InstallCommand",
+)
+
+
+def _provider_keys(config: ClusterConfig, p: StratusProvider, path: ConfigPath, findings: _Findings) -> bool:
+    """Whether provider ``p`` has what its type needs and nothing another type takes."""
+    good = True
+    others = _EC2_KEYS if p.kind == "ssh" else _SSH_KEYS
+    for key in others:
+        if getattr(p, _field_of(StratusProvider, key)) is not None:
+            findings.add(
+                "ERROR",
+                "ProviderValidator",
+                f"{key} is not a setting of a provider of type '{p.kind}'; remove it.",
+                (*path, key),
+                blocking=True,
+            )
+            good = False
+    if p.kind == "ssh" and not p.hosts:
+        findings.add(
+            "ERROR",
+            "ProviderValidator",
+            "a provider of type 'ssh' needs Hosts: the machines it runs nodes on.",
+            (*path, "Hosts"),
+            blocking=True,
+        )
+        good = False
+    if p.kind == "ec2":
+        if p.region is None and config.region is None:
+            findings.add(
+                "ERROR",
+                "ProviderValidator",
+                "a provider of type 'ec2' needs a Region (set Region here or at the top of the config).",
+                (*path, "Region"),
+                blocking=True,
+            )
+            good = False
+        ami = config.image.custom_ami if config.image is not None else None
+        if p.image_id is None and ami is None:
+            findings.add(
+                "ERROR",
+                "ProviderValidator",
+                "a provider of type 'ec2' needs the image its instances boot: set ImageId here or "
+                "Image.CustomAmi.",
+                (*path, "ImageId"),
+                blocking=True,
+            )
+            good = False
+    return good
+
+
+def _field_of(model: type[Section], key: str) -> str:
+    return next(name for name, f in model.model_fields.items() if (f.alias or name) == key)
+
+
+def _burst(config: ClusterConfig, settings: StratusSettings, findings: _Findings) -> None:
+    """``Stratus.Burst.Queues`` name queues of the config, each once."""
+    burst = settings.burst
+    if burst is None or not burst.queues:
+        return
+    base: ConfigPath = ("Stratus", "Burst", "Queues")
+    names = [q.name for q in config.scheduling.slurm_queues or []]
+    _duplicates(
+        [q.name for q in burst.queues],
+        [(*base, i, "Name") for i in range(len(burst.queues))],
+        "Burst queue",
+        findings,
+        blocking=True,
+    )
+    for i, q in enumerate(burst.queues):
+        if q.name not in names:
+            _unknown_name("queue", q.name, names, (*base, i, "Name"), findings)
+
+
+def _storage_providers(config: ClusterConfig, settings: StratusSettings, findings: _Findings) -> None:
+    """``Stratus.SharedStorage`` entries name SharedStorage entries and providers of the config."""
+    entries = settings.shared_storage or []
+    base: ConfigPath = ("Stratus", "SharedStorage")
+    storage = [s.name for s in config.shared_storage or []]
+    providers = ["local", *(p.name for p in settings.providers or [])]
+    _duplicates(
+        [e.name for e in entries],
+        [(*base, i, "Name") for i in range(len(entries))],
+        "SharedStorage",
+        findings,
+        blocking=True,
+    )
+    for i, e in enumerate(entries):
+        if e.name not in storage:
+            _unknown_name("SharedStorage entry", e.name, storage, (*base, i, "Name"), findings)
+        for j, name in enumerate(e.providers):
+            if name not in providers:
+                _unknown_name("provider", name, providers, (*base, i, "Providers", j), findings)
+
+
+def _unknown_name(what: str, name: str, known: list[str], path: ConfigPath, findings: _Findings) -> None:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    listed = ", ".join(known) if known else "none"
+    findings.add(
+        "ERROR",
+        "ProviderValidator",
+        f"unknown {what} '{name}' (known: {listed}).{hint}",
+        path,
+        blocking=True,
+    )
 
 
 def _hosted(
@@ -713,13 +830,14 @@ def _hosted(
     providers: dict[str, StratusProvider],
     findings: _Findings,
     config_providers: list[StratusProvider] | None,
-) -> None:
-    """A compute resource that names a provider: one that exists, with one static node per host."""
+) -> StratusProvider | None:
+    """A compute resource that names a provider: one that exists; an ssh provider's has one
+    static node per host. Returns the provider (None if it is unknown or unusable)."""
     name = cr.provider or ""
     provider = providers.get(name)
     declared = {p.name for p in (config_providers or [])}
     if provider is None and name in declared:
-        return  # declared but unusable: its own error says why
+        return None  # declared but unusable: its own error says why
     if provider is None:
         known = sorted(declared)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -732,8 +850,10 @@ def _hosted(
             (*crpath, "Provider"),
             blocking=True,
         )
-        return
-    hosts = len(provider.hosts)
+        return None
+    if provider.kind != "ssh":
+        return provider
+    hosts = len(provider.hosts or [])
     for key, count in (("MinCount", cr.min_count), ("MaxCount", cr.max_count)):
         if count is not None and count != hosts:
             findings.add(
@@ -747,6 +867,7 @@ def _hosted(
     for t in cr.instance_type_names:
         if get_instance_type(t) is None:
             _unknown_instance_type(t, _type_path(cr, crpath, t), findings)
+    return provider
 
 
 def _type_path(cr: SlurmComputeResource, crpath: ConfigPath, name: str) -> ConfigPath:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from stratus.config import ClusterLayout
 from stratus.engine.model import EngineConfig, NodeDef, PartitionDef
 
+# The provider kind whose nodes are the site's own hosts (no hourly price, never a burst).
+ON_PREM_KIND = "ssh"
+
 
 def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> EngineConfig:
     """Every node the configuration declares (static and dynamic), grouped into partitions.
 
     Static nodes come before dynamic ones in each partition, and their lower weight
     (StaticNodePriority 1 vs DynamicNodePriority 1000 by default) makes the scheduler use them
-    first, as Slurm does with ParallelCluster's node weights.
+    first, as Slurm does with ParallelCluster's node weights. Each node carries its compute
+    resource's hourly price and whether it runs on the site's own hosts (an ssh provider), and
+    each partition its queue's burst threshold (``Stratus.Burst``).
     """
     nodes: list[NodeDef] = []
     partitions: list[PartitionDef] = []
@@ -44,6 +49,8 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                             features=features,
                             instance_type=cr.instance_types[0],
                             group=group,
+                            price_per_hour=cr.price_per_hour,
+                            on_prem=cr.provider_kind == ON_PREM_KIND,
                         )
                     )
                     members.append(name)
@@ -58,6 +65,7 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
                 priority_job_factor=settings.priority_job_factor,
                 user_limits=settings.user_limits,
                 priority_tier=settings.priority_tier,
+                burst_max_wait_s=queue.burst_max_wait_s,
             )
         )
     for custom in layout.custom_partitions:

@@ -20,7 +20,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -46,6 +46,7 @@ from stratus.engine.engine import Engine
 from stratus.engine.model import Action, Job, KillJob, LaunchJob, PowerDown, PowerUp, Transition
 from stratus.engine.states import JobState, NodeState
 from stratus.fleet import Fleet
+from stratus.fleet.state import FAILED_NODE_HOLD_S
 from stratus.net import HEAD_ADDRESS, bind_unix
 from stratus.paths import ClusterPaths, read_token
 from stratus.providers.base import Bootstrap, Instance, Provider
@@ -105,7 +106,21 @@ class Controller:
         self.token = read_token(paths)
         self.engine = Engine(engine_config(self.layout, min_job_age_s=self.layout.min_job_age_s), clock())
         # Instances, launches and terminations: the fleet carries out the engine's power actions.
-        self.fleet = Fleet(self, provider, cluster=self.name, bootstrap=bootstrap or Bootstrap())
+        self.fleet = Fleet(
+            self,
+            provider,
+            cluster=self.name,
+            bootstrap=bootstrap or Bootstrap(),
+            insufficient_capacity_timeout_s=self.layout.insufficient_capacity_timeout_s,
+            protected_failure_count=self.layout.protected_failure_count,
+            # How long a node that failed to power up stays down~ (a tuning knob, for tests).
+            failed_node_hold_s=float(os.environ.get("STRATUS_FAILED_NODE_HOLD", FAILED_NODE_HOLD_S)),
+            capacity_types={
+                f"{q.name}/{cr.name}": q.capacity_type
+                for q in self.layout.queues
+                for cr in q.compute_resources
+            },
+        )
         self.nodeplane = NodePlane(self)
         self.recovering_until = 0.0
         self._usage: dict[tuple[int, int], dict[str, Any]] = {}  # measured by agents, until stored
@@ -198,6 +213,7 @@ class Controller:
                 # state that a restart would not know: stop, and restart from what is stored.
                 log.critical("cannot write the state store; stopping the head node", exc_info=True)
                 os._exit(EXIT_STORE_FAILURE)
+            self.fleet.observe(changes.transitions)
         if actions:
             self.dispatch(actions)
         self.poke()
@@ -327,6 +343,25 @@ class Controller:
                 self.set_cluster_status(step.status, step.reason)
             else:
                 self.fail_creation(step.code, step.reason)
+
+    def protect(self, queues: Sequence[str], reason: str) -> None:
+        """Protected mode (asked by the fleet): ``queues``' partitions INACTIVE, their nodes
+        powered down, the compute fleet PROTECTED, in one transaction. Nothing is done while the
+        fleet is being stopped or is stopped."""
+        fleet = FleetStatus(self.cluster.get("computeFleetStatus", FleetStatus.UNKNOWN))
+        if self.deleting or (
+            fleet != FleetStatus.PROTECTED and not can_move(FLEET_TRANSITIONS, fleet, FleetStatus.PROTECTED)
+        ):
+            log.warning("not protecting %s (%s): the compute fleet is %s", ",".join(queues), reason, fleet)
+            return
+        actions = self.engine.deactivate_partitions(queues, self.clock(), "protected", reason)
+        log.warning(
+            "protected mode: partition %s INACTIVE, compute fleet %s -> PROTECTED (%s)",
+            ",".join(queues),
+            fleet,
+            reason,
+        )
+        self.commit(actions, extra=lambda conn: self.set_fleet_status(FleetStatus.PROTECTED, reason, conn))
 
     def fail_creation(self, code: str, reason: str) -> None:
         """Creation failed: record why (pcluster's ``failures``) and stop the compute fleet."""
@@ -520,6 +555,8 @@ class Controller:
             if status == FleetStatus.STOP_REQUESTED
             else self.engine.start_fleet(now)
         )
+        if status == FleetStatus.START_REQUESTED:
+            self.fleet.fleet_started()  # protected mode counts bootstrap failures from zero again
         # The request and its effect on partitions and nodes land in one transaction.
         self.commit(actions, extra=lambda conn: self.set_fleet_status(status, "user request", conn))
         self._progress_lifecycle()
@@ -528,7 +565,9 @@ class Controller:
         """Which of ``names`` hold work or a machine: a job's allocation, an instance, or any
         state but powered down. Such a node cannot leave the configuration under its jobs."""
         allocated = {
-            n for job in self.engine.jobs.values() if job.alloc is not None and not job.state.final
+            n
+            for job in self.engine.jobs.values()
+            if job.alloc is not None and not job.state.final
             for n in job.alloc.nodes
         }
         return sorted(

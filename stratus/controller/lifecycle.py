@@ -63,8 +63,12 @@ class FleetStatus(StrEnum):
 
 
 FLEET_TRANSITIONS: dict[FleetStatus, frozenset[FleetStatus]] = {
-    FleetStatus.START_REQUESTED: frozenset({FleetStatus.STARTING, FleetStatus.STOP_REQUESTED}),
-    FleetStatus.STARTING: frozenset({FleetStatus.RUNNING, FleetStatus.STOP_REQUESTED}),
+    # PROTECTED (protected mode: nodes keep failing to bootstrap) from a fleet that runs or is
+    # starting: one whose static nodes cannot come up must stop trying too.
+    FleetStatus.START_REQUESTED: frozenset(
+        {FleetStatus.STARTING, FleetStatus.STOP_REQUESTED, FleetStatus.PROTECTED}
+    ),
+    FleetStatus.STARTING: frozenset({FleetStatus.RUNNING, FleetStatus.STOP_REQUESTED, FleetStatus.PROTECTED}),
     FleetStatus.RUNNING: frozenset({FleetStatus.STOP_REQUESTED, FleetStatus.PROTECTED}),
     FleetStatus.PROTECTED: frozenset({FleetStatus.START_REQUESTED, FleetStatus.STOP_REQUESTED}),
     FleetStatus.STOP_REQUESTED: frozenset({FleetStatus.STOPPING, FleetStatus.START_REQUESTED}),

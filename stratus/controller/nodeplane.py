@@ -91,7 +91,7 @@ class NodePlane:
 
     def __init__(self, ctrl: Controller) -> None:
         self._ctrl = ctrl
-        self.state = NodeState(ctrl.engine)
+        self.state = NodeState(ctrl.engine, ctrl.layout.required_mounts())
         self.agents: dict[str, AgentConn] = {}
         self._server: asyncio.Server | None = None
 

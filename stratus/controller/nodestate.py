@@ -22,6 +22,7 @@ Guarantees of the instructions, which the runtime keeps by executing them in ord
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stratus.agent.protocol import HEARTBEAT_S, Ack, Finished, Hello, Kill, Message, Started, StepFinished
@@ -162,8 +163,12 @@ class NodeState:
     without one is the fleet's to fail, not this record's.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, mounts: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    ) -> None:
         self.engine = engine
+        # node -> (mount directory, storage name) the node must have mounted to be admitted
+        self.mounts = dict(mounts or {})
         self.running: dict[str, set[tuple[int, int]]] = {}  # connected node -> runs it has
         self.last_seen: dict[str, float] = {}
         self.away_since: dict[str, float] = {}
@@ -221,6 +226,12 @@ class NodeState:
             # The node did not boot (a custom action failed): it runs nothing, and is replaced
             # as any node that failed its bootstrap.
             return [FailNode(name, hello.bootstrap_error)]
+        missing = [(d, s) for d, s in self.mounts.get(name, ()) if d not in hello.mounts]
+        if missing:
+            # Jobs whose data lives there would fail on this node: it is refused, and replaced
+            # (or held down) as any node that failed its bootstrap.
+            what = ", ".join(f"{d} (SharedStorage {s})" for d, s in missing)
+            return [FailNode(name, f"Mount missing: {what}")]
         out: list[Instruction] = []
         actions: list[Action] = []
         usage: dict[tuple[int, int], dict[str, float]] = {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 
 from stratus.engine.base import _HOLDING, OVERDUE_GRACE_S, EngineBase, Reservation, _Usage
-from stratus.engine.model import Job
+from stratus.engine.model import Allocation, Job
 from stratus.engine.states import JobState, NodeState
 from stratus.engine.timeline import INF
 
@@ -148,11 +148,17 @@ class Allocations(EngineBase):
         if found is None:
             return False
         start, alloc = found
+        self._reserve_at(job, pname, start, alloc, duration, persistent)
+        return True
+
+    def _reserve_at(
+        self, job: Job, pname: str, start: float, alloc: Allocation, duration: float, persistent: bool
+    ) -> None:
+        """Hold ``alloc`` in the plan for ``job`` from ``start`` for ``duration`` (its reservation)."""
         end = start + duration
         self.plan.take(alloc, start, end)
         self.reservations[job.id] = Reservation(start, end, alloc, pname, persistent)
         heapq.heappush(self._resv_heap, (start, job.id))
-        return True
 
     def _drop_reservation(self, job_id: int) -> Reservation | None:
         """Hand a pending job's reservation back to the plan (returned, or None if it had none)."""

@@ -186,6 +186,13 @@ class EngineBase:
         self._blocked_shapes: set[tuple[object, ...]] = set()  # requests known not to fit now
         self._resources_jobs: set[int] = set()  # jobs whose reason is Resources (first blocked)
         self._candidates: dict[tuple[object, ...], list[str]] = {}  # nodes a request may use
+        # The same without paid nodes (powered-down dynamic cloud nodes), and whether every paid
+        # node came after every other in the full list; for partitions with a burst threshold.
+        self._free_candidates: dict[tuple[object, ...], tuple[list[str], bool]] = {}
+        # Per request shape: no start on capacity that needs no power-up before this time. Valid
+        # while that capacity only shrinks: forgotten by full passes and when nodes change state
+        # (a node powering up becomes such capacity).
+        self._burst_shapes: dict[tuple[object, ...], float] = {}
         self._dep_pending: set[int] = set()  # pending jobs with dependencies
         self._check_cache: dict[tuple[object, ...], Rejection | None] = {}
         self._requests: dict[int, _Request] = {}
@@ -241,6 +248,7 @@ class EngineBase:
         self.dirty_jobs.add(job.id)
         if old == JobState.PENDING:
             self._queue_left += 1
+            job.burst = None
             self._dep_pending.discard(job.id)
             self._drop_reservation(job.id)
             if new == JobState.CANCELLED:
@@ -284,6 +292,8 @@ class EngineBase:
     def _nodes_changed(self) -> None:
         """Which nodes may be used changed: forget the candidate lists and plan everything anew."""
         self._candidates.clear()
+        self._free_candidates.clear()
+        self._burst_shapes.clear()
         self._replan = True
 
     def _idle(self, node: Node, now: float) -> None:
@@ -400,6 +410,9 @@ class EngineBase:
         def _hold(self, job: Job, now: float) -> None: ...
         def _release(self, job: Job, now: float) -> None: ...
         def _reserve(self, job: Job, pname: str, duration: float, now: float, persistent: bool) -> bool: ...
+        def _reserve_at(
+            self, job: Job, pname: str, start: float, alloc: Allocation, duration: float, persistent: bool
+        ) -> None: ...
         def _drop_reservation(self, job_id: int) -> Reservation | None: ...
         def _due_reservations(self, now: float) -> list[Job]: ...
         def _plan_set_end(self, job: Job, end: float) -> None: ...

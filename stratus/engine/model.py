@@ -30,6 +30,9 @@ class NodeDef:
     features: tuple[str, ...] = ()
     instance_type: str = ""
     group: str = ""  # the (queue, compute resource) it belongs to, e.g. "queue1/t2micro"
+    price_per_hour: float = 0.0  # what the node costs while it is up (0: nothing, on-prem hosts)
+    # On the site's own hosts (an ssh provider): used before paid cloud nodes, and never a burst.
+    on_prem: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,11 @@ class PartitionDef:
     # Pending jobs of a higher tier are considered before any job of a lower tier, whatever their
     # priority (a job submitted to several partitions ranks in the highest tier among them).
     priority_tier: int = 0
+    # The burst threshold (Stratus.Burst.MaxWait): a job powers up paid nodes (powered-down
+    # dynamic nodes off the site's hosts) only if the plan cannot start it on capacity that needs
+    # no power-up within this many seconds of its becoming eligible; meanwhile it waits with the
+    # reason ``BurstDeferred``. 0: paid nodes power up at once (ParallelCluster's behaviour).
+    burst_max_wait_s: float = 0.0
 
 
 # Backfilling policies (``SchedulingPolicy.backfill``).
@@ -227,6 +235,23 @@ class Allocation:
         return sum(self.cpus)
 
 
+@dataclass(frozen=True, slots=True)
+class BurstDeferral:
+    """Why a pending job waits rather than powering up paid nodes (its reason: ``BurstDeferred``).
+
+    ``start`` is when the plan starts it on capacity that needs no power-up (its reservation
+    there); ``deadline`` is when its wait reaches its partition's burst threshold, the latest it
+    bursts. ``price_per_hour`` is what the paid nodes it would power up now cost per hour
+    together, ``cost`` that price times its time limit in hours (None: it has no time limit).
+    """
+
+    start: float
+    deadline: float
+    price_per_hour: float
+    cost: float | None
+    nodes: tuple[str, ...]  # the paid nodes it would power up
+
+
 @dataclass(slots=True, eq=False)
 class Job:
     """A job, an array task, or an array's pending remainder (``pending_tasks`` is set).
@@ -260,6 +285,9 @@ class Job:
     requeue_when_done: bool = False  # while COMPLETING: back to PENDING as a new run (requeue)
     held: bool = False  # ``reason`` then says whose hold it is (``states.HOLD_REASONS``)
     time_limit_s: float | None = None  # effective limit (spec or partition default)
+    # While its reason is ``BurstDeferred``: its planned start and what bursting would cost.
+    # Worked out by each scheduling pass, never stored.
+    burst: BurstDeferral | None = None
 
     @property
     def is_array_remainder(self) -> bool:

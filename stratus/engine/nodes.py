@@ -12,11 +12,22 @@ What it guarantees:
 - Every PowerUp names the compute-resource group (``NodeDef.group``) of each node it launches
   (``PowerUp.by_group``), and ``groups`` / :meth:`NodePower.group_of` map groups to nodes and
   back, so a fleet can batch its launches per group.
+- Powered-down dynamic nodes can be held down (:meth:`NodePower.hold_down`: DOWN, no instance,
+  with a reason) so that no pass picks them, and released again (:meth:`NodePower.release_down`);
+  the fleet does so for a compute resource without capacity.
+- A dynamic node that failed while powering up (its agent never registered) can be kept DOWN
+  once its instance is gone (:meth:`NodePower.node_terminated` with ``hold``), its reason kept,
+  until :meth:`NodePower.release_down`; otherwise a failed dynamic node is POWERED_DOWN again
+  as soon as its instance is gone. Failed static nodes stay DOWN and are replaced.
+- Partitions can be deactivated one by one (:meth:`NodePower.deactivate_partitions`, the fleet's
+  protected mode): nothing starts there any more, and nodes left in no active partition power
+  down; static nodes are kept up only while one of their partitions is active.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 
 from stratus.engine.base import _HOLDING, EngineBase, _final_reason
 from stratus.engine.model import Action, Job, KillJob, PowerDown, Transition, record_key
@@ -111,17 +122,31 @@ class NodePower(EngineBase):
             job.end_time = now
             job.reason = "NodeDown"
 
-    def node_terminated(self, name: str, now: float) -> None:
-        """The provider confirmed the node's instance is gone."""
+    def node_terminated(self, name: str, now: float, hold: bool = False) -> None:
+        """The provider confirmed the node's instance is gone.
+
+        A POWERING_DOWN node is POWERED_DOWN. A DOWN dynamic node is POWERED_DOWN too, unless
+        ``hold`` and it failed to boot (:meth:`failed_to_boot`): it then stays DOWN without an
+        instance, its reason kept, until :meth:`release_down`. A DOWN static node stays DOWN
+        (it is replaced).
+        """
         node = self.nodes[name]
+        held = hold and self.failed_to_boot(name)
         node.instance_id = None
         node.boot_time = None
         if node.state == NodeState.POWERING_DOWN:
             self._node_to(node, NodeState.POWERED_DOWN, now, "provider", "terminated")
             node.reason = None
-        elif node.state == NodeState.DOWN and not node.defn.static:
+        elif node.state == NodeState.DOWN and not node.defn.static and not held:
             self._node_to(node, NodeState.POWERED_DOWN, now, "provider", "terminated")
         self.dirty_nodes.add(name)
+
+    def failed_to_boot(self, name: str) -> bool:
+        """Whether node ``name`` is DOWN after failing while it powered up: its launch failed,
+        it did not register within the resume timeout, or its bootstrap failed (its agent never
+        registered, so it has no boot time). A node that failed once up has one."""
+        node = self.nodes[name]
+        return node.state == NodeState.DOWN and node.boot_time is None
 
     def node_responding(self, name: str, responding: bool, now: float) -> None:
         """Mark an UP node's agent as (not) connected; Slurm shows ``*`` while it is not."""
@@ -167,6 +192,92 @@ class NodePower(EngineBase):
                 self.journal.append(Transition("partition", p.name, "INACTIVE", "UP", now, "user"))
         return self.tick(now)
 
+    def deactivate_partitions(
+        self, names: Iterable[str], now: float, cause: str, reason: str = ""
+    ) -> list[Action]:
+        """Make partitions ``names`` INACTIVE (recorded with ``cause`` and ``reason``).
+
+        No job starts there any more. Nodes left in no active partition power down unless a job
+        runs on them: a job waiting for such a node to boot is requeued, as by a fleet stop.
+        """
+        changed = False
+        for name in names:
+            p = self.partitions.get(name)
+            if p is not None and p.up:
+                p.up = False
+                changed = True
+                self.dirty_partitions.add(p.name)
+                self.journal.append(Transition("partition", p.name, "UP", "INACTIVE", now, cause, reason))
+        if not changed:
+            return []
+        self._nodes_changed()
+        actions: list[Action] = []
+        to_stop: list[str] = []
+        for node in self.nodes.values():
+            if node.state not in (NodeState.UP, NodeState.POWERING_UP) or self._in_active_partition(
+                node.name
+            ):
+                continue
+            if any(
+                self.jobs[j].state in (JobState.RUNNING, JobState.COMPLETING)
+                for j in node.jobs
+                if j in self.jobs
+            ):
+                continue
+            to_stop.append(node.name)
+        for name in to_stop:
+            node = self.nodes[name]
+            for job_id in sorted(node.jobs):
+                job = self.jobs.get(job_id)
+                if job is not None and job.state in _HOLDING:
+                    self._fail_job_on_node(job, now, reason or "partition inactive", actions, set(to_stop))
+            self._node_to(node, NodeState.POWERING_DOWN, now, cause, reason)
+        if to_stop:
+            to_stop.sort(key=self._order.__getitem__)
+            actions.append(PowerDown(tuple(to_stop)))
+        return actions
+
+    def _in_active_partition(self, name: str) -> bool:
+        """Whether node ``name`` is in a partition that is UP (work can start there)."""
+        parts = self.partitions
+        return any(p in parts and parts[p].up for p in self.nodes[name].defn.partitions)
+
+    def hold_down(
+        self, names: Iterable[str], now: float, cause: str, reason: str, since: float | None = None
+    ) -> list[str]:
+        """Set the powered-down dynamic nodes among ``names`` DOWN with ``reason``; no pass picks
+        them until :meth:`release_down`. The others are left as they are. Returns those set.
+
+        ``since`` is the reason's time when it was given before now (to nodes held together)."""
+        held: list[str] = []
+        for name in names:
+            node = self.nodes[name]
+            if node.state != NodeState.POWERED_DOWN or node.defn.static or node.instance_id is not None:
+                continue
+            self._node_to(node, NodeState.DOWN, now, cause, reason)
+            node.reason = reason
+            node.reason_time = now if since is None else since
+            held.append(name)
+        return held
+
+    def release_down(self, names: Iterable[str], now: float, cause: str, reason: str = "") -> list[str]:
+        """Return the DOWN dynamic nodes among ``names`` that have no instance to POWERED_DOWN
+        (usable again, reason cleared). The others are left as they are. Returns those released.
+
+        Held after a capacity error (:meth:`hold_down`) or after failing to boot
+        (:meth:`node_terminated` with ``hold``), they are released the same way."""
+        released: list[str] = []
+        for name in names:
+            node = self.nodes[name]
+            if node.state != NodeState.DOWN or node.defn.static or node.instance_id is not None:
+                continue
+            self._node_to(node, NodeState.POWERED_DOWN, now, cause, reason)
+            node.reason = None
+            node.reason_time = None
+            node.boot_time = None
+            released.append(name)
+        return released
+
     def _check_boot_timeouts(self, now: float, actions: list[Action]) -> None:
         limit = self.config.resume_timeout_s
         for name in sorted(self._nodes_in[NodeState.POWERING_UP], key=self._order.__getitem__):
@@ -175,14 +286,18 @@ class NodePower(EngineBase):
                 actions.extend(self.node_lost(node.name, now, "ResumeTimeout reached"))
 
     def _static_down(self) -> list[str]:
-        """Static nodes without an instance (powered down, or failed and gone), in node order."""
+        """Static nodes without an instance (powered down, or failed and gone) that are in an
+        active partition, in node order."""
         if not self._static_names:
             return []
         down = self._nodes_in[NodeState.POWERED_DOWN], self._nodes_in[NodeState.DOWN]
         if not (down[0] or down[1]):
             return []
         names = [
-            n for nodes in down for n in (self._static_names & nodes) if self.nodes[n].instance_id is None
+            n
+            for nodes in down
+            for n in (self._static_names & nodes)
+            if self.nodes[n].instance_id is None and self._in_active_partition(n)
         ]
         if len(names) > 1:
             names.sort(key=self._order.__getitem__)

@@ -99,8 +99,11 @@ def place(spec: JobSpec, candidates: Iterable[Avail], memory_scheduling: bool) -
     """Choose nodes for ``spec`` among ``candidates`` (already in preference order).
 
     Greedy in preference order: take usable nodes until the node minimum is met and every task
-    has a slot, never more than the node maximum. Tasks are spread block-wise: every chosen node
-    gets one, then each node is filled up to its capacity in order. Returns None if it does not fit.
+    has a slot, never more than the node maximum. Once at the maximum without a slot for every
+    task, a later node with room for more tasks replaces the chosen node with the least (so
+    ``-N 1 -n 8`` finds the first node with 8 CPUs free, past smaller or busier ones). Tasks are
+    spread block-wise: every chosen node gets one, then each node is filled up to its capacity
+    in order. Returns None if it does not fit.
     """
     lo, hi = node_limits(spec)
     chosen: list[tuple[Avail, int]] = []
@@ -109,11 +112,15 @@ def place(spec: JobSpec, candidates: Iterable[Avail], memory_scheduling: bool) -
         cap = _task_capacity(spec, a, memory_scheduling)
         if cap <= 0:
             continue
+        if len(chosen) >= hi:
+            k = min(range(len(chosen)), key=lambda i: chosen[i][1])
+            if cap <= chosen[k][1]:
+                continue
+            slots -= chosen[k][1]
+            del chosen[k]
         chosen.append((a, cap))
         slots += cap
         if len(chosen) >= lo and slots >= spec.ntasks:
-            break
-        if len(chosen) >= hi:
             break
     if len(chosen) < lo or slots < spec.ntasks or len(chosen) < 1:
         return None

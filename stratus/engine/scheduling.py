@@ -28,10 +28,27 @@ priority) becomes a full pass.
 
 A job that does not start is given a reason code from the engine's vocabulary
 (``engine/states.py``): ``Resources``, ``Priority``, ``Dependency``, a limit's name ...
+
+Nodes are preferred in this order: their weight first (ParallelCluster's node priorities: static
+1, dynamic 1000 by default), then nodes that are up, then booting, then powered down; among
+equals, nodes on the site's own hosts (``NodeDef.on_prem``) before cloud nodes, then the
+cheapest (``NodeDef.price_per_hour``), then node order.
+
+Bursting (``PartitionDef.burst_max_wait_s``): in a partition with a burst threshold, a job that
+could start now only by powering up paid nodes (powered-down dynamic nodes that are not on the
+site's hosts) first asks the plan when it would start on the rest (nodes that are up or booting,
+on-prem nodes). If that start is no later than its eligible time plus the threshold, it waits
+for it: it reserves that start in the plan (so the jobs after it are planned around it) and
+shows ``BurstDeferred``, with the planned start and what bursting would cost in
+:attr:`Job.burst`. Otherwise (no such start within the threshold: too big for those nodes, the
+wrong features, or simply too far) it powers the paid nodes up at once. Each later pass that
+looks at it decides again, so it bursts as soon as the prediction moves past its threshold; its
+reservation coming due wakes the engine, and it starts there if the plan held.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from stratus.engine.base import EngineBase, _has_features, _natural_key, _Usage
@@ -42,16 +59,18 @@ from stratus.engine.model import (
     BACKFILL_NONE,
     Action,
     Allocation,
+    BurstDeferral,
     Job,
     JobSpec,
     LaunchJob,
+    Node,
     Partition,
     UserLimits,
     record_key,
 )
 from stratus.engine.placement import node_limits, shape_of
 from stratus.engine.plan import cpus_needed
-from stratus.engine.states import HOLD_REASONS, JobState, NodeState
+from stratus.engine.states import BURST_DEFERRED, HOLD_REASONS, JobState, NodeState
 from stratus.engine.timeline import INF
 
 _STATE_RANK = {NodeState.UP: 0, NodeState.POWERING_UP: 1, NodeState.POWERED_DOWN: 2}
@@ -206,6 +225,8 @@ class SchedulingPass(EngineBase):
             if reason is not None:
                 if job.reason != reason:
                     job.reason = reason
+                if job.burst is not None and reason != BURST_DEFERRED:
+                    job.burst = None
                 ctx.tested += 1
                 return
             # An array remainder keeps starting tasks while they fit; anything else is done.
@@ -289,6 +310,7 @@ class SchedulingPass(EngineBase):
         self._blocked_parts.clear()
         self._reserved_parts.clear()
         self._blocked_shapes.clear()
+        self._burst_shapes.clear()
         for job_id in [j for j, r in self.reservations.items() if not r.persistent]:
             self._drop_reservation(job_id)
 
@@ -336,6 +358,7 @@ class SchedulingPass(EngineBase):
             ctx.free.clear()
         first_reason: str | None = None
         reserved = False
+        deferral: BurstDeferral | None = None
         for pr in req.parts:
             part = pr.part
             pname = part.defn.name
@@ -367,6 +390,14 @@ class SchedulingPass(EngineBase):
                 alloc = self.plan.fit(spec, self._candidates_for(pname, spec), pname, now, pr.duration)
                 if alloc is None and own is None:
                     self._blocked_shapes.add(pr.shape)
+            if alloc is not None and part.defn.burst_max_wait_s > 0:
+                decided = self._burst_or_wait(job, pr, alloc, ctx, not reserved, own is not None)
+                if isinstance(decided, BurstDeferral):
+                    reserved = job.id in self.reservations
+                    deferral = deferral or decided
+                    first_reason = first_reason or BURST_DEFERRED
+                    continue
+                alloc = decided
             if alloc is not None:
                 self._start(job, pname, alloc, ctx)
                 ctx.free.clear()
@@ -384,19 +415,100 @@ class SchedulingPass(EngineBase):
                     reserved = self._reserve(job, pname, pr.duration, now, persistent)
                     self._reserved_parts.add(pname)
             first_reason = first_reason or reason
+        job.burst = deferral if first_reason == BURST_DEFERRED else None
         return first_reason or "Resources"
+
+    def _burst_or_wait(
+        self, job: Job, pr: _PartRequest, alloc: Allocation, ctx: _Pass, may_reserve: bool, own: bool
+    ) -> Allocation | BurstDeferral:
+        """Where ``job`` starts now in a partition with a burst threshold, or why it waits.
+
+        ``alloc`` is where it fits now. If that powers up no paid node, or no start on capacity
+        that needs no power-up comes within the threshold, ``alloc`` stands (it bursts); if it
+        fits now on that capacity alone, there. Otherwise it waits for the planned start, which
+        it reserves when ``may_reserve`` (``own``: its own reservation was just handed back).
+        """
+        paid = self._paid_nodes(alloc)
+        if not paid:
+            return alloc
+        spec = job.spec
+        now = ctx.now
+        part = pr.part.defn
+        pname = part.name
+        free, paid_last = self._free_candidates_for(pname, spec)
+        if not paid_last:
+            # Weights put some paid node before capacity that needs no power-up: try that alone.
+            here = self.plan.fit(spec, free, pname, now, pr.duration)
+            if here is not None:
+                return here
+        eligible = job.eligible_time if job.eligible_time is not None else now
+        deadline = eligible + part.burst_max_wait_s
+        if deadline <= now or not free:
+            return alloc
+        # No request of this shape starts there before ``floor`` (a job with its own reservation
+        # handed back may: it neither uses nor sets the floor).
+        floor = now if own else max(now, self._burst_shapes.get(pr.shape, now))
+        if floor > deadline:
+            return alloc
+        found = self.plan.earliest(spec, free, pname, floor, pr.duration, deadline)
+        if not own:
+            self._burst_shapes[pr.shape] = found[0] if found is not None else math.nextafter(deadline, INF)
+        if found is None:
+            return alloc
+        start, where = found
+        if start <= now:
+            return where
+        if may_reserve:
+            persistent = self.config.policy.backfill == BACKFILL_CONSERVATIVE
+            self._reserve_at(job, pname, start, where, pr.duration, persistent)
+            ctx.free.clear()
+        nodes = self.nodes
+        price = sum(nodes[n].defn.price_per_hour for n in paid)
+        cost = price * pr.duration / 3600.0 if pr.duration < INF else None
+        return BurstDeferral(start, deadline, price, cost, paid)
+
+    def _paid_nodes(self, alloc: Allocation) -> tuple[str, ...]:
+        """The nodes of ``alloc`` that would have to be powered up at a price (see ``_is_paid``)."""
+        nodes = self.nodes
+        return tuple(n for n in alloc.nodes if self._is_paid(nodes[n]))
+
+    @staticmethod
+    def _is_paid(node: Node) -> bool:
+        """Whether using ``node`` means powering up a paid node: a powered-down dynamic node
+        that is not on the site's own hosts."""
+        d = node.defn
+        return node.state == NodeState.POWERED_DOWN and not d.static and not d.on_prem
+
+    def _free_candidates_for(self, pname: str, spec: JobSpec) -> tuple[list[str], bool]:
+        """:meth:`_candidates_for` without paid nodes, and whether every paid node came after
+        all of these (then a fit on the full list uses paid nodes only where these fall short)."""
+        key = (pname, spec.features, spec.gpu_type)
+        entry = self._free_candidates.get(key)
+        if entry is None:
+            nodes = self.nodes
+            free: list[str] = []
+            seen_paid = False
+            paid_last = True
+            for n in self._candidates_for(pname, spec):
+                if self._is_paid(nodes[n]):
+                    seen_paid = True
+                else:
+                    paid_last = paid_last and not seen_paid
+                    free.append(n)
+            entry = self._free_candidates[key] = (free, paid_last)
+        return entry
 
     def _candidates_for(self, pname: str, spec: JobSpec) -> list[str]:
         """The nodes of ``pname`` a request may use now or later, in the order they are preferred.
 
-        Up nodes first, then booting ones, then powered-down ones (within ParallelCluster's
-        weights: static before dynamic), in node order; nodes that are down, powering down or
-        silent are left out.
+        By weight first (ParallelCluster's: static before dynamic), then up nodes, booting ones,
+        powered-down ones; among equals on-prem nodes before cloud nodes, then the cheapest, then
+        node order. Nodes that are down, powering down or silent are left out.
         """
         key = (pname, spec.features, spec.gpu_type)
         names = self._candidates.get(key)
         if names is None:
-            usable: list[tuple[tuple[int, int, int], str]] = []
+            usable: list[tuple[tuple[int, int, int, float, int], str]] = []
             for n in self.partitions[pname].defn.nodes:
                 node = self.nodes[n]
                 rank = _STATE_RANK.get(node.state)
@@ -407,7 +519,7 @@ class SchedulingPass(EngineBase):
                     continue
                 if spec.gpu_type is not None and d.gpu_type != spec.gpu_type:
                     continue
-                usable.append(((d.weight, rank, self._order[n]), n))
+                usable.append(((d.weight, rank, 0 if d.on_prem else 1, d.price_per_hour, self._order[n]), n))
             usable.sort()
             names = self._candidates[key] = [n for _, n in usable]
         return names

@@ -76,6 +76,9 @@ JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 }
 
 
+# A pending job waits for capacity that needs no power-up rather than burst (stratus's own code).
+BURST_DEFERRED = "BurstDeferred"
+
 # The reason vocabulary of jobs (``Job.reason``): why a pending job waits, or how a finished one
 # ended. Stored and shown as they are (the Slurm front door prints them unchanged), so a code is
 # never renamed; a new situation gets a new code. "None" means there is nothing to say.
@@ -97,6 +100,10 @@ WAIT_REASONS = frozenset(
         "QOSMaxJobsPerUserLimit",  # its user holds as many jobs as allowed
         "QOSMaxNodePerUserLimit",  # ... as many nodes
         "QOSMaxCpuPerUserLimit",  # ... as many CPUs
+        # stratus's own: it could start now only by powering up paid (cloud) nodes, and the plan
+        # starts it on capacity that needs no power-up within its partition's burst threshold
+        # (``PartitionDef.burst_max_wait_s``), so it waits for that instead (``Job.burst``).
+        BURST_DEFERRED,
     }
 )
 # The reasons of a held job: it waits until it is released, whatever else it waits for.

@@ -14,8 +14,16 @@ failed) through its host. Guarantees:
   (``NodeDef.group``), best effort: each node that could not be launched fails on its own, with
   the reason ``(Code:<code>)Failure when resuming nodes``. With ``all_or_nothing`` a batch with
   any failure is undone and every node of it fails.
-* After a capacity error for a compute resource, its nodes are not tried again for
-  ``capacity_cooldown_s``: they fail at once with the same code (``cooling_down``).
+* After a dynamic node of a compute resource fails to launch for insufficient capacity, the
+  compute resource is disabled for ``insufficient_capacity_timeout_s`` (``capacity_disabled``):
+  its powered-down dynamic nodes are held ``down~`` so jobs go to the queue's other compute
+  resources, then powered-down again (see :mod:`stratus.fleet.state`).
+* A dynamic node that failed to power up (launch failed, resume timeout, bootstrap error) stays
+  ``down~`` with its reason for ``failed_node_hold_s`` once its instance is gone, then the health
+  pass powers it down (``idle~``) and it may be launched again (see :mod:`stratus.fleet.state`).
+* Bootstrap failures are counted per compute resource from the node transitions the head node
+  stores (:meth:`Fleet.observe`); a queue reaching ``protected_failure_count`` with no job running
+  is put in protected mode through the host (:meth:`FleetHost.protect`).
 * A failed node's jobs are requeued only once its instance, and anything its jobs left running,
   is gone (``node_failed`` terminates first, then tells the engine).
 * Instances of the cluster that no record knows (orphans: launched by a head node that stopped
@@ -27,16 +35,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlalchemy import Connection
 
 from stratus.agent.protocol import secret_digest
-from stratus.engine.model import NodeDef
+from stratus.engine.model import NodeDef, Transition
 from stratus.fleet.host import FleetHost
 from stratus.fleet.state import (
-    CAPACITY_COOLDOWN_S,
+    FAILED_NODE_HOLD_S,
+    INSUFFICIENT_CAPACITY_TIMEOUT_S,
+    PROTECTED_FAILURE_COUNT,
     Abandoned,
     AliveChecked,
     CheckAlive,
@@ -46,16 +56,19 @@ from stratus.fleet.state import (
     FailRequested,
     FleetEvent,
     FleetInstruction,
+    FleetStarted,
     FleetState,
     HealthTick,
     Kill,
     Killed,
     LaunchRequested,
     Listed,
+    NodesMoved,
     Note,
     PowerDown,
     PowerDownRequested,
     PoweredDown,
+    Protect,
     Record,
     Terminate,
     resume_failure,
@@ -69,7 +82,13 @@ TERMINATE_GRACE_S = 5.0
 HEALTH_PERIOD_S = 1.0
 RECONCILE_PERIOD_S = 30.0
 
-__all__ = ["CAPACITY_COOLDOWN_S", "Fleet", "resume_failure"]
+__all__ = [
+    "FAILED_NODE_HOLD_S",
+    "INSUFFICIENT_CAPACITY_TIMEOUT_S",
+    "PROTECTED_FAILURE_COUNT",
+    "Fleet",
+    "resume_failure",
+]
 
 
 class Fleet:
@@ -77,7 +96,8 @@ class Fleet:
 
     ``instances`` maps a node to its recorded instance (what the store's node rows hold);
     ``launching`` and ``terminating`` are the nodes with a provider call under way. All three
-    are :class:`FleetState`'s; this class carries out what it decides.
+    are :class:`FleetState`'s; this class carries out what it decides. ``capacity_types`` gives
+    each compute resource (``queue/name``) its queue's CapacityType (``ONDEMAND`` when absent).
     """
 
     def __init__(
@@ -87,10 +107,13 @@ class Fleet:
         *,
         cluster: str,
         bootstrap: Bootstrap,
-        capacity_cooldown_s: float = CAPACITY_COOLDOWN_S,
+        insufficient_capacity_timeout_s: float = INSUFFICIENT_CAPACITY_TIMEOUT_S,
+        protected_failure_count: int = PROTECTED_FAILURE_COUNT,
+        capacity_types: Mapping[str, str] | None = None,
         reconcile_period_s: float = RECONCILE_PERIOD_S,
         health_period_s: float = HEALTH_PERIOD_S,
         all_or_nothing: bool = False,
+        failed_node_hold_s: float = FAILED_NODE_HOLD_S,
     ) -> None:
         self.host = host
         self.providers = providers if isinstance(providers, ProviderSet) else ProviderSet.single(providers)
@@ -98,8 +121,13 @@ class Fleet:
         self.bootstrap = bootstrap
         self.reconcile_period_s = reconcile_period_s
         self.health_period_s = health_period_s
+        self.capacity_types: Mapping[str, str] = dict(capacity_types or {})
         self.state = FleetState(
-            host.engine, capacity_cooldown_s=capacity_cooldown_s, all_or_nothing=all_or_nothing
+            host.engine,
+            insufficient_capacity_timeout_s=insufficient_capacity_timeout_s,
+            protected_failure_count=protected_failure_count,
+            all_or_nothing=all_or_nothing,
+            failed_node_hold_s=failed_node_hold_s,
         )
         self._queued: list[str] = []  # power-ups of the current pass, launched together
         self._flush_scheduled = False
@@ -124,9 +152,13 @@ class Fleet:
         """A launch or termination of the node is under way (its state is about to change)."""
         return self.state.busy(name)
 
-    def cooling_down(self, group: str, now: float) -> bool:
-        """Whether launches in compute resource ``group`` are held back after a capacity error."""
-        return self.state.cooling_down(group, now)
+    def capacity_disabled(self, group: str, now: float) -> bool:
+        """Whether compute resource ``group`` is disabled after an insufficient capacity error."""
+        return self.state.capacity_disabled(group, now)
+
+    def bootstrap_failures(self, queue: str) -> int:
+        """The bootstrap failures counted for ``queue`` since its last start (protected mode)."""
+        return self.state.queue_failures(queue)
 
     def provider_of(self, instance: Instance) -> Provider:
         return self.providers.for_instance(instance, self.state.group_of(instance.node))
@@ -157,13 +189,41 @@ class Fleet:
         await self._feed(LaunchRequested(tuple(names), self.host.clock()))
 
     def power_down(self, names: Iterable[str]) -> None:
-        """Terminate the instances of ``names`` (POWERING_DOWN or DOWN in the engine)."""
+        """Terminate the instances of ``names`` (POWERING_DOWN or DOWN in the engine).
+
+        Decided at once, in the commit that asked for it: from then on the nodes are ``busy``,
+        so no health pass judges them before their instance is gone.
+        """
+        instructions: list[FleetInstruction] = []
         for name in names:
-            self.host.spawn(self._feed(PowerDownRequested(name)))
+            instructions += self.state.handle(PowerDownRequested(name))
+        if instructions:
+            self.host.spawn(self._execute(instructions, self.providers.distinct()))
 
     async def node_failed(self, name: str, reason: str) -> None:
         """A node failed: make sure nothing of it still runs, then requeue its jobs."""
         await self._feed(FailRequested(name, reason))
+
+    def observe(self, transitions: Sequence[Transition]) -> None:
+        """The head node stored these engine transitions: count bootstrap failures and successes.
+
+        Called by the host after each commit, synchronously; what it decides (protected mode) is
+        carried out in a task of its own, after the commit that called it has acted.
+        """
+        nodes = tuple(t for t in transitions if t.entity == "node")
+        if not nodes:
+            return
+        instructions = self.state.handle(NodesMoved(nodes))
+        for ins in instructions:
+            if isinstance(ins, Note):
+                (log.warning if ins.level == "warning" else log.info)("%s", ins.text)
+        rest: list[FleetInstruction] = [ins for ins in instructions if not isinstance(ins, Note)]
+        if rest:
+            self.host.spawn(self._execute(rest, self.providers.distinct()))
+
+    def fleet_started(self) -> None:
+        """The compute fleet was started (again): bootstrap failures are counted from zero."""
+        self.state.handle(FleetStarted())
 
     async def terminate_all(self, grace_s: float = TERMINATE_GRACE_S) -> None:
         """Terminate every recorded instance (deleting the cluster), one batch per provider.
@@ -200,7 +260,7 @@ class Fleet:
         """Fail nodes whose instance is gone (or that are UP without one)."""
         for provider in self.providers.distinct():
             provider.reap()
-        await self._feed(HealthTick(self.host.deleting))
+        await self._feed(HealthTick(self.host.deleting, self.host.clock()))
 
     async def reconcile(self) -> list[Instance]:
         """Terminate the cluster's instances that no record knows; return them."""
@@ -241,6 +301,8 @@ class Fleet:
                 self._record(ins.instances)
             elif isinstance(ins, Commit):
                 self._commit(ins)
+            elif isinstance(ins, Protect):
+                self.host.protect(ins.queues, ins.reason)
             elif isinstance(ins, Create):
                 calls.append(self._create(ins))
             elif isinstance(ins, Terminate):
@@ -341,4 +403,5 @@ class Fleet:
             cpus=defn.cpus,
             memory_mb=defn.memory_mb,
             gpus=defn.gpus,
+            capacity_type=self.capacity_types.get(defn.group, "ONDEMAND"),
         )

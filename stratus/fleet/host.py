@@ -7,7 +7,7 @@ driven by the controller or by a test, and never imports the controller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -28,6 +28,10 @@ class FleetHost(Protocol):
       failure.
     * ``release_agent`` forgets the node's agent connection (after asking the agent to shut down
       when ``shutdown``), so no message for the node is sent to it any more.
+    * ``commit`` hands the engine's transitions it stored to the fleet's ``observe`` (bootstrap
+      failures are counted from them).
+    * ``protect`` makes the partitions of ``queues`` INACTIVE and the compute fleet PROTECTED
+      (stored, journaled with ``reason``), unless the fleet is being stopped or is stopped.
     """
 
     @property
@@ -60,3 +64,7 @@ class FleetHost(Protocol):
         ...
 
     async def release_agent(self, name: str, *, shutdown: bool) -> None: ...
+
+    def protect(self, queues: Sequence[str], reason: str) -> None:
+        """Protected mode: ``queues``' partitions INACTIVE, the compute fleet PROTECTED."""
+        ...

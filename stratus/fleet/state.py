@@ -1,12 +1,13 @@
 """The fleet's decisions: events in, instructions out, no provider call or await of its own.
 
 What the fleet knows (the recorded instance of each node, the launches and terminations under
-way, compute resources cooling down after a capacity error) changes only in
+way, compute resources disabled after a capacity error, bootstrap failures) changes only in
 :meth:`FleetState.handle`. The runtime (:class:`stratus.fleet.fleet.Fleet`) carries out the
 instructions, calls the providers, and feeds every result back in as an event, so nothing is
 decided after an await on a stale view: a provider's answer is judged against the state as it
-is when the answer arrives. Launch batching, cool-downs, the all-or-nothing rule, unwanted
-instances, health and orphans are tested here with no process or socket.
+is when the answer arrives. Launch batching, the capacity fail-over, protected mode, the
+all-or-nothing rule, unwanted instances, health and orphans are tested here with no process or
+socket.
 
 Guarantees of the instructions, kept by the runtime executing them in order:
 
@@ -15,24 +16,101 @@ Guarantees of the instructions, kept by the runtime executing them in order:
 * A node is failed (:class:`Commit` with the engine's ``node_lost`` actions) only after the
   :class:`Kill` of its instance has completed (the ``Killed`` event), so a requeued job never
   overlaps a run left on the failed node.
+
+Insufficient capacity (ParallelCluster's fast fail-over, as its clustermgtd does it): when a
+dynamic node fails to launch with one of :data:`INSUFFICIENT_CAPACITY_CODES`, its compute
+resource is disabled for ``insufficient_capacity_timeout_s``: every powered-down dynamic node of
+it is held DOWN (Slurm shows ``down~``) with the reason ``(Code:<code>)Temporarily disabling node
+due to insufficient capacity``, so the scheduler places waiting jobs on the queue's other compute
+resources at once; a dynamic node of it asked to launch meanwhile fails at once with the same
+code, and one that powers down meanwhile is held down too. Static and running nodes are left
+alone. Once the timeout is over the held nodes are powered-down (``idle~``) again. The deadline
+survives a restart of the head node: it is rebuilt from the held nodes' stored state (when they
+went down, plus the timeout). A timeout <= 0 turns the fail-over off.
+
+Failed nodes (as clustermgtd handles a node whose resume failed): a dynamic node that failed
+while it powered up (its launch failed for any reason but insufficient capacity with the
+fail-over on, its agent did not register within the resume timeout, its bootstrap failed) stays
+DOWN once its instance is gone (Slurm shows ``down~``), its reason kept (``(Code:<code>)Failure
+when resuming nodes``, ``ResumeTimeout reached``, the bootstrap error), for ``failed_node_hold_s``
+from when it went down; no pass launches it meanwhile, so its job waits or runs on the compute
+resource's other nodes instead of relaunching it at once. Then the health pass powers it down
+(``idle~``, reason cleared, recorded with the cause ``timer``), and it may be launched again. A
+node that failed once up, and a static node (replaced), are not held. The hold needs no memory
+of its own: after a restart of the head node it follows from the held nodes' stored state (when
+they went down, plus the hold). A hold <= 0 turns it off.
+
+Protected mode: a node that went from POWERING_UP to DOWN (its launch failed for any reason but
+insufficient capacity, its agent did not register within the resume timeout, its bootstrap
+failed, its machine died while it booted) is a bootstrap failure of its compute resource; a node
+whose agent registers resets its compute resource's count. The runtime reports every node
+transition it stores (:class:`NodesMoved`). When a queue's compute resources add up to
+``protected_failure_count`` failures or more and no job runs in the queue, :class:`Protect` asks
+the head node to make the queue's partition INACTIVE and the compute fleet PROTECTED: nothing
+is launched there any more until the fleet is started again (:class:`FleetStarted`, which also
+resets every count). Counts live in memory only: a restarted head node counts from zero, while
+an INACTIVE partition and the PROTECTED status, which are stored, stay as they were. A count
+<= 0 turns protected mode off.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from stratus.engine.engine import Engine
-from stratus.engine.model import Action
-from stratus.engine.states import NodeState
-from stratus.providers.base import CapacityError, CreateResult, Instance, ProviderError
+from stratus.engine.model import Action, Transition
+from stratus.engine.states import JobState, NodeState
+from stratus.providers.base import CreateResult, Instance, ProviderError
 
-CAPACITY_COOLDOWN_S = 60.0
+#: ParallelCluster's insufficient capacity error codes (a launch failing with one of them
+#: disables the node's compute resource for a while instead of counting as a bootstrap failure).
+INSUFFICIENT_CAPACITY_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "MaxSpotInstanceCountExceeded",
+        "SpotMaxPriceTooLow",
+        "Unsupported",
+    }
+)
+INSUFFICIENT_CAPACITY_TIMEOUT_S = 600.0
+#: How long a dynamic node that failed to power up stays ``down~`` before it may be launched
+#: again (clustermgtd's loop time: it powers such nodes down on its next loop).
+FAILED_NODE_HOLD_S = 60.0
+FAILED_NODE_HOLD_TEXT = "failed node hold over"
+PROTECTED_FAILURE_COUNT = 10
+CAPACITY_HOLD_TEXT = "Temporarily disabling node due to insufficient capacity"
 _LIVE = (NodeState.UP, NodeState.POWERING_UP)
+_RUNNING = (JobState.RUNNING, JobState.COMPLETING)
+_CODE = re.compile(r"\(Code:([^)]*)\)")
 
 
 def resume_failure(code: str) -> str:
     """The node reason of a launch that failed (as ParallelCluster's resume program words it)."""
     return f"(Code:{code})Failure when resuming nodes"
+
+
+def capacity_hold(code: str) -> str:
+    """The reason of a node held down while its compute resource has no capacity."""
+    return f"(Code:{code}){CAPACITY_HOLD_TEXT}"
+
+
+def reason_code(reason: str | None) -> str | None:
+    """The error code a node reason starts with (``(Code:X)...``), or None."""
+    m = _CODE.match(reason or "")
+    return m.group(1) if m else None
+
+
+def is_capacity_hold(reason: str | None) -> bool:
+    """Whether ``reason`` is that of a node held down for insufficient capacity."""
+    return reason is not None and reason.endswith(CAPACITY_HOLD_TEXT) and reason_code(reason) is not None
+
+
+def queue_of(group: str) -> str:
+    """The queue (partition) of compute resource ``group`` (``queue/compute_resource``)."""
+    return group.partition("/")[0]
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -96,7 +174,22 @@ class Abandoned:
 
 @dataclass(frozen=True, slots=True)
 class HealthTick:
+    """Time passed (about once a second): health checks, capacity timeouts, protected mode."""
+
     deleting: bool = False
+    now: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodesMoved:
+    """Node transitions the head node stored (the engine's journal, in order)."""
+
+    transitions: tuple[Transition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStarted:
+    """The compute fleet was (re)started: bootstrap failures are counted from zero again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +219,8 @@ FleetEvent = (
     | HealthTick
     | AliveChecked
     | Listed
+    | NodesMoved
+    | FleetStarted
 )
 
 # -- instructions ---------------------------------------------------------------------------------
@@ -196,7 +291,15 @@ class Note:
     text: str
 
 
-FleetInstruction = Create | Record | Terminate | PowerDown | Kill | CheckAlive | Commit | Note
+@dataclass(frozen=True, slots=True)
+class Protect:
+    """Protected mode: make the partitions of ``queues`` INACTIVE and the fleet PROTECTED."""
+
+    queues: tuple[str, ...]
+    reason: str
+
+
+FleetInstruction = Create | Record | Terminate | PowerDown | Kill | CheckAlive | Commit | Note | Protect
 
 
 class FleetState:
@@ -206,24 +309,35 @@ class FleetState:
         self,
         engine: Engine,
         *,
-        capacity_cooldown_s: float = CAPACITY_COOLDOWN_S,
+        insufficient_capacity_timeout_s: float = INSUFFICIENT_CAPACITY_TIMEOUT_S,
+        protected_failure_count: int = PROTECTED_FAILURE_COUNT,
         all_or_nothing: bool = False,
+        failed_node_hold_s: float = FAILED_NODE_HOLD_S,
     ) -> None:
         self.engine = engine
-        self.capacity_cooldown_s = capacity_cooldown_s
+        self.insufficient_capacity_timeout_s = insufficient_capacity_timeout_s
+        self.failed_node_hold_s = failed_node_hold_s
+        self.protected_failure_count = protected_failure_count
         self.all_or_nothing = all_or_nothing
         self.instances: dict[str, Instance] = {}
         self.launching: set[str] = set()
         self.terminating: set[str] = set()
-        self.cooling: dict[str, tuple[float, str]] = {}  # group -> (until, error code)
+        self.disabled: dict[str, tuple[float, str]] = {}  # group -> (until, error code)
+        self.failures: dict[str, int] = {}  # group -> bootstrap failures since its last success
+        self.protected: set[str] = set()  # queues protected mode was asked for
 
     def busy(self, name: str) -> bool:
         """A launch or termination of the node is under way (its state is about to change)."""
         return name in self.launching or name in self.terminating
 
-    def cooling_down(self, group: str, now: float) -> bool:
-        entry = self.cooling.get(group)
+    def capacity_disabled(self, group: str, now: float) -> bool:
+        """Whether compute resource ``group`` is disabled after an insufficient capacity error."""
+        entry = self.disabled.get(group)
         return entry is not None and now < entry[0]
+
+    def queue_failures(self, queue: str) -> int:
+        """The bootstrap failures counted for ``queue``'s compute resources."""
+        return sum(n for group, n in self.failures.items() if queue_of(group) == queue)
 
     def group_of(self, name: str) -> str:
         node = self.engine.nodes.get(name)
@@ -242,10 +356,7 @@ class FleetState:
             self.terminating.add(event.name)
             return [PowerDown(event.name, self.instances.get(event.name))]
         if isinstance(event, PoweredDown):
-            self.terminating.discard(event.name)
-            self.instances.pop(event.name, None)
-            self.engine.node_terminated(event.name, event.now)
-            return [Commit(forget=(event.name,))]
+            return self._powered_down(event)
         if isinstance(event, FailRequested):
             if event.name in self.terminating:
                 return []
@@ -262,6 +373,12 @@ class FleetState:
             return self._health(event)
         if isinstance(event, AliveChecked):
             return self._alive(event)
+        if isinstance(event, NodesMoved):
+            return self._moved(event)
+        if isinstance(event, FleetStarted):
+            self.failures.clear()
+            self.protected.clear()
+            return []
         return self._listed(event)
 
     def _launch(self, ev: LaunchRequested) -> list[FleetInstruction]:
@@ -271,16 +388,24 @@ class FleetState:
                 groups.setdefault(self.group_of(name), []).append(name)
         out: list[FleetInstruction] = []
         for group, names in groups.items():
-            cooling = self.cooling.get(group)
-            if cooling is not None and ev.now < cooling[0]:
-                out.append(
-                    Note(
-                        "warning",
-                        f"not launching {','.join(names)}: {group} is cooling down after {cooling[1]}",
+            disabled = self.disabled.get(group)
+            if disabled is not None and ev.now < disabled[0]:
+                # Asked before the compute resource was disabled: fail at once, as the provider
+                # would, so their jobs go elsewhere now rather than after a launch attempt.
+                held = [n for n in names if not self.engine.nodes[n].defn.static]
+                if held:
+                    out.append(
+                        Note(
+                            "warning",
+                            f"not launching {','.join(held)}: {group} is disabled after {disabled[1]}",
+                        )
                     )
-                )
-                out += [i for n in names for i in self.handle(FailRequested(n, resume_failure(cooling[1])))]
-                continue
+                    out += [
+                        i for n in held for i in self.handle(FailRequested(n, resume_failure(disabled[1])))
+                    ]
+                names = [n for n in names if n not in held]
+                if not names:
+                    continue
             self.launching.update(names)
             out.append(Create(group, tuple(names)))
         return out
@@ -304,9 +429,6 @@ class FleetState:
             failures.update({name: first for name in launched})
             unwanted += launched.values()
             launched = {}
-        capacity = [e for e in failures.values() if isinstance(e, CapacityError)]
-        if capacity:
-            self.cooling[ev.group] = (ev.now + self.capacity_cooldown_s, capacity[0].code)
         wanted: list[Instance] = []
         for name, inst in launched.items():
             if self.engine.nodes[name].state != NodeState.POWERING_UP:
@@ -329,12 +451,163 @@ class FleetState:
         for name, err in failures.items():
             out.append(Note("warning", f"launch of {name} failed: {err} ({err.code})"))
             out += self.handle(FailRequested(name, resume_failure(err.code)))
+        capacity = [
+            err.code
+            for name, err in failures.items()
+            if err.code in INSUFFICIENT_CAPACITY_CODES and not self.engine.nodes[name].defn.static
+        ]
+        if capacity:
+            out += self._disable(ev.group, capacity[0], ev.now)
         return out
+
+    # -- insufficient capacity ------------------------------------------------------------------
+
+    def _disable(self, group: str, code: str, now: float) -> list[FleetInstruction]:
+        """A dynamic node of ``group`` found no capacity: hold its powered-down nodes down."""
+        timeout = self.insufficient_capacity_timeout_s
+        if timeout <= 0:
+            return []
+        self.disabled[group] = (now + timeout, code)
+        held = self.engine.hold_down(self.engine.groups.get(group, ()), now, "capacity", capacity_hold(code))
+        text = (
+            f"{group}: {code}: disabling the compute resource for {timeout:g} s"
+            f" (nodes set down: {','.join(held) or 'none'});"
+            " its queue's other compute resources take its jobs"
+        )
+        return [Note("warning", text), Commit(nodes_changed=True)]
+
+    def _powered_down(self, ev: PoweredDown) -> list[FleetInstruction]:
+        self.terminating.discard(ev.name)
+        self.instances.pop(ev.name, None)
+        group = self.group_of(ev.name)
+        disabled = self.disabled.get(group)
+        capacity = disabled is not None and ev.now < disabled[0]
+        # A node that failed to boot stays down~ with its reason (released by the health pass),
+        # unless its compute resource is disabled: then it is held for capacity instead.
+        self.engine.node_terminated(ev.name, ev.now, hold=self.failed_node_hold_s > 0 and not capacity)
+        if disabled is not None and capacity:
+            # Stored by the same commit: no pass picks the node in between. Its reason dates
+            # from when the compute resource was disabled, as its other nodes' do.
+            since = disabled[0] - self.insufficient_capacity_timeout_s
+            self.engine.hold_down((ev.name,), ev.now, "capacity", capacity_hold(disabled[1]), since)
+        return [Commit(forget=(ev.name,))]
+
+    def _held(self) -> tuple[dict[str, list[str]], list[str]]:
+        """The dynamic nodes held DOWN without an instance: those held for insufficient capacity
+        (by compute resource), and the others (failed to boot), in node order."""
+        capacity: dict[str, list[str]] = {}
+        failed: list[str] = []
+        for name, node in self.engine.nodes.items():
+            if (
+                node.state != NodeState.DOWN
+                or node.defn.static
+                or node.instance_id is not None
+                or self.busy(name)
+            ):
+                continue
+            if is_capacity_hold(node.reason):
+                capacity.setdefault(node.defn.group, []).append(name)
+            else:
+                failed.append(name)
+        return capacity, failed
+
+    def _capacity_timeouts(self, now: float, held: dict[str, list[str]]) -> list[FleetInstruction]:
+        """Release the nodes of compute resources whose insufficient capacity timeout is over."""
+        for group, names in held.items():
+            if group not in self.disabled:
+                # Held by an earlier head node: its deadline follows from when they went down.
+                since = min(self.engine.nodes[n].state_time for n in names)
+                code = reason_code(self.engine.nodes[names[0]].reason) or ""
+                self.disabled[group] = (since + self.insufficient_capacity_timeout_s, code)
+        out: list[FleetInstruction] = []
+        for group, (until, code) in list(self.disabled.items()):
+            if now < until:
+                continue
+            del self.disabled[group]
+            released = self.engine.release_down(
+                held.get(group, ()), now, "timer", "insufficient capacity timeout"
+            )
+            text = f"{group}: insufficient capacity timeout after {code} over; enabling it again"
+            out.append(Note("info", f"{text} (nodes back to power saving: {','.join(released) or 'none'})"))
+            if released:
+                out.append(Commit(nodes_changed=True))
+        return out
+
+    # -- failed nodes ---------------------------------------------------------------------------
+
+    def _failed_holds(self, now: float, failed: list[str]) -> list[FleetInstruction]:
+        """Power down the nodes held down after failing to boot whose hold is over."""
+        hold = max(self.failed_node_hold_s, 0.0)
+        nodes = self.engine.nodes
+        due = [n for n in failed if now >= nodes[n].state_time + hold]
+        if not due:
+            return []
+        reasons = {n: nodes[n].reason for n in due}
+        released = self.engine.release_down(due, now, "timer", FAILED_NODE_HOLD_TEXT)
+        if not released:
+            return []
+        out: list[FleetInstruction] = [
+            Note("info", f"node {n}: held down after {reasons[n]} for {hold:g} s; back to power saving")
+            for n in released
+        ]
+        # A compute resource disabled meanwhile holds them for capacity from now on.
+        for name in released:
+            group = self.group_of(name)
+            disabled = self.disabled.get(group)
+            if disabled is not None and now < disabled[0]:
+                since = disabled[0] - self.insufficient_capacity_timeout_s
+                self.engine.hold_down((name,), now, "capacity", capacity_hold(disabled[1]), since)
+        out.append(Commit(nodes_changed=True))
+        return out
+
+    # -- protected mode -------------------------------------------------------------------------
+
+    def _moved(self, ev: NodesMoved) -> list[FleetInstruction]:
+        """Count bootstrap failures (a node that left POWERING_UP for DOWN) and successes."""
+        out: list[FleetInstruction] = []
+        queues: list[str] = []
+        for t in ev.transitions:
+            if t.entity != "node" or t.old != NodeState.POWERING_UP or t.key not in self.engine.nodes:
+                continue
+            group = self.group_of(t.key)
+            if t.new == NodeState.UP:
+                self.failures.pop(group, None)
+            elif t.new == NodeState.DOWN and reason_code(t.reason) not in INSUFFICIENT_CAPACITY_CODES:
+                count = self.failures[group] = self.failures.get(group, 0) + 1
+                out.append(Note("warning", f"{group}: bootstrap failure {count} ({t.key}: {t.reason})"))
+                queues.append(queue_of(group))
+        for queue in dict.fromkeys(queues):
+            out += self._protect(queue)
+        return out
+
+    def _protect(self, queue: str) -> list[FleetInstruction]:
+        """Protected mode for ``queue`` if its failures reached the limit and no job runs there."""
+        limit = self.protected_failure_count
+        if limit <= 0 or queue in self.protected:
+            return []
+        total = self.queue_failures(queue)
+        part = self.engine.partitions.get(queue)
+        if total < limit or part is None or not part.up:
+            return []
+        if any(j.state in _RUNNING and j.partition == queue for j in self.engine.jobs.values()):
+            return []  # not while jobs run there: checked again every tick
+        self.protected.add(queue)
+        reason = f"{total} node bootstrap failures in queue {queue}"
+        text = (
+            f"{reason} (protected failure count {limit}): setting the cluster into protected mode,"
+            f" partition {queue} INACTIVE. Investigate the failures, then start the compute fleet"
+            " again (update-compute-fleet --status START_REQUESTED)"
+        )
+        return [Note("warning", text), Protect((queue,), reason)]
 
     def _health(self, ev: HealthTick) -> list[FleetInstruction]:
         if ev.deleting:
             return []
-        out: list[FleetInstruction] = []
+        capacity, failed = self._held()
+        out = self._capacity_timeouts(ev.now, capacity)
+        out += self._failed_holds(ev.now, failed)
+        for queue in dict.fromkeys(queue_of(g) for g in self.failures):
+            out += self._protect(queue)
         for name, node in self.engine.nodes.items():
             if node.state not in _LIVE or self.busy(name):
                 continue

@@ -37,7 +37,8 @@ What it guarantees:
   shutting down.
 
 Every call to the API runs in a worker thread (boto3 blocks); the coroutines never block their
-event loop. The provider is not yet selectable in a cluster configuration.
+event loop. A cluster configuration selects it with a ``Stratus.Providers`` entry of type ``ec2``
+(:meth:`Ec2Provider.from_layout`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from botocore.config import Config
 
 from stratus import __version__
 from stratus.agent.protocol import INSTANCE_ENV, JOIN_ENV
+from stratus.config.layout import ProviderLayout
 from stratus.paths import ClusterPaths
 from stratus.providers.base import (
     TAG_CLUSTER,
@@ -99,8 +101,9 @@ _TOKEN_ATTEMPTS = 5
 _USER_DATA_MAX = 16 * 1024
 # Tag values are at most 256 characters.
 _TAG_VALUE_MAX = 256
-# Where the agent lives on an instance.
+# Where the agent lives on an instance, unless the environment of the user data says otherwise.
 _AGENT_DIR = "/var/lib/stratus-agent"
+AGENT_DIR_ENV = "STRATUS_AGENT_DIR"
 
 
 def default_install_command() -> str:
@@ -130,7 +133,8 @@ def user_data(group: NodeGroup, node: str, bootstrap: Bootstrap, install_command
         "# stratus node bootstrap: install the node agent, start it, join the head node.",
         "set -eu",
         "umask 077",
-        f"d={_AGENT_DIR}",
+        # An image may keep the agent's files elsewhere (cloud-init's environment).
+        f'd="${{{AGENT_DIR_ENV}:-{_AGENT_DIR}}}"',
         'mkdir -p "$d/spool"',
     ]
     if install_command:
@@ -203,7 +207,10 @@ class Ec2Provider:
         max_attempts: int = 3,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 60.0,
+        broken: ProviderError | None = None,
     ) -> None:
+        # ``broken``: why no call can succeed (e.g. an unknown AWS profile); every call fails so.
+        self._broken = broken
         self.paths = paths
         self.region = region
         self.endpoint_url = endpoint_url
@@ -226,10 +233,44 @@ class Ec2Provider:
         # create() of the same token from two callers must not both launch: one at a time.
         self._create_lock = threading.Lock()
 
+    @classmethod
+    def from_layout(cls, paths: ClusterPaths, entry: ProviderLayout) -> Ec2Provider:
+        """The provider a ``Stratus.Providers`` entry of type ``ec2`` describes.
+
+        A profile the AWS configuration does not have is a configuration error of every launch
+        (reported per node), not an exception here: the head node starts regardless.
+        """
+        session: Any = None
+        if entry.profile:
+            try:
+                session = boto3.session.Session(profile_name=entry.profile)
+            except boto_errors.ProfileNotFound as exc:
+                return cls(
+                    paths,
+                    entry.region or "",
+                    entry.endpoint_url,
+                    image_id=entry.image_id or "",
+                    broken=ConfigurationError("AuthFailure", f"provider {entry.name}: {exc}"),
+                )
+        return cls(
+            paths,
+            entry.region or "",
+            entry.endpoint_url,
+            image_id=entry.image_id or "",
+            subnet_id=entry.subnet_id,
+            security_group_ids=entry.security_group_ids,
+            key_name=entry.key_name,
+            instance_profile=entry.instance_profile,
+            session=session,
+            install_command=entry.install_command,
+        )
+
     # -- calls ----------------------------------------------------------------------------------
 
     def _call(self, where: str, operation: str, **params: Any) -> Any:
         """``operation`` of the client with ``params``; every failure as a ProviderError."""
+        if self._broken is not None:
+            raise self._broken
         try:
             return getattr(self._client, operation)(**params)
         except Exception as exc:
@@ -237,6 +278,8 @@ class Ec2Provider:
 
     def _pages(self, where: str, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Every instance ``DescribeInstances`` lists for ``filters``, across pages."""
+        if self._broken is not None:
+            raise self._broken
         try:
             for page in self._client.get_paginator("describe_instances").paginate(Filters=filters):
                 for reservation in page.get("Reservations", []):

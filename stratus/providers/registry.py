@@ -3,7 +3,8 @@
 Every compute resource (``queue/name``, the engine's ``NodeDef.group``) is launched by one
 provider. A compute resource without ``Provider`` uses the ``local`` kind; one that names a
 ``Stratus.Providers`` entry uses that entry's provider (an :class:`~stratus.providers.ssh.SshProvider`
-for type ``ssh``). Callers never construct a provider themselves: they ask :func:`build_providers`.
+for type ``ssh``, an :class:`~stratus.providers.ec2.Ec2Provider` for type ``ec2``). Callers never
+construct a provider themselves: they ask :func:`build_providers`.
 
 One provider object serves every compute resource of its kind (the local kind) or of its entry
 (a named provider) in a cluster, so ``describe`` of that object covers all of them and nothing is
@@ -16,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from stratus.config import ClusterLayout
+from stratus.config.layout import ProviderLayout
 from stratus.paths import ClusterPaths
 from stratus.providers.base import Instance, Provider
 
@@ -32,6 +34,22 @@ def _local(paths: ClusterPaths) -> Provider:
 
 
 _FACTORIES: dict[str, ProviderFactory] = {"local": _local}
+
+
+def _ssh(paths: ClusterPaths, entry: ProviderLayout) -> Provider:
+    from stratus.providers.ssh import SshProvider
+
+    return SshProvider(paths, entry)
+
+
+def _ec2(paths: ClusterPaths, entry: ProviderLayout) -> Provider:
+    from stratus.providers.ec2 import Ec2Provider
+
+    return Ec2Provider.from_layout(paths, entry)
+
+
+#: kind -> factory(cluster paths, its Stratus.Providers entry) -> provider
+_NAMED: dict[str, Callable[[ClusterPaths, ProviderLayout], Provider]] = {"ssh": _ssh, "ec2": _ec2}
 
 
 def register(kind: str, factory: ProviderFactory) -> None:
@@ -128,11 +146,9 @@ def build_providers(paths: ClusterPaths, layout: ClusterLayout | None) -> Provid
     def of_entry(name: str) -> Provider:
         if name not in named:
             entry = layout.provider(name) if layout is not None else None
-            if entry is None or entry.kind != "ssh":
+            if entry is None or entry.kind not in _NAMED:
                 raise ValueError(f"unknown provider {name!r}")
-            from stratus.providers.ssh import SshProvider
-
-            named[name] = SshProvider(paths, entry)
+            named[name] = _NAMED[entry.kind](paths, entry)
         return named[name]
 
     by_group: dict[str, Provider] = {}

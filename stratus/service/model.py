@@ -91,6 +91,9 @@ class Submission:
     payload: Payload
     array: IndexSet | None = None
     hold: bool = False
+    # Where the job runs (its working directory on the nodes): a shared storage that only some
+    # providers have mounted keeps the job on their nodes.
+    workdir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import os
+import posixpath
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stratus.controller.lifecycle import FleetStatus
@@ -139,7 +141,7 @@ class ClusterService:
             raise AccessDenied("only administrators may set a negative nice")
         if self._ctrl.deleting:
             raise Unavailable("the cluster is being deleted")
-        self.check(spec)
+        spec = self.near_data(spec, submission.workdir)
         job = self.engine.submit(spec, self.now(), array=submission.array, hold=submission.hold)
         payload = submission.payload
         info = dict(payload.info)
@@ -148,6 +150,32 @@ class ClusterService:
         self._ctrl.commit(extra=lambda c: store.insert_payload(c, job.id, info, payload.script, payload.env))
         self._ctrl.payloads.remember(job.id, info)
         return job.id
+
+    def near_data(self, spec: JobSpec, workdir: str | None) -> JobSpec:
+        """``spec`` kept to the nodes that have ``workdir``'s shared storage mounted, checked.
+
+        A working directory in a ``SharedStorage`` entry that only some providers have
+        (``Stratus.SharedStorage``) adds the storage's name to the features every node of the
+        job must have (their nodes carry it). Raises :class:`Rejected` (``STORAGE``, naming the
+        directory, the storage and its providers) when the job could run but no node with that
+        storage can, and as :meth:`check` does otherwise.
+        """
+        self.check(spec)
+        storage = self._ctrl.layout.storage_at(posixpath.normpath(workdir)) if workdir else None
+        if storage is None or not storage.providers or storage.name in spec.features:
+            return spec
+        kept = replace(spec, features=(*spec.features, storage.name))
+        try:
+            self.check(kept)
+        except Rejected:
+            raise Rejected(
+                "STORAGE",
+                f"the working directory {workdir} is on shared storage '{storage.name}' "
+                f"({storage.mount_dir}), mounted only on the nodes of {', '.join(storage.providers)}; "
+                "no such node can run this job in the partition(s) asked for. Submit from another "
+                "directory (-D) or to a partition with such nodes (-p).",
+            ) from None
+        return kept
 
     def estimate(self, spec: JobSpec) -> tuple[int, float, tuple[str, ...], str] | None:
         """When and where ``spec`` would start if submitted now: (its id, start, nodes, partition)."""

@@ -3,7 +3,9 @@
 Guarantees: ``Key=Value`` lines indented by three spaces with each record followed by a blank
 line (``-o``: one line per record, ending in a space); field order, optional lines and trailing
 spaces are those of Slurm 22.05's ``slurm_sprint_job_info``, ``slurm_sprint_node_table`` and
-``slurm_sprint_partition_info``. The ``TRES`` strings are shared with the JSON dumps of
+``slurm_sprint_partition_info``. One line is stratus's own: a job waiting rather than powering up
+paid cloud nodes (reason ``BurstDeferred``) shows ``BurstCost=`` after its ``StartTime`` line
+(see :func:`burst_cost`). The ``TRES`` strings are shared with the JSON dumps of
 :mod:`stratus.slurm.openapi`.
 """
 
@@ -80,8 +82,11 @@ def _run_time(row: JobRow, now: float) -> int:
 
 def _start_time(row: JobRow, now: float) -> float | None:
     """StartTime: the start; for a pending job whose eligible time is still to come, that time
-    (slurmctld reports a future begin time as the earliest start)."""
+    (slurmctld reports a future begin time as the earliest start); for a job waiting rather than
+    bursting, its planned start (as slurmctld reports the backfill scheduler's expected start)."""
     if jobstate.is_pending(row.state) and row.start_time is None:
+        if row.planned_start is not None:
+            return row.planned_start
         t = row.eligible_time
         return t if t is not None and t > now else None
     return row.start_time
@@ -99,6 +104,23 @@ def _end_time(row: JobRow, now: float) -> str:
     if row.time_limit_min is None and end is not None and end > now:
         return "Unknown"
     return fmt_timestamp(end)
+
+
+def burst_cost(row: JobRow) -> str | None:
+    """``BurstCost=`` (stratus's own): what powering up the paid nodes a ``BurstDeferred`` job
+    waits to avoid would cost, in dollars: their hourly price times its time limit in hours
+    (``$0.34``; four decimals when two would show a non-zero cost as ``$0.00``), or their
+    hourly price alone for a job without a time limit (``$0.34/h``). None for any other job."""
+    if row.burst_price_per_hour is None:
+        return None
+    if row.burst_cost is None:
+        return f"${_dollars(row.burst_price_per_hour)}/h"
+    return f"${_dollars(row.burst_cost)}"
+
+
+def _dollars(amount: float) -> str:
+    text = f"{amount:.2f}"
+    return f"{amount:.4f}" if text == "0.00" and amount > 0 else text
 
 
 def _accrue_time(row: JobRow, now: float) -> str:
@@ -232,6 +254,9 @@ def format_job(row: JobRow, jc: JobFormatContext, *, one_liner: bool = False, de
     lines.append(
         f"StartTime={fmt_timestamp(_start_time(row, jc.now))} EndTime={_end_time(row, jc.now)} Deadline=N/A"
     )
+    cost = burst_cost(row)
+    if cost is not None:
+        lines.append(f"BurstCost={cost}")
     lines.append(
         f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={_last_sched_eval(row, jc.now)} Scheduler=Main"
     )

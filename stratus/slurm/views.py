@@ -202,6 +202,13 @@ class JobRow:
     qos: str | None = None  # shown as "(null)" when None, as without accounting
     reservation: str | None = None
     oversubscribe: str = "OK"  # squeue's OVER_SUBSCRIBE: OK, NO (--exclusive), USER, MCS, YES
+    # stratus's own, while a job waits to avoid paying for cloud nodes (reason BurstDeferred):
+    # when the plan starts it on capacity that needs no power-up (scontrol's StartTime), what
+    # the nodes it would otherwise power up cost per hour, and that times its time limit in
+    # hours (None: no time limit); scontrol shows them as BurstCost.
+    planned_start: float | None = None
+    burst_price_per_hour: float | None = None
+    burst_cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

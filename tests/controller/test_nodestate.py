@@ -127,3 +127,15 @@ def test_a_step_ends_when_every_node_of_it_has_reported() -> None:
     assert state.handle(Reported(A, StepFinished(*key, usage={"utime": 1.0, "maxrss_kb": 10}), T0)) == []
     out = state.handle(Reported(B, StepFinished(*key, exit_code=3, usage={"utime": 2.0, "maxrss_kb": 7}), T0))
     assert out == [EndStep(key, "FAILED", 3, 0, T0, {"utime": 3.0, "maxrss_kb": 10.0})]
+
+
+def test_a_node_without_a_mount_its_provider_should_have_is_refused() -> None:
+    engine = Engine(engine_config(load_cluster_config(TWO).layout), T0)
+    engine.tick(T0)
+    state = NodeState(engine, {A: (("/data", "data"),), B: (("/data", "data"),)})
+    out = state.handle(Joined(A, _hello(A), f"i-{A}", T0))
+    assert _kinds(out) == ["FailNode"]
+    assert out[0].reason == "Mount missing: /data (SharedStorage data)"  # type: ignore[attr-defined]
+    hello = _hello(B)
+    hello.mounts = ["/", "/data"]
+    assert "FailNode" not in _kinds(state.handle(Joined(B, hello, f"i-{B}", T0)))

@@ -158,7 +158,9 @@ class Cluster:
             rows = con.execute("select name, instance from nodes where instance is not null").fetchall()
         finally:
             con.close()
-        return {name: int(json.loads(inst)["data"]["pid"]) for name, inst in rows}
+        # Nodes on this machine and ssh hosts record their agent's pid; EC2 instances do not.
+        data = {name: json.loads(inst).get("data", {}) for name, inst in rows}
+        return {name: int(d["pid"]) for name, d in data.items() if "pid" in d}
 
     def journal(self, entity: str, key: str) -> list[tuple[str, str, str, int]]:
         import sqlite3

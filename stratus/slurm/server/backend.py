@@ -125,7 +125,10 @@ class SlurmDoor:
             raise serr.submit_failed("Slurm controller is shutting down")
         spec = job_spec(request, ctx, self.service, interactive=interactive)
         array = request.array.indices if request.array is not None else None
-        submission = Submission(spec, payload(request, ctx), array=array, hold=request.hold)
+        job_payload = payload(request, ctx)
+        submission = Submission(
+            spec, job_payload, array=array, hold=request.hold, workdir=job_payload.info.get("workdir")
+        )
         try:
             return self.service.submit(submission, self.identity(ctx))
         except Rejected as exc:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from stratus.engine.fairshare import ShareRow as FairShareRow
 from stratus.engine.model import Job, Partition, PriorityConfig
 from stratus.engine.priority import Factors
-from stratus.engine.states import JobState, NodeState
+from stratus.engine.states import BURST_DEFERRED, JobState, NodeState
 from stratus.service.model import NodeRecord
 from stratus.slurm.server.launch import output_files
 from stratus.slurm.views import AcctRow, JobRow, NodeRow, PartitionRow, PriorityRow, PriorityWeights, ShareRow
@@ -65,6 +65,7 @@ def version(job: Job) -> tuple[object, ...]:
         job.time_limit_s,
         job.held,
         job.eligible_time,
+        job.burst,
         # An update replaces the spec (name, tasks, CPUs, nice ...): compared by identity first,
         # so an unchanged job costs nothing here.
         job.spec,
@@ -104,6 +105,7 @@ def job_row(job: Job, info: dict[str, Any], *, memory_consumable: bool = False) 
     stdout, stderr = output_files(job, info, node)
     stdin = info.get("stdin") or "/dev/null"
     reason, state_desc = slurm_reason(job.reason)
+    burst = job.burst if job.reason == BURST_DEFERRED and job.state == JobState.PENDING else None
     return JobRow(
         job_id=job.id,
         name=spec.name,
@@ -152,6 +154,9 @@ def job_row(job: Job, info: dict[str, Any], *, memory_consumable: bool = False) 
         batch_host=node or None,
         features=info.get("features"),
         comment=info.get("comment"),
+        planned_start=burst.start if burst is not None else None,
+        burst_price_per_hour=burst.price_per_hour if burst is not None else None,
+        burst_cost=burst.cost if burst is not None else None,
     )
 
 

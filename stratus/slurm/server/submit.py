@@ -277,4 +277,6 @@ def rejected(exc: Rejected) -> SlurmError:
         return serr.invalid_time_limit()
     if code == "FEATURES":
         return serr.invalid_feature()
+    if code == "STORAGE":
+        return serr.submit_failed(serr.REQUESTED_NODE_CONFIG_UNAVAILABLE, exc.detail)
     return serr.node_config_unavailable()
