@@ -46,7 +46,7 @@ from stratus.engine.engine import Engine
 from stratus.engine.model import Action, Job, KillJob, LaunchJob, PowerDown, PowerUp, Transition
 from stratus.engine.states import JobState, NodeState
 from stratus.fleet import Fleet
-from stratus.fleet.state import FAILED_NODE_HOLD_S
+from stratus.fleet.state import FAILED_NODE_HOLD_S, UNREACHABLE_TIMEOUT_S
 from stratus.net import HEAD_ADDRESS, bind_unix
 from stratus.paths import ClusterPaths, read_token
 from stratus.providers.base import Bootstrap, Instance, Provider
@@ -115,8 +115,14 @@ class Controller:
             protected_failure_count=self.layout.protected_failure_count,
             # How long a node that failed to power up stays down~ (a tuning knob, for tests).
             failed_node_hold_s=float(os.environ.get("STRATUS_FAILED_NODE_HOLD", FAILED_NODE_HOLD_S)),
+            unreachable_timeout_s=float(os.environ.get("STRATUS_UNREACHABLE_TIMEOUT", UNREACHABLE_TIMEOUT_S)),
             capacity_types={
                 f"{q.name}/{cr.name}": q.capacity_type
+                for q in self.layout.queues
+                for cr in q.compute_resources
+            },
+            instance_types={
+                f"{q.name}/{cr.name}": cr.instance_types
                 for q in self.layout.queues
                 for cr in q.compute_resources
             },

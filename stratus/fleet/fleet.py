@@ -47,6 +47,7 @@ from stratus.fleet.state import (
     FAILED_NODE_HOLD_S,
     INSUFFICIENT_CAPACITY_TIMEOUT_S,
     PROTECTED_FAILURE_COUNT,
+    UNREACHABLE_TIMEOUT_S,
     Abandoned,
     AliveChecked,
     CheckAlive,
@@ -97,7 +98,8 @@ class Fleet:
     ``instances`` maps a node to its recorded instance (what the store's node rows hold);
     ``launching`` and ``terminating`` are the nodes with a provider call under way. All three
     are :class:`FleetState`'s; this class carries out what it decides. ``capacity_types`` gives
-    each compute resource (``queue/name``) its queue's CapacityType (``ONDEMAND`` when absent).
+    each compute resource (``queue/name``) its queue's CapacityType (``ONDEMAND`` when absent),
+    ``instance_types`` its instance types (absent: the node's own only).
     """
 
     def __init__(
@@ -110,10 +112,12 @@ class Fleet:
         insufficient_capacity_timeout_s: float = INSUFFICIENT_CAPACITY_TIMEOUT_S,
         protected_failure_count: int = PROTECTED_FAILURE_COUNT,
         capacity_types: Mapping[str, str] | None = None,
+        instance_types: Mapping[str, tuple[str, ...]] | None = None,
         reconcile_period_s: float = RECONCILE_PERIOD_S,
         health_period_s: float = HEALTH_PERIOD_S,
         all_or_nothing: bool = False,
         failed_node_hold_s: float = FAILED_NODE_HOLD_S,
+        unreachable_timeout_s: float = UNREACHABLE_TIMEOUT_S,
     ) -> None:
         self.host = host
         self.providers = providers if isinstance(providers, ProviderSet) else ProviderSet.single(providers)
@@ -122,12 +126,14 @@ class Fleet:
         self.reconcile_period_s = reconcile_period_s
         self.health_period_s = health_period_s
         self.capacity_types: Mapping[str, str] = dict(capacity_types or {})
+        self.instance_types: Mapping[str, tuple[str, ...]] = dict(instance_types or {})
         self.state = FleetState(
             host.engine,
             insufficient_capacity_timeout_s=insufficient_capacity_timeout_s,
             protected_failure_count=protected_failure_count,
             all_or_nothing=all_or_nothing,
             failed_node_hold_s=failed_node_hold_s,
+            unreachable_timeout_s=unreachable_timeout_s,
         )
         self._queued: list[str] = []  # power-ups of the current pass, launched together
         self._flush_scheduled = False
@@ -384,8 +390,14 @@ class Fleet:
             await self.host.release_agent(ins.name, shutdown=False)
             if ins.instance is not None:
                 await self.provider_of(ins.instance).terminate([ins.instance], 0.0)
+        except Exception as exc:
+            # Not gone for sure (its host cannot be reached): its jobs are not requeued, yet.
+            await self._feed(
+                Abandoned(ins.name, self.host.clock(), str(exc) or type(exc).__name__, kill=True)
+            )
+            return
         except BaseException:
-            await self._feed(Abandoned(ins.name))  # not gone for sure: its jobs are not requeued
+            await self._feed(Abandoned(ins.name))
             raise
         await self._feed(Killed(ins.name, ins.reason, self.host.clock()))
 
@@ -404,4 +416,5 @@ class Fleet:
             memory_mb=defn.memory_mb,
             gpus=defn.gpus,
             capacity_type=self.capacity_types.get(defn.group, "ONDEMAND"),
+            instance_types=self.instance_types.get(defn.group, ()),
         )

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field, replace
 from stratus.engine.engine import Engine
 from stratus.engine.model import Action, Transition
 from stratus.engine.states import JobState, NodeState
-from stratus.providers.base import CreateResult, Instance, ProviderError
+from stratus.providers.base import HOST_UNREACHABLE, CreateResult, Instance, ProviderError
 
 #: ParallelCluster's insufficient capacity error codes (a launch failing with one of them
 #: disables the node's compute resource for a while instead of counting as a bootstrap failure).
@@ -75,11 +75,17 @@ INSUFFICIENT_CAPACITY_CODES = frozenset(
         "Unsupported",
     }
 )
+#: Failures that say nothing about how nodes boot, so not counted towards protected mode: no
+#: capacity, and a host that cannot be reached (it is down, not badly configured).
+NOT_BOOTSTRAP_FAILURES = INSUFFICIENT_CAPACITY_CODES | {HOST_UNREACHABLE}
 INSUFFICIENT_CAPACITY_TIMEOUT_S = 600.0
 #: How long a dynamic node that failed to power up stays ``down~`` before it may be launched
 #: again (clustermgtd's loop time: it powers such nodes down on its next loop).
 FAILED_NODE_HOLD_S = 60.0
 FAILED_NODE_HOLD_TEXT = "failed node hold over"
+#: How long a failed node's machine may stay unreachable (so that nothing can make sure its jobs
+#: stopped) before its jobs are requeued anyway: ParallelCluster's SlurmdTimeout.
+UNREACHABLE_TIMEOUT_S = 180.0
 PROTECTED_FAILURE_COUNT = 10
 CAPACITY_HOLD_TEXT = "Temporarily disabling node due to insufficient capacity"
 _LIVE = (NodeState.UP, NodeState.POWERING_UP)
@@ -167,9 +173,15 @@ class Killed:
 
 @dataclass(frozen=True, slots=True)
 class Abandoned:
-    """A ``PowerDown`` or ``Kill`` failed: the node is no longer being terminated."""
+    """A ``PowerDown`` or ``Kill`` failed: the node is no longer being terminated.
+
+    ``kill``: it was a ``Kill`` (a failed node's), failing with ``error`` at ``now``.
+    """
 
     name: str
+    now: float = 0.0
+    error: str = ""
+    kill: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +325,11 @@ class FleetState:
         protected_failure_count: int = PROTECTED_FAILURE_COUNT,
         all_or_nothing: bool = False,
         failed_node_hold_s: float = FAILED_NODE_HOLD_S,
+        unreachable_timeout_s: float = UNREACHABLE_TIMEOUT_S,
     ) -> None:
         self.engine = engine
+        self.unreachable_timeout_s = unreachable_timeout_s
+        self.unreachable: dict[str, float] = {}  # failed node -> since when it cannot be stopped
         self.insufficient_capacity_timeout_s = insufficient_capacity_timeout_s
         self.failed_node_hold_s = failed_node_hold_s
         self.protected_failure_count = protected_failure_count
@@ -364,11 +379,12 @@ class FleetState:
             return [Kill(event.name, self.instances.get(event.name), event.reason)]
         if isinstance(event, Killed):
             self.terminating.discard(event.name)
+            self.unreachable.pop(event.name, None)
             actions = self.engine.node_lost(event.name, event.now, event.reason)
             return [Commit(tuple(actions), nodes_changed=True)]
         if isinstance(event, Abandoned):
             self.terminating.discard(event.name)
-            return []
+            return self._unreachable(event) if event.kill else []
         if isinstance(event, HealthTick):
             return self._health(event)
         if isinstance(event, AliveChecked):
@@ -572,7 +588,7 @@ class FleetState:
             group = self.group_of(t.key)
             if t.new == NodeState.UP:
                 self.failures.pop(group, None)
-            elif t.new == NodeState.DOWN and reason_code(t.reason) not in INSUFFICIENT_CAPACITY_CODES:
+            elif t.new == NodeState.DOWN and reason_code(t.reason) not in NOT_BOOTSTRAP_FAILURES:
                 count = self.failures[group] = self.failures.get(group, 0) + 1
                 out.append(Note("warning", f"{group}: bootstrap failure {count} ({t.key}: {t.reason})"))
                 queues.append(queue_of(group))
@@ -599,6 +615,35 @@ class FleetState:
             " again (update-compute-fleet --status START_REQUESTED)"
         )
         return [Note("warning", text), Protect((queue,), reason)]
+
+    def _unreachable(self, ev: Abandoned) -> list[FleetInstruction]:
+        """A failed node's machine could not be stopped (its host unreachable): its jobs stay
+        theirs (they may still run there) until it has been so for ``unreachable_timeout_s``;
+        then, as Slurm does once a node stops responding for SlurmdTimeout, the node goes DOWN
+        and its jobs are requeued (``NODE_FAIL``). Its instance is forgotten by the node, not by
+        the provider: reconciliation terminates it once its host answers again, and an agent of
+        it that comes back is refused (its runs are no longer wanted)."""
+        name = ev.name
+        since = self.unreachable.setdefault(name, ev.now)
+        node = self.engine.nodes.get(name)
+        if node is None or node.state not in _LIVE:
+            self.unreachable.pop(name, None)
+            return []
+        if ev.now - since < self.unreachable_timeout_s:
+            if since != ev.now:
+                return []
+            text = (
+                f"node {name}: cannot make sure it stopped ({ev.error}); its jobs are requeued if it"
+                f" stays so for {self.unreachable_timeout_s:g} s"
+            )
+            return [Note("warning", text)]
+        del self.unreachable[name]
+        self.instances.pop(name, None)
+        node.instance_id = None
+        reason = f"Not responding: {ev.error}"[:200]
+        actions = self.engine.node_lost(name, ev.now, reason)
+        text = f"node {name}: unreachable for {ev.now - since:.0f} s: set down, its jobs requeued"
+        return [Note("warning", text), Commit(tuple(actions), forget=(name,), nodes_changed=True)]
 
     def _health(self, ev: HealthTick) -> list[FleetInstruction]:
         if ev.deleting:

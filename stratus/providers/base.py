@@ -35,7 +35,9 @@ class NodeGroup:
 
     ``name`` (``queue/compute_resource``) is the same string as the engine's ``NodeDef.group``.
     ``capacity_type`` is ParallelCluster's ``CapacityType`` of the queue (``ONDEMAND`` or ``SPOT``):
-    only a cloud provider tells the two apart.
+    only a cloud provider tells the two apart. ``instance_types`` are every type the compute
+    resource may use (``Instances``), ``instance_type`` the first; a cloud provider launches
+    whichever has capacity, the cheapest first (empty: ``instance_type`` only).
     """
 
     cluster: str
@@ -46,6 +48,7 @@ class NodeGroup:
     memory_mb: int
     gpus: int = 0
     capacity_type: str = "ONDEMAND"
+    instance_types: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -160,6 +163,10 @@ class QuotaError(ProviderError):
     default_code = "VcpuLimitExceeded"
 
 
+#: A machine that cannot be reached (an on-prem host down or cut off): a capacity error (try
+#: again later), not a fault of the configuration.
+HOST_UNREACHABLE = "HostUnreachable"
+
 #: EC2 error codes and the kind of error each one is.
 _KINDS: dict[str, type[ProviderError]] = {
     "InsufficientInstanceCapacity": CapacityError,
@@ -168,6 +175,7 @@ _KINDS: dict[str, type[ProviderError]] = {
     "InsufficientCapacity": CapacityError,
     "InsufficientFreeAddressesInSubnet": CapacityError,
     "SpotMaxPriceTooLow": CapacityError,
+    HOST_UNREACHABLE: CapacityError,
     "RequestLimitExceeded": ThrottlingError,
     "Throttling": ThrottlingError,
     "InvalidParameterValue": ConfigurationError,

@@ -3,13 +3,16 @@
 What it guarantees:
 
 * **One instance per node, launched with everything it needs.** ``create`` calls
-  ``RunInstances`` once per node of the batch (concurrently, a few at a time): each node's user
-  data carries that node's one-time join credential, and EC2 lets only the instance itself read
-  its user data (through the instance metadata service, IMDSv2 only), so a credential is never
-  on a command line, in a tag, or readable by the batch's other instances (which one shared
-  ``RunInstances`` per batch could not avoid). The user data installs the node agent, writes the
-  cluster's CA certificate, and starts the agent with the credential in its environment (the
-  agent clears it; after its first hello the credential is worthless).
+  ``RunInstances`` (for a compute resource with several instance types: an instant
+  ``CreateFleet`` of one instance over a launch template of the node's own, the types as
+  overrides, see :meth:`Ec2Provider.fleet_requests`) once per node of the batch (concurrently,
+  a few at a time): each node's user data carries that node's one-time join credential, and
+  EC2 lets only the instance itself read its user data (through the instance metadata service,
+  IMDSv2 only), so a credential is never on a command line, in a tag, or readable by the
+  batch's other instances (which one shared ``RunInstances`` per batch could not avoid). The
+  user data installs the node agent, writes the cluster's CA certificate, and starts the agent
+  with the credential in its environment (the agent clears it; after its first hello the
+  credential is worthless).
 * **Tagged at launch.** ``TagSpecifications`` put ParallelCluster's tags
   (``parallelcluster:cluster-name``, ``parallelcluster:node-type`` = ``Compute``,
   ``parallelcluster:queue-name``, ``parallelcluster:compute-resource-name``) and stratus's own
@@ -44,6 +47,7 @@ event loop. A cluster configuration selects it with a ``Stratus.Providers`` entr
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -435,6 +439,8 @@ class Ec2Provider:
     def _launch(self, group: NodeGroup, node: str, token: str, bootstrap: Bootstrap) -> Instance:
         where = _where(group, node)
         params = self.run_instances_request(group, node, token, bootstrap)
+        if len(group.instance_types) > 1:
+            return self._launch_fleet(group, node, token, params)
         for attempt in range(_TOKEN_ATTEMPTS):
             answer = self._call(
                 where, "run_instances", ClientToken=client_token(group, token, node, attempt), **params
@@ -449,6 +455,85 @@ class Ec2Provider:
         raise ProviderError(
             "InternalError", f"{where}: every launch of request {token} has ended; use a new request"
         )
+
+    def fleet_requests(
+        self, group: NodeGroup, node: str, token: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ``CreateLaunchTemplate`` and ``CreateFleet`` parameters that launch ``node`` as one
+        instance of any of ``group.instance_types`` (``params``: its RunInstances parameters).
+
+        As ParallelCluster does for a compute resource with several instance types: an instant
+        EC2 Fleet of one instance, the types as overrides of a launch template, lowest price
+        first (on-demand) or price and capacity (spot), so a type without capacity falls over to
+        another. The template is the node's own (its user data holds the node's credential).
+        """
+        data: dict[str, Any] = {
+            "ImageId": params["ImageId"],
+            # A launch template's user data is given base64-encoded (RunInstances' is not).
+            "UserData": base64.b64encode(params["UserData"].encode()).decode(),
+            "MetadataOptions": params["MetadataOptions"],
+        }
+        for key in ("SecurityGroupIds", "KeyName", "IamInstanceProfile"):
+            if key in params:
+                data[key] = params[key]
+        name = f"stratus-{client_token(group, token, node, 0)[:40]}"
+        template = {
+            "LaunchTemplateName": name,
+            "ClientToken": client_token(group, token, node, 0),
+            "LaunchTemplateData": data,
+        }
+        override: dict[str, Any] = {"SubnetId": params["SubnetId"]} if "SubnetId" in params else {}
+        spot = group.capacity_type == "SPOT"
+        fleet: dict[str, Any] = {
+            "Type": "instant",
+            "ClientToken": client_token(group, token, node, 1),
+            "TargetCapacitySpecification": {
+                "TotalTargetCapacity": 1,
+                "DefaultTargetCapacityType": "spot" if spot else "on-demand",
+            },
+            "LaunchTemplateConfigs": [
+                {
+                    "LaunchTemplateSpecification": {"LaunchTemplateName": name, "Version": "$Latest"},
+                    "Overrides": [{"InstanceType": t, **override} for t in group.instance_types],
+                }
+            ],
+            "TagSpecifications": params["TagSpecifications"],
+        }
+        if spot:
+            fleet["SpotOptions"] = {"AllocationStrategy": "price-capacity-optimized"}
+        else:
+            fleet["OnDemandOptions"] = {"AllocationStrategy": "lowest-price"}
+        return template, fleet
+
+    def _launch_fleet(self, group: NodeGroup, node: str, token: str, params: dict[str, Any]) -> Instance:
+        where = _where(group, node)
+        template, fleet = self.fleet_requests(group, node, token, params)
+        self._call(where, "create_launch_template", **template)
+        try:
+            answer = self._call(where, "create_fleet", **fleet)
+        finally:
+            try:
+                self._call(where, "delete_launch_template", LaunchTemplateName=template["LaunchTemplateName"])
+            except ProviderError as exc:  # a leftover template costs nothing; the launch stands
+                log.warning("cannot delete launch template %s: %s", template["LaunchTemplateName"], exc)
+        ids = [i for item in answer.get("Instances") or [] for i in item.get("InstanceIds") or []]
+        if not ids:
+            # An instant fleet reports what it could not launch in Errors, not as an exception.
+            errors = answer.get("Errors") or [{}]
+            code = str(errors[0].get("ErrorCode") or "InsufficientInstanceCapacity")
+            message = str(errors[0].get("ErrorMessage") or "no capacity for any of its instance types")
+            types = ",".join(group.instance_types)
+            raise error_for_code(code, f"{where}: CreateFleet ({types}): {code}: {message}")
+        raws = [
+            raw
+            for reservation in self._call(where, "describe_instances", InstanceIds=ids[:1]).get(
+                "Reservations", []
+            )
+            for raw in reservation.get("Instances", [])
+        ]
+        if not raws:
+            raise ProviderError("InternalError", f"{where}: instance {ids[0]} of its fleet is not listed")
+        return self._instance(raws[0])
 
     def _instance(self, raw: dict[str, Any]) -> Instance:
         launched = raw.get("LaunchTime")

@@ -247,7 +247,11 @@ class LocalProvider:
         if agents and grace_s > 0:
             with contextlib.suppress(psutil.Error):
                 psutil.wait_procs(agents, timeout=grace_s)
-        members = [p for _, p in self._session_members(instances)]
+        # The agent itself by pid and start time too: one killed right after it was started may
+        # not carry its session and marker yet (not exec'd), and must not outlive this call.
+        members = list(
+            {p.pid: p for p in [*agents, *(p for _, p in self._session_members(instances))]}.values()
+        )
         for p in members:
             with contextlib.suppress(psutil.Error):
                 p.kill()

@@ -50,6 +50,7 @@ from stratus.config.layout import HostResources, ProviderLayout, SshHost
 from stratus.errors import UserError
 from stratus.paths import ClusterPaths
 from stratus.providers.base import (
+    HOST_UNREACHABLE,
     TAG_CLUSTER,
     TAG_GROUP,
     TAG_NODE,
@@ -230,10 +231,10 @@ def _classify(host: SshHost, exc: BaseException) -> ProviderError:
             "InvalidParameterValue", f"host {where}: cannot use the identity file ({exc})"
         )
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return CapacityError("InsufficientInstanceCapacity", f"host {where}: unreachable (timed out)")
+        return CapacityError(HOST_UNREACHABLE, f"host {where}: unreachable (timed out)")
     if isinstance(exc, OSError | asyncssh.DisconnectError | asyncssh.ChannelOpenError):
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return CapacityError("InsufficientInstanceCapacity", f"host {where}: unreachable ({reason})")
+        return CapacityError(HOST_UNREACHABLE, f"host {where}: unreachable ({reason})")
     if isinstance(exc, ProviderError):
         return exc
     return ProviderError("InternalError", f"host {where}: {exc.__class__.__name__}: {exc}")

@@ -4,6 +4,8 @@ TerminateInstances."""
 
 from __future__ import annotations
 
+import os
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +51,8 @@ Stratus:
 
 OTHER_CR = """\
     - Name: other
-      InstanceType: c5.large
+      Provider: aws
+      Instances: [{InstanceType: c5.large}, {InstanceType: c5a.large}]
       MaxCount: 1
 """
 
@@ -270,6 +273,12 @@ def test_no_capacity_for_one_type_sends_jobs_to_the_queues_other_compute_resourc
         raise AssertionError(_diagnose(c, booter)) from None
     # It ran on the other compute resource; the one without capacity is disabled, shown down~.
     assert (workdir / "out").read_text().strip() == "cloud-dy-other-1"
+    # Several instance types: an instant EC2 Fleet over the node's own launch template.
+    (fleet,) = proxy.seen["CreateFleet"]
+    assert fleet["Type"] == "instant" and fleet["TargetCapacitySpecification.TotalTargetCapacity"] == "1"
+    types = {v for k, v in fleet.items() if k.endswith("InstanceType")}
+    assert types == {"c5.large", "c5a.large"}, fleet
+    assert proxy.seen["DeleteLaunchTemplate"]
     reasons = _reasons(c)
     for node in ("cloud-dy-small-1", "cloud-dy-small-2"):
         assert reasons.get(node) == (
@@ -280,3 +289,45 @@ def test_no_capacity_for_one_type_sends_jobs_to_the_queues_other_compute_resourc
     r = aws.run("delete-cluster", "-n", "ice", "--wait")
     assert r.code == 0, r.out + r.err
     assert not _live(proxy.url)
+
+
+def test_instances_of_the_cluster_that_no_record_knows_are_terminated_and_running_ones_kept(
+    aws: Stratus, proxy: FaultProxy, booter: Booter, image_id: str, tmp_path: Path, workdir: Path
+) -> None:
+    c = aws.create("orph", _config(proxy.url, image_id), tmp_path)
+    marker = workdir / "started"
+    job = c.sbatch("--wrap", f"touch {marker}; sleep 600", cwd=workdir)
+    wait_for(marker.exists, 90, what="the job to start")
+    (kept,) = _live(proxy.url)
+    # An instance tagged with the cluster that stratus never recorded (e.g. launched by a head
+    # node killed before it could record it), and one of another cluster.
+    tags = {
+        "parallelcluster:cluster-name": "orph",
+        "parallelcluster:node-type": "Compute",
+        "parallelcluster:queue-name": "cloud",
+        "parallelcluster:compute-resource-name": "small",
+        "stratus:node": "cloud-dy-small-2",
+    }
+    ec2 = _ec2(proxy.url)
+    booter.hold.add("cloud-dy-small-2")
+
+    def launch(cluster: str) -> str:
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        spec[0]["Tags"][0]["Value"] = cluster
+        answer = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, TagSpecifications=spec)
+        return str(answer["Instances"][0]["InstanceId"])
+
+    orphan, foreign = launch("orph"), launch("someone-else")
+    ctrl = c.controller_pid()
+    assert ctrl is not None
+    os.kill(ctrl, signal.SIGKILL)
+    wait_for(lambda: c.controller_pid() is None, 20, what="the head node to die")
+    r = aws.run("start-head-node", "-n", "orph")
+    assert r.code == 0, r.out + r.err
+    # Reconciled at start-up: the orphan is terminated; the node's instance and its job live on.
+    wait_for(lambda: orphan not in _live(proxy.url), 60, what="the orphan to be terminated")
+    assert kept in _live(proxy.url) and foreign in _live(proxy.url)
+    assert c.squeue_states().get(str(job)) == "RUNNING"
+    r = aws.run("delete-cluster", "-n", "orph", "--wait")
+    assert r.code == 0, r.out + r.err
+    assert set(_live(proxy.url)) == {foreign}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,3 +185,38 @@ def test_agents_in_network_namespaces_reach_the_head_node_over_veth(
     for host in netns.hosts:
         wait_for(lambda host=host: host.pids() == {host.sshd_pid}, 60, what=f"{host.netns} to hold sshd only")
     assert not agent_dir.exists() or not any(agent_dir.iterdir()), list(agent_dir.rglob("*"))
+
+
+def test_a_host_that_dies_mid_job_fails_its_node_and_its_job_runs_elsewhere(
+    netns: NetnsHosts, stratus: Stratus, tmp_path: Path, workdir: Path
+) -> None:
+    # How long a failed node's host may stay unreachable before its jobs are requeued anyway
+    # (180 s by default, as SlurmdTimeout): short here.
+    stratus.env["STRATUS_UNREACHABLE_TIMEOUT"] = "3"
+    agent_dir = tmp_path / "remote"
+    config = CONFIG.format(
+        head=netns.head_address, hosts=", ".join(netns.specs), identity=netns.identity, agent_dir=agent_dir
+    )
+    c = stratus.create("die", config, tmp_path)
+    marker = workdir / "marker"
+    job = c.sbatch("--wrap", f"hostname >> {marker}; sleep 600", cwd=workdir)
+    wait_for(marker.exists, 60, what="the job to start")
+    node = c.slurm("squeue", "-h", "-o", "%N", "-j", str(job)).out.strip()
+    dead = next(h for h in netns.hosts if h.hostname == marker.read_text().strip())
+    # The machine dies: everything in it, its sshd and the agent's SSH session included.
+    for pid in dead.pids():
+        os.kill(pid, signal.SIGKILL)
+    try:
+        wait_for(lambda: len(marker.read_text().split()) == 2, 120, interval=0.2, what="the job to run again")
+    except AssertionError:
+        raise AssertionError(_diagnostics(c, agent_dir)) from None
+    first, second = marker.read_text().split()
+    assert first == dead.hostname and second != dead.hostname
+    assert "NODE_FAIL" in c.slurm("sacct", "-j", str(job), "-n", "-o", "State", "-D").out
+    # The node is down: not responding, then (replaced, as a static node is) its host unreachable.
+    reasons = c.slurm("sinfo", "-h", "-R", "-N", "-o", "%N|%E").out
+    assert f"{node}|Not responding: host {dead.address}:22" in reasons or (
+        f"{node}|(Code:HostUnreachable)Failure when resuming nodes" in reasons
+    ), reasons
+    r = stratus.run("delete-cluster", "-n", "die", "--wait")
+    assert r.code == 0, r.out + r.err

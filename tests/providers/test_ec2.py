@@ -289,3 +289,40 @@ def test_is_alive_says_alive_when_ec2_cannot_be_asked(
     assert asyncio.run(provider.is_alive(inst))
     with pytest.raises(ThrottlingError, match=f"cluster {CLUSTER}: RequestLimitExceeded"):
         asyncio.run(provider.describe(CLUSTER))
+
+
+FLEXIBLE = NodeGroup(
+    CLUSTER, "q", "flex", "c5.large", cpus=2, memory_mb=3800, instance_types=("c5.large", "c5a.large")
+)
+
+
+def test_several_instance_types_launch_through_an_instant_fleet(
+    tmp_path: Path, proxy: FaultProxy, ec2: Any, image_id: str
+) -> None:
+    provider = _provider(tmp_path, proxy.url, image_id)
+    result = asyncio.run(provider.create(FLEXIBLE, ["q-st-c-1"], "tok", BOOT))
+    assert result.failures == {}
+    (inst,) = result.instances
+    raw = _raw(ec2, inst.instance_id)
+    assert raw["InstanceType"] in ("c5.large", "c5a.large") and inst.node == "q-st-c-1"
+    assert _tags(raw)["parallelcluster:compute-resource-name"] == "flex"
+    # The node's credential is in its instance's user data, and its launch template is gone.
+    data = ec2.describe_instance_attribute(InstanceId=inst.instance_id, Attribute="userData")
+    assert "join-secret-1" in base64.b64decode(data["UserData"]["Value"]).decode()
+    assert not ec2.describe_launch_templates()["LaunchTemplates"]
+    assert "RunInstances" not in proxy.seen
+    # The same token again launches nothing new.
+    again = asyncio.run(provider.create(FLEXIBLE, ["q-st-c-1"], "tok", BOOT))
+    assert [i.instance_id for i in again.instances] == [inst.instance_id]
+    assert len(proxy.seen["CreateFleet"]) == 1
+
+
+def test_a_fleet_without_capacity_is_a_capacity_error(
+    tmp_path: Path, proxy: FaultProxy, image_id: str
+) -> None:
+    proxy.fail("CreateFleet", "InsufficientInstanceCapacity")
+    provider = _provider(tmp_path, proxy.url, image_id)
+    result = asyncio.run(provider.create(FLEXIBLE, ["q-st-c-1"], "tok", BOOT))
+    err = result.failures["q-st-c-1"]
+    assert isinstance(err, CapacityError) and err.code == "InsufficientInstanceCapacity"
+    assert "compute resource q/flex" in str(err)
