@@ -161,7 +161,9 @@ class ClusterService:
         storage can, and as :meth:`check` does otherwise.
         """
         self.check(spec)
-        storage = self._ctrl.layout.storage_at(posixpath.normpath(workdir)) if workdir else None
+        # normpath keeps a leading "//" (POSIX leaves its meaning open): one "/" for the lookup.
+        where = "/" + posixpath.normpath(workdir).lstrip("/") if workdir else ""
+        storage = self._ctrl.layout.storage_at(where) if where else None
         if storage is None or not storage.providers or storage.name in spec.features:
             return spec
         kept = replace(spec, features=(*spec.features, storage.name))

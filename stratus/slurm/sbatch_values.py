@@ -8,6 +8,7 @@ in ``BatchRequest.extra`` under their long name.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
 from stratus.slurm import errors
@@ -222,7 +223,7 @@ class OptionState:
         elif key == "a":
             self.array_text = v
         elif key == "D":
-            r.workdir = v if v.startswith("/") else f"{self.cwd}/{v}"
+            r.workdir = posixpath.join(self.cwd, v)  # absolute v as is; "/" + "x" is "/x", not "//x"
         elif key == "o":
             r.stdout = v
         elif key == "e":

@@ -78,6 +78,9 @@ def test_jobs_run_where_their_data_is_mounted(stratus: Stratus, tmp_path: Path, 
         "/labdata/run1 is on shared storage 'labdata' (/labdata), mounted only on the nodes of lab" in r.err
     )
     assert "sbatch: error: Traceback" not in r.err
+    # -D relative to the submit directory, as sbatch takes it.
+    r = c.slurm("sbatch", "-D", "labdata/run2", "--wrap", "true", cwd=Path("/"))
+    assert r.code == 1 and "labdata/run2 is on shared storage 'labdata'" in r.err, r.err
 
 
 def test_a_node_missing_a_mount_it_should_have_is_refused(

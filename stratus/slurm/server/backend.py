@@ -11,6 +11,7 @@ Nothing here changes cluster state except through the service.
 from __future__ import annotations
 
 import logging
+import posixpath
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,9 +127,9 @@ class SlurmDoor:
         spec = job_spec(request, ctx, self.service, interactive=interactive)
         array = request.array.indices if request.array is not None else None
         job_payload = payload(request, ctx)
-        submission = Submission(
-            spec, job_payload, array=array, hold=request.hold, workdir=job_payload.info.get("workdir")
-        )
+        # Where the job runs: -D (relative to the submit directory, as sbatch takes it) or there.
+        workdir = posixpath.join(ctx.cwd, request.workdir) if request.workdir else ctx.cwd
+        submission = Submission(spec, job_payload, array=array, hold=request.hold, workdir=workdir)
         try:
             return self.service.submit(submission, self.identity(ctx))
         except Rejected as exc:
