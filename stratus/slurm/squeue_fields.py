@@ -52,6 +52,14 @@ def time_used(row: JobRow, now: float) -> int:
     return int(end) - int(row.start_time)
 
 
+def _start(row: JobRow) -> float | None:
+    """A job's start, or for a pending one its expected start where the scheduler planned one
+    (as squeue shows backfill's estimate)."""
+    if jobstate.is_pending(row.state) and row.planned_start is not None:
+        return row.planned_start
+    return row.start_time
+
+
 def _ts(t: float | None) -> str:
     """_print_time: N/A for no time, else ISO (Unknown/None for Slurm's sentinels)."""
     if t is None or t == 0:
@@ -190,7 +198,7 @@ LETTER_FIELDS: dict[str, _Field] = {
     "r": _f("REASON", lambda r, c: r.reason),
     "R": _f("NODELIST(REASON)", lambda r, c: _reason_list(r), header_cut=False),
     "s": _f("", lambda r, c: ""),
-    "S": _f("START_TIME", lambda r, c: _ts(r.row.start_time)),
+    "S": _f("START_TIME", lambda r, c: _ts(_start(r.row))),
     "t": _f("ST", lambda r, c: jobstate.compact(r.state)),
     "T": _f("STATE", lambda r, c: jobstate.long_name(r.state)),
     "u": _f("USER", lambda r, c: r.row.user),

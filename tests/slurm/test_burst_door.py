@@ -76,6 +76,8 @@ async def _scenario(tmp_path: Path) -> None:
         assert f"   StartTime={planned} EndTime={fmt_timestamp(first_start + 300 + 7200)} " in shown
         # Two hours of one c5.large at $0.085/h.
         assert "\n   BurstCost=$0.17\n" in shown
+        # squeue's start time of a pending job is its expected start, as with backfill's estimate.
+        assert cmd(f"squeue -h -o %S -j {second}").stdout.strip() == planned
         # The third would start there only after the second (in 2 h 5 min): it bursts at once.
         third = int(cmd("sbatch --parsable -n 2 -t 120 --wrap true").stdout)
         assert (await settled(third, "CF|None|q-dy-cloud-1")) == "CF|None|q-dy-cloud-1"
