@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
 
-from tests.ec2_endpoint import CREDENTIALS, REGION
+from tests.ec2_endpoint import client
 
 _CURL = """#!/bin/sh
 # The instance metadata service of one instance (IMDSv2): a token, then the instance id.
@@ -147,13 +146,13 @@ def booting(endpoint: str, root: Path, interval_s: float = 0.2) -> Iterator[Boot
     booted instance off (kill its agent and everything under it)."""
     booter = Booter(root)
     bin_dir = _shims(root)
-    client = boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=endpoint)
+    ec2 = client(endpoint)
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(interval_s):
             try:
-                _poll(booter, client, bin_dir)
+                _poll(booter, ec2, bin_dir)
             except Exception as exc:  # the endpoint may be going away: report, keep going
                 booter.errors.append(f"poll: {exc.__class__.__name__}: {exc}")
 

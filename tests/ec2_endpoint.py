@@ -15,9 +15,11 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -161,3 +163,23 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def client(url: str) -> Any:
+    """A boto3 EC2 client of the test account at ``url``."""
+    import boto3
+
+    return boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=url)
+
+
+def stock_image(url: str) -> str:
+    """An image id moto knows (its stock images survive a reset; listing them is slow: once)."""
+    return str(client(url).describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+
+
+@contextlib.contextmanager
+def fresh_account(url: str) -> Iterator[FaultProxy]:
+    """Empty moto's account at ``url``, then a :class:`FaultProxy` in front of it."""
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
+    with fault_proxy(url) as proxy:
+        yield proxy

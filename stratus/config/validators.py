@@ -811,14 +811,17 @@ def _storage_providers(config: ClusterConfig, settings: StratusSettings, finding
                 _unknown_name("provider", name, providers, (*base, i, "Providers", j), findings)
 
 
-def _unknown_name(what: str, name: str, known: list[str], path: ConfigPath, findings: _Findings) -> None:
+def _unknown_name(
+    what: str, name: str, known: list[str], path: ConfigPath, findings: _Findings, where: str = "known"
+) -> None:
+    """``name`` is none of ``known`` (listed as ``where``): an error with "Did you mean"."""
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     listed = ", ".join(known) if known else "none"
     findings.add(
         "ERROR",
         "ProviderValidator",
-        f"unknown {what} '{name}' (known: {listed}).{hint}",
+        f"unknown {what} '{name}' ({where}: {listed}).{hint}",
         path,
         blocking=True,
     )
@@ -839,16 +842,8 @@ def _hosted(
     if provider is None and name in declared:
         return None  # declared but unusable: its own error says why
     if provider is None:
-        known = sorted(declared)
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        listed = ", ".join(known) if known else "none"
-        findings.add(
-            "ERROR",
-            "ProviderValidator",
-            f"unknown provider '{name}' (Stratus.Providers: {listed}).{hint}",
-            (*crpath, "Provider"),
-            blocking=True,
+        _unknown_name(
+            "provider", name, sorted(declared), (*crpath, "Provider"), findings, "Stratus.Providers"
         )
         return None
     if provider.kind != "ssh":

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import os
 import signal
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
-import boto3
 
 from tests.ec2_boot import Booter, booting
-from tests.ec2_endpoint import CREDENTIALS, REGION, FaultProxy, fault_proxy, moto_server
+from tests.ec2_endpoint import (
+    CREDENTIALS,
+    REGION,
+    FaultProxy,
+    client,
+    fresh_account,
+    moto_server,
+    stock_image,
+)
 from tests.integration.harness import Cluster, Stratus, wait_for
 
 CONFIG = """\
@@ -65,14 +70,12 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def image_id(moto_url: str) -> str:
-    ec2 = boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=moto_url)
-    return str(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+    return stock_image(moto_url)
 
 
 @pytest.fixture
 def proxy(moto_url: str) -> Iterator[FaultProxy]:
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
-    with fault_proxy(moto_url) as p:
+    with fresh_account(moto_url) as p:  # every test starts from an empty account
         yield p
 
 
@@ -108,14 +111,10 @@ def _config(
     )
 
 
-def _ec2(url: str) -> Any:
-    return boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=url)
-
-
 def _live(url: str) -> dict[str, dict[str, str]]:
     """Instance id -> tags of every pending or running instance at ``url``."""
     out = {}
-    for reservation in _ec2(url).describe_instances()["Reservations"]:
+    for reservation in client(url).describe_instances()["Reservations"]:
         for raw in reservation["Instances"]:
             if raw["State"]["Name"] in ("pending", "running"):
                 out[raw["InstanceId"]] = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
@@ -179,7 +178,7 @@ def test_an_instance_that_disappears_fails_its_node_and_requeues_its_job(
     assert launch.get("InstanceMarketOptions.MarketType") == "spot", launch
     (iid,) = _live(proxy.url)
     # EC2 reclaims the spot instance (terminated behind stratus's back).
-    _ec2(proxy.url).terminate_instances(InstanceIds=[iid])
+    client(proxy.url).terminate_instances(InstanceIds=[iid])
     try:
         wait_for(lambda: marker.read_text().split() == ["run", "run1"], 120, what="the job to run again")
     except AssertionError:
@@ -308,7 +307,7 @@ def test_instances_of_the_cluster_that_no_record_knows_are_terminated_and_runnin
         "parallelcluster:compute-resource-name": "small",
         "stratus:node": "cloud-dy-small-2",
     }
-    ec2 = _ec2(proxy.url)
+    ec2 = client(proxy.url)
     booter.hold.add("cloud-dy-small-2")
 
     def launch(cluster: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +32,16 @@ from stratus.providers.base import (
     ThrottlingError,
 )
 from stratus.providers.ec2 import Ec2Provider, client_token
-from tests.ec2_endpoint import CREDENTIALS, REGION, FaultProxy, fault_proxy, free_port, moto_server
+from tests.ec2_endpoint import (
+    CREDENTIALS,
+    REGION,
+    FaultProxy,
+    client,
+    free_port,
+    fresh_account,
+    moto_server,
+    stock_image,
+)
 
 CLUSTER = "ec2c"
 GROUP = NodeGroup(CLUSTER, "q", "c", "t3.micro", cpus=2, memory_mb=900)
@@ -49,22 +57,18 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def image_id(moto_url: str) -> str:
-    # moto's stock images are the same after a reset; listing them is slow, so once.
-    ec2 = boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=moto_url)
-    return str(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+    return stock_image(moto_url)
 
 
 @pytest.fixture
 def proxy(moto_url: str) -> Iterator[FaultProxy]:
-    # Every test starts from an empty account.
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
-    with fault_proxy(moto_url) as p:
+    with fresh_account(moto_url) as p:  # every test starts from an empty account
         yield p
 
 
 @pytest.fixture
 def ec2(proxy: FaultProxy) -> Any:
-    return boto3.session.Session(**CREDENTIALS).client("ec2", region_name=REGION, endpoint_url=proxy.url)
+    return client(proxy.url)
 
 
 def _provider(tmp_path: Path, url: str, image: str, **kw: Any) -> Ec2Provider:
