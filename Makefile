@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/python examples/walkthrough.py $(if $(SLEEP),--sleep $(SLEEP))
+	$(BIN)/python examples/walkthrough.py $(if $(SLEEP),--sleep $(SLEEP)) $(if $(ENGINE),--engine $(ENGINE))
 
 lint: install-dev
 	$(BIN)/ruff check .

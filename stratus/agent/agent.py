@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stratus.agent.connection import HeadLink, Rejected
+from stratus.agent.daemons import DaemonKeeper
 from stratus.agent.executor import Executor, log
 from stratus.agent.gpus import GpuBinder
 from stratus.agent.mounts import mount_points
 from stratus.agent.protocol import (
     JOIN_ENV,
     Ack,
+    Daemon,
     Hello,
     Kill,
     KillStep,
@@ -72,6 +74,7 @@ class Agent:
         self.gpus = GpuBinder()
         self.steps = StepRunner(node, instance_id, report=self._send, gpus=self.gpus)
         self.join = join
+        self.daemons = DaemonKeeper(spool)
         self.link = HeadLink(head[0], head[1], hello=self._hello, tls=tls)
         self.executor = Executor(
             node,
@@ -126,6 +129,7 @@ class Agent:
                 await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
             backoff = min(backoff * 2, 2.0)
         await self.executor.stop_all("SHUTDOWN")
+        await asyncio.to_thread(self.daemons.stop_all)
         await self.link.drain()
         return 0
 
@@ -145,6 +149,8 @@ class Agent:
             self.executor.kill((msg.job_id, msg.run), msg.why, msg.signal)
             if msg.why == "END":  # the job has ended (its processes here are gone): its GPUs too
                 self.gpus.release(msg.job_id)
+        elif isinstance(msg, Daemon):
+            await asyncio.to_thread(self.daemons.ensure, msg)  # a fresh boot waits up to 1.5 s
         elif isinstance(msg, Ack):
             self.link.ack(msg.job_id, msg.run)
         elif isinstance(msg, Shutdown):

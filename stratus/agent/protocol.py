@@ -358,6 +358,23 @@ class Shutdown(Message):
 
 
 @dataclass(slots=True)
+class Daemon(Message):
+    """Keep a daemon running on the node, as a child of the agent, until the agent stops:
+    Slurm's slurmd when real Slurm is the cluster's engine. Idempotent: a daemon called ``name``
+    that still runs is left alone, one that exited is started again.
+
+    ``fresh_boot``: start it in a new time namespace whose uptime starts near zero, so that the
+    boot time it reports is after the moment it was asked for (slurmctld accepts a powered-up
+    node only then)."""
+
+    type: ClassVar[str] = "daemon"
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    fresh_boot: bool = False
+
+
+@dataclass(slots=True)
 class Unknown(Message):
     """A message type this side does not know (from a newer peer): logged and ignored."""
 
@@ -378,6 +395,7 @@ MESSAGES: dict[str, type[Message]] = {
         Kill,
         Step,
         KillStep,
+        Daemon,
         Ack,
         Shutdown,
     )

@@ -207,6 +207,8 @@ def create_cluster(
         }
     finally:
         probe_dir.cleanup()
+    if loaded.layout.engine == "slurm":
+        _check_slurm_engine(loaded.layout)
     messages = loaded.messages_json()
     if dryrun:
         raise CliError(
@@ -305,6 +307,30 @@ def create_cluster(
     final = wait_status(paths, lambda c: c.get("clusterStatus") != "CREATE_IN_PROGRESS")
     desc = shapes.describe_cluster(final, head_running=head_running(paths), config_path=str(paths.config))
     return desc, 0 if final.get("clusterStatus") == "CREATE_COMPLETE" else 1
+
+
+def _check_slurm_engine(layout: ClusterLayout) -> None:
+    """``Stratus.Engine: slurm`` can run here: Slurm installed, root, nodes on this machine; with
+    ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere)."""
+    from stratus.slurmengine.head import SlurmUnavailable, check_available, unsupported_nodes
+
+    try:
+        check_available(existing=bool(layout.existing_slurm_conf))
+    except SlurmUnavailable as exc:
+        raise CliError(f"Bad Request: {exc}") from exc
+    conf = layout.existing_slurm_conf
+    if conf and not (os.path.isfile(conf) and os.access(conf, os.R_OK)):
+        raise CliError(
+            f"Bad Request: Stratus.ExistingSlurm.Conf: {conf} is not a readable file; give the "
+            "slurm.conf of the Slurm cluster this cluster's nodes join."
+        )
+    remote = unsupported_nodes(layout)
+    if remote:
+        raise CliError(
+            "Bad Request: Stratus.Engine: slurm runs nodes on this machine only so far; "
+            f"compute resources {', '.join(remote)} name a provider. Use stratus's own engine "
+            "for nodes on other machines."
+        )
 
 
 def already_exists(name: str) -> ConflictError:
@@ -593,6 +619,28 @@ def start_head_node(name: str) -> dict[str, Any]:
     return describe_cluster(name)
 
 
+def slurm_burst_lines(name: str, include: bool = False) -> str:
+    """What a site adds to its slurm.conf so that its slurmctld powers up this cluster's nodes
+    (``Stratus.ExistingSlurm``): the lines the head node wrote to ``slurm/burst.conf``, or, with
+    ``include``, the one ``include`` line that reads them from there."""
+    paths = existing(name)
+    layout = _layout_or_none(paths)
+    if layout is None or not layout.existing_slurm_conf:
+        raise CliError(
+            f"Bad Request: cluster {name} provides no nodes to an existing Slurm: that takes "
+            "Stratus.Engine: slurm and Stratus.ExistingSlurm.Conf in its configuration."
+        )
+    from stratus.slurmengine.head import SlurmFiles
+
+    burst = SlurmFiles(paths).burst
+    if not burst.is_file():
+        raise BackendError(
+            f"{burst} is not written yet: the head node of cluster {name} writes it when it starts "
+            f"(stratus start-head-node -n {name})."
+        )
+    return f"include {burst}\n" if include else burst.read_text()
+
+
 def ssh(name: str, command: list[str], dryrun: bool = False) -> int:
     """Open a login shell (or run ``command``) where the Slurm commands talk to the cluster."""
     paths = existing(name)
@@ -601,7 +649,14 @@ def ssh(name: str, command: list[str], dryrun: bool = False) -> int:
     if os.access(paths.root, os.W_OK):
         write_shims(paths)  # the owner's: others use the commands the owner wrote
     env = dict(os.environ)
-    env["PATH"] = str(paths.bin) + os.pathsep + env.get("PATH", "")
+    layout = _layout_or_none(paths)
+    if layout is not None and layout.engine == "slurm":
+        # Real Slurm schedules this cluster: Slurm's own commands, pointed at its slurm.conf.
+        from stratus.slurmengine.head import SlurmFiles
+
+        env["SLURM_CONF"] = layout.existing_slurm_conf or str(SlurmFiles(paths).conf)
+    else:
+        env["PATH"] = str(paths.bin) + os.pathsep + env.get("PATH", "")
     env["STRATUS_CLUSTER"] = name
     env["STRATUS_CLUSTER_DIR"] = str(paths.root)
     shell = env.get("SHELL") or "/bin/sh"

@@ -97,6 +97,19 @@ def _build_parser() -> argparse.ArgumentParser:
     name_arg(p)
 
     p = verb(
+        "slurm-burst-lines",
+        "Print the slurm.conf lines that let an existing Slurm (Stratus.ExistingSlurm) power up "
+        "this cluster's nodes: nodes, partitions and power programs.",
+        False,
+    )
+    name_arg(p)
+    p.add_argument(
+        "--include",
+        action="store_true",
+        help="Print only the 'include' line that reads them from the cluster's burst.conf.",
+    )
+
+    p = verb(
         "simulate",
         "Replay a workload trace (Standard Workload Format) through the scheduler, on a plain machine "
         "or on the cluster a configuration describes: waits, slowdowns, utilization and cost.",
@@ -309,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             _emit(c.describe_cluster_instances(args.cluster_name, args.node_type, args.queue_name), query)
         elif args.command == "start-head-node":
             _emit(c.start_head_node(args.cluster_name), query)
+        elif args.command == "slurm-burst-lines":
+            sys.stdout.write(c.slurm_burst_lines(args.cluster_name, include=args.include))
         elif args.command == "ssh":
             cmd = list(args.remote_command)
             if cmd and cmd[0] == "--":

@@ -282,6 +282,11 @@ class ClusterLayout:
     # protected_failure_count.
     insufficient_capacity_timeout_s: float = DEFAULT_INSUFFICIENT_CAPACITY_TIMEOUT_S
     protected_failure_count: int = DEFAULT_PROTECTED_FAILURE_COUNT
+    # Stratus.Engine: "stratus" (its own engine) or "slurm" (real Slurm daemons schedule jobs).
+    engine: str = "stratus"
+    # Stratus.ExistingSlurm.Conf: the slurm.conf of a site's own Slurm these nodes join ("" when
+    # the cluster runs its own Slurm or none).
+    existing_slurm_conf: str = ""
 
     def provider(self, name: str) -> ProviderLayout | None:
         """The ``Stratus.Providers`` entry called ``name``, if there is one."""
@@ -440,7 +445,9 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
     capacity_timeout = stratus.insufficient_capacity_timeout if stratus is not None else None
     failure_count = stratus.protected_failure_count if stratus is not None else None
     try:
-        scheduling_conf = scheduling_settings(custom)
+        scheduling_conf = scheduling_settings(
+            custom, foreign_options=bool(stratus is not None and stratus.engine == "slurm")
+        )
         custom_partitions = custom_entities(entities, {q.name: q.node_names for q in queues})
     except SettingError as exc:
         raise LayoutError(str(exc)) from None
@@ -468,6 +475,10 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
         ),
         protected_failure_count=(
             failure_count if failure_count is not None else DEFAULT_PROTECTED_FAILURE_COUNT
+        ),
+        engine=(config.stratus.engine if config.stratus and config.stratus.engine else "stratus"),
+        existing_slurm_conf=(
+            config.stratus.existing_slurm.conf if config.stratus and config.stratus.existing_slurm else ""
         ),
         head_node_address=(
             config.stratus.head_node_address

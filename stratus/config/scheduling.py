@@ -173,7 +173,7 @@ def _limits(settings: Mapping[str, Any], base: UserLimits) -> UserLimits:
     return replace(base, **changes) if changes else base
 
 
-def _scheduler_parameters(value: Any, policy: SchedulingPolicy) -> SchedulingPolicy:
+def _scheduler_parameters(value: Any, policy: SchedulingPolicy, foreign: bool = False) -> SchedulingPolicy:
     key = "SchedulerParameters"
     text = str(value).strip()
     changes: dict[str, Any] = {}
@@ -200,6 +200,8 @@ def _scheduler_parameters(value: Any, policy: SchedulingPolicy) -> SchedulingPol
             if choice not in ("priority", "shortest"):
                 raise SettingError(key, f"{key} bf_order must be priority or shortest, not {choice!r}.")
             changes["shortest_first"] = choice == "shortest"
+        elif foreign:
+            continue  # real Slurm schedules (Stratus.Engine: slurm): slurmctld reads it
         else:
             known = ", ".join((*_BF_OPTIONS, *_STRATUS_BF_OPTIONS))
             raise SettingError(key, f"{key}: stratus does not support {name!r}; it supports {known}.")
@@ -207,9 +209,12 @@ def _scheduler_parameters(value: Any, policy: SchedulingPolicy) -> SchedulingPol
 
 
 def scheduling_settings(
-    custom: Mapping[str, Any], base: SchedulingSettings | None = None
+    custom: Mapping[str, Any], base: SchedulingSettings | None = None, *, foreign_options: bool = False
 ) -> SchedulingSettings:
-    """Apply the cluster-level scheduling parameters in ``custom`` (all keys merged) to ``base``."""
+    """Apply the cluster-level scheduling parameters in ``custom`` (all keys merged) to ``base``.
+
+    ``foreign_options``: ``SchedulerParameters`` options stratus does not know are left to real
+    Slurm (``Stratus.Engine: slurm``) instead of refused."""
     base = base or SchedulingSettings()
     scheduler_type = base.scheduler_type
     policy = base.policy
@@ -221,7 +226,7 @@ def scheduling_settings(
                 f"SchedulerType must be sched/backfill or sched/builtin, not {scheduler_type!r}.",
             )
     if "SchedulerParameters" in custom:
-        policy = _scheduler_parameters(custom["SchedulerParameters"], policy)
+        policy = _scheduler_parameters(custom["SchedulerParameters"], policy, foreign_options)
     if scheduler_type == "sched/builtin":
         policy = replace(policy, backfill=BACKFILL_NONE)
     elif policy.backfill == BACKFILL_NONE:

@@ -979,9 +979,26 @@ class StratusStorage(Section):
     providers: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
 
 
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        rule_error(f"'{value}' is not an absolute path; give the full path of the site's slurm.conf.")
+    return value
+
+
+class StratusExistingSlurm(Section):
+    """``Stratus.ExistingSlurm``: a Slurm cluster stratus did not create (its own slurmctld and
+    munged) that this cluster provides nodes to. ``Conf`` is that cluster's slurm.conf: stratus's
+    scontrol calls and its nodes' slurmd use it, and its slurmctld powers the nodes up and down."""
+
+    conf: Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_path)]
+
+
 class StratusSettings(Section):
     """What stratus adds to the ParallelCluster schema (the top-level ``Stratus`` block)."""
 
+    # What schedules the cluster's jobs: stratus's own engine, or real Slurm daemons that
+    # stratus deploys and keeps fed with nodes (ParallelCluster's way).
+    engine: Literal["stratus", "slurm"] | None = None
     providers: list[StratusProvider] | None = None
     head_node_address: Annotated[str, StringConstraints(min_length=1)] | None = None
     burst: StratusBurst | None = None
@@ -990,6 +1007,17 @@ class StratusSettings(Section):
     # protected_failure_count (<= 0 turns protected mode off).
     insufficient_capacity_timeout: Annotated[Int, Field(le=7 * 24 * 3600)] | None = None
     protected_failure_count: Annotated[Int, Field(le=1_000_000)] | None = None
+    # A site's own Slurm that this cluster's nodes join (Engine: slurm only).
+    existing_slurm: StratusExistingSlurm | None = None
+
+    @model_validator(mode="after")
+    def _existing_slurm_needs_the_slurm_engine(self) -> Self:
+        if self.existing_slurm is not None and self.engine != "slurm":
+            rule_error(
+                "Stratus.ExistingSlurm needs Stratus.Engine: slurm (the site's slurmctld powers this "
+                "cluster's nodes up and down); add 'Engine: slurm' to the Stratus block."
+            )
+        return self
 
 
 class ClusterConfig(Section):

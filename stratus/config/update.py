@@ -104,6 +104,9 @@ def config_changes(current: Mapping[str, Any], requested: Mapping[str, Any]) -> 
 def _policy(path: str, old: Any, new: Any) -> Policy:
     name = path.rsplit(".", 1)[-1].split("[", 1)[0]
     top = path.split(".", 1)[0].split("[", 1)[0]
+    if top == "Stratus" and (name == "Engine" or path.startswith("Stratus.ExistingSlurm")):
+        # A cluster keeps the engine it was created with, and the Slurm its nodes join.
+        return Policy.UNSUPPORTED
     if top == "Stratus":
         # Where nodes come from: hosts added are live; hosts removed take their nodes along, so
         # those must be unused. Agents dial the head node's address: it changes with the fleet

@@ -288,7 +288,10 @@ def _custom_slurm_settings(config: ClusterConfig, findings: _Findings) -> None:
                     )
             elif key in CLUSTER_PARAMETERS:
                 try:
-                    scheduling_settings({key: value})
+                    scheduling_settings(
+                        {key: value},
+                        foreign_options=config.stratus is not None and config.stratus.engine == "slurm",
+                    )
                 except SettingError as exc:
                     findings.add("ERROR", "CustomSlurmSettingsValidator", str(exc), path, blocking=True)
     if entities:
@@ -423,13 +426,23 @@ def _local_provider(raw: dict[str, Any], findings: _Findings) -> None:
             "is only reported back as the cluster's region; it has no other effect on the local provider.",
             ("Region",),
         )
+    stratus = raw.get("Stratus")
+    slurm_engine = isinstance(stratus, dict) and stratus.get("Engine") == "slurm"
     for path, value in _ignored(raw, ()):
+        if slurm_engine and _honoured_by_slurm(path):
+            continue
         detail = ""
         if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value)):
             keys = sorted(set(_leaf_keys(value, ())))
             shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
             detail = f" (sets {shown})" if keys else ""
         findings.add("INFO", "LocalProviderValidator", f"has no effect on the local provider{detail}.", path)
+
+
+def _honoured_by_slurm(path: ConfigPath) -> bool:
+    """Keys real Slurm reads when it is the engine (``Stratus.Engine: slurm``): every
+    ``CustomSlurmSettings`` (written into slurm.conf) and ``SlurmSettings.Database`` (accounting)."""
+    return "CustomSlurmSettings" in path or tuple(path[:3]) == ("Scheduling", "SlurmSettings", "Database")
 
 
 def _pattern(path: ConfigPath) -> Pattern:

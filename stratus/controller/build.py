@@ -94,4 +94,5 @@ def engine_config(layout: ClusterLayout, *, min_job_age_s: float = 300.0) -> Eng
         priority=scheduling.priority,
         user_limits=scheduling.user_limits,
         over_time_limit_s=scheduling.over_time_limit_s,
+        external_power=layout.engine == "slurm",
     )

@@ -149,6 +149,11 @@ class Controller:
         # what they check periodically; the controller never imports a front door.
         self.launchers: dict[str, LaunchBuilder] = {}
         self._periodic: list[Callable[[], None]] = []
+        # Who else follows the cluster's state (real Slurm as the engine mirrors node and
+        # partition changes into slurmctld, and starts slurmd on each node whose agent joins):
+        # called after every stored change, and when a node's agent has joined and the node is up.
+        self.transition_listeners: list[Callable[[Sequence[Transition]], None]] = []
+        self.join_listeners: list[Callable[[str, AgentConn], None]] = []
 
     def register_launcher(self, door: str, builder: LaunchBuilder) -> None:
         """How jobs whose payload names ``door`` are launched (see :data:`LaunchBuilder`)."""
@@ -220,6 +225,11 @@ class Controller:
                 log.critical("cannot write the state store; stopping the head node", exc_info=True)
                 os._exit(EXIT_STORE_FAILURE)
             self.fleet.observe(changes.transitions)
+            for listener in self.transition_listeners:
+                try:
+                    listener(changes.transitions)
+                except Exception:
+                    log.exception("a transition listener failed")
         if actions:
             self.dispatch(actions)
         self.poke()

@@ -278,6 +278,12 @@ class NodePlane:
         writer.write(encode(Welcome()))
         self._execute(self.state.handle(Joined(name, hello, inst.instance_id, ctrl.clock())))
         log.info("node %s: agent connected (%s)", name, inst.instance_id)
+        if ctrl.engine.nodes[name].state == NodeStatus.UP:
+            for listener in ctrl.join_listeners:
+                try:
+                    listener(name, conn)
+                except Exception:
+                    log.exception("node %s: a join listener failed", name)
         return conn
 
     def _authenticate(self, name: str, inst: Instance, hello: Hello) -> str | None:

@@ -138,6 +138,9 @@ class EngineConfig:
     # overlaps the next: the job stays COMPLETING until its processes are gone), so it keeps the
     # visible wait but shortens it.
     requeue_delay_s: float = 5.0
+    # Another scheduler (real Slurm) decides which dynamic nodes power up and down, through
+    # NodePower.resume and NodePower.suspend; idle nodes are then never powered down here.
+    external_power: bool = False
     policy: SchedulingPolicy = SchedulingPolicy()
     priority: PriorityConfig = PriorityConfig()
     user_limits: UserLimits = UserLimits()  # per user, over the whole cluster

@@ -19,6 +19,9 @@ What it guarantees:
   once its instance is gone (:meth:`NodePower.node_terminated` with ``hold``), its reason kept,
   until :meth:`NodePower.release_down`; otherwise a failed dynamic node is POWERED_DOWN again
   as soon as its instance is gone. Failed static nodes stay DOWN and are replaced.
+- With ``EngineConfig.external_power`` another scheduler decides: dynamic nodes power up only
+  when :meth:`NodePower.resume` names them and down only when :meth:`NodePower.suspend` does;
+  static nodes are still kept up.
 - Partitions can be deactivated one by one (:meth:`NodePower.deactivate_partitions`, the fleet's
   protected mode): nothing starts there any more, and nodes left in no active partition power
   down; static nodes are kept up only while one of their partitions is active.
@@ -327,7 +330,48 @@ class NodePower(EngineBase):
             and node.idle_since == since
         )
 
+    def resume(self, names: Iterable[str], now: float) -> list[Action]:
+        """Power up the powered-down dynamic nodes among ``names`` (another scheduler asked, with
+        ``external_power``); the others, and all of them while the fleet is stopped, are left as
+        they are. One PowerUp for those moved, or no action."""
+        if not self.fleet_running:
+            return []
+        up: list[str] = []
+        for name in names:
+            node = self.nodes.get(name)
+            if node is None or node.defn.static or node.state != NodeState.POWERED_DOWN:
+                continue
+            if not self._in_active_partition(name):
+                continue
+            self._node_to(node, NodeState.POWERING_UP, now, "resume", "power up requested")
+            up.append(name)
+        if not up:
+            return []
+        up.sort(key=self._order.__getitem__)
+        return [self._power_up(up)]
+
+    def suspend(self, names: Iterable[str], now: float) -> list[Action]:
+        """Power down the dynamic nodes among ``names`` that are up or powering up (another
+        scheduler asked, with ``external_power``). Static nodes are never powered down here.
+        One PowerDown for those moved, or no action."""
+        down: list[str] = []
+        for name in names:
+            node = self.nodes.get(name)
+            if node is None or node.defn.static:
+                continue
+            if node.state not in (NodeState.UP, NodeState.POWERING_UP):
+                continue
+            self._node_to(node, NodeState.POWERING_DOWN, now, "suspend", "power down requested")
+            down.append(name)
+        if not down:
+            return []
+        down.sort(key=self._order.__getitem__)
+        return [PowerDown(tuple(down))]
+
     def _power_down_idle(self, now: float, actions: list[Action]) -> None:
+        if self.config.external_power:
+            self._idle_heap.clear()  # the other scheduler powers nodes down
+            return
         idle = self.config.scaledown_idle_s
         names: list[str] = []
         heap = self._idle_heap

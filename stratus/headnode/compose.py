@@ -20,6 +20,8 @@ from stratus.service.service import ClusterService
 from stratus.slurm.server.backend import SlurmDoor
 from stratus.slurm.server.routes import slurm_router
 from stratus.slurm.server.submit import DOOR as SLURM_DOOR
+from stratus.slurmengine.head import SlurmEngine
+from stratus.slurmengine.routes import slurmengine_router
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,17 @@ class HeadNode:
     http_protocol: type[asyncio.Protocol] = PeerCredProtocol
 
 
-def assemble(ctrl: Controller) -> HeadNode:
-    """Wire the front doors to a controller whose state is restored (call before serving)."""
+def assemble(ctrl: Controller, slurm_engine: SlurmEngine | None = None) -> HeadNode:
+    """Wire the front doors to a controller whose state is restored (call before serving).
+
+    ``slurm_engine``: real Slurm schedules the cluster's jobs; its power programs' route is
+    mounted."""
     service = ClusterService(ctrl)
     slurm = SlurmDoor(service)
     ctrl.register_launcher(SLURM_DOOR, slurm.launcher)
     # Slurm's routes first: /slurm/v1/steps must win over the /slurm/v1/{command} route.
-    app = create_app(ctrl.token, [slurm_router(slurm), pcluster_router(service)])
+    routers = [slurm_router(slurm), pcluster_router(service)]
+    if slurm_engine is not None:
+        routers.append(slurmengine_router(slurm_engine))
+    app = create_app(ctrl.token, routers)
     return HeadNode(ctrl, service, slurm, app)

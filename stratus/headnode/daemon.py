@@ -17,9 +17,14 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stratus.net import HEAD_ADDRESS
 from stratus.paths import ClusterPaths
+
+if TYPE_CHECKING:
+    from stratus.controller.core import Controller
+    from stratus.slurmengine.head import SlurmEngine
 
 log = logging.getLogger("stratus.headnode")
 
@@ -105,7 +110,12 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     ctrl = Controller(paths, loaded, store, providers, bootstrap=bootstrap)
     ctrl.host_facts = lambda providers: probe_and_record(paths, providers)  # for update-cluster
     ctrl.restore()
-    head = assemble(ctrl)
+    slurm = None
+    if layout.engine == "slurm":
+        from stratus.slurmengine.head import SlurmEngine
+
+        slurm = SlurmEngine(ctrl, loaded.config)
+    head = assemble(ctrl, slurm)
     api_port, agent_port = ports
     with store.reading() as conn:
         # Agents were given the agent port when their node was launched: keep it across restarts.
@@ -133,15 +143,35 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, ctrl.stop)
     loop.add_signal_handler(signal.SIGINT, ctrl.stop)
+    if slurm is not None and not ctrl.deleting:
+        await _start_slurm(ctrl, slurm)
     try:
         await ctrl.run()
     finally:
         paths.endpoint.unlink(missing_ok=True)
+        if slurm is not None:
+            await slurm.drain()
+            await asyncio.to_thread(slurm.stop, ctrl.deleting)
         await ctrl.shutdown_servers()
         store.close()
     if ctrl.deleting:
         return "deleted"
     return "restart" if ctrl.restart_requested else "stopped"
+
+
+async def _start_slurm(ctrl: Controller, slurm: SlurmEngine) -> None:
+    """Start the cluster's slurmctld (Engine: slurm); when it cannot start, the cluster's
+    creation fails with the daemon's last log lines and the head node goes on serving (so that
+    describe-cluster shows why and delete-cluster works)."""
+    from stratus.slurmengine.daemons import DaemonError
+
+    try:
+        await asyncio.to_thread(slurm.start)
+    except (DaemonError, OSError) as exc:
+        log.error("Slurm did not start: %s", exc)
+        ctrl.fail_creation("HeadNodeBootstrapFailure", f"Slurm did not start: {exc}")
+        return
+    slurm.attach()
 
 
 def main(argv: list[str] | None = None) -> int:

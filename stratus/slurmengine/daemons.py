@@ -218,7 +218,8 @@ class SlurmDaemons:
             Path(name).mkdir(parents=True, exist_ok=True)
         sockets = self.munge_socket.parent
         if not sockets.exists():
-            sockets.mkdir(mode=0o755, parents=True)
+            sockets.mkdir(parents=True)
+            sockets.chmod(0o755)  # whatever the umask: every user's clients connect
         for path in (sockets, *sockets.resolve().parents):
             # munged refuses a socket other users cannot reach (clients of every user connect).
             if path.stat().st_mode & 0o001 == 0:

@@ -593,7 +593,9 @@ def render_burst_lines(
     lines = [
         f"# BEGIN stratus cluster {site.cluster_name}: nodes and partitions {queues}.",
         "# Add these lines to the end of slurm.conf (or 'include' this file from it) on every host of the",
-        "# Slurm cluster, then run 'scontrol reconfigure'. Removing the lines down to END undoes it.",
+        "# Slurm cluster, restart slurmctld, then run 'scontrol reconfigure' for the slurmd (Slurm 22.05",
+        "# adds or removes nodes only when slurmctld starts: 'scontrol reconfigure' alone stops it).",
+        "# Removing the lines down to END undoes it (with the same restart).",
         "# The power-saving programs below replace any the cluster already has. Also make sure that",
         f"# SlurmctldParameters holds {ctld_params}, that PrivateData holds",
         "# cloud (so powered-down nodes are listed) and that GresTypes holds gpu if a node below has GPUs.",

@@ -258,3 +258,63 @@ def test_the_hybrid_example_of_the_readme_is_valid() -> None:
     lab, burst = loaded.layout.queues[0].compute_resources
     assert lab.static_features == ("static", "lab", "labdata")
     assert (burst.provider_kind, loaded.layout.queues[0].burst_max_wait_s) == ("ec2", 900.0)
+
+
+EXISTING_SLURM = """\
+HeadNode:
+  InstanceType: t2.micro
+Scheduling:
+  Scheduler: slurm
+  SlurmQueues:
+  - Name: burst
+    ComputeResources:
+    - Name: dy
+      InstanceType: t2.micro
+      MinCount: 0
+      MaxCount: 2
+Stratus:
+{engine}  ExistingSlurm:
+    Conf: {conf}
+"""
+
+
+def test_existing_slurm_gives_the_site_conf_to_the_layout() -> None:
+    loaded = load_cluster_config(
+        EXISTING_SLURM.format(engine="  Engine: slurm\n", conf="/etc/slurm/slurm.conf")
+    )
+    assert loaded.layout.engine == "slurm"
+    assert loaded.layout.existing_slurm_conf == "/etc/slurm/slurm.conf"
+    assert load_cluster_config(_text(), hosts=FACTS).layout.existing_slurm_conf == ""
+
+
+@pytest.mark.parametrize(
+    ("engine", "conf", "expected"),
+    [
+        ("", "/etc/slurm/slurm.conf", "Stratus (line 12): Stratus.ExistingSlurm needs Stratus.Engine: slurm"),
+        (
+            "  Engine: stratus\n",
+            "/etc/slurm/slurm.conf",
+            "Stratus (line 12): Stratus.ExistingSlurm needs Stratus.Engine: slurm",
+        ),
+        (
+            "  Engine: slurm\n",
+            "slurm.conf",
+            "Stratus.ExistingSlurm.Conf (line 15): 'slurm.conf' is not an absolute path",
+        ),
+        ("  Engine: slurm\n", "''", "Stratus.ExistingSlurm.Conf (line 15): Shorter than minimum length 1."),
+    ],
+)
+def test_existing_slurm_needs_the_slurm_engine_and_an_absolute_conf(
+    engine: str, conf: str, expected: str
+) -> None:
+    (error,) = _errors(EXISTING_SLURM.format(engine=engine, conf=conf))
+    assert error.startswith(expected), error
+
+
+def test_existing_slurm_needs_its_conf() -> None:
+    text = EXISTING_SLURM.format(engine="  Engine: slurm\n", conf="x").replace(
+        "    Conf: x\n", "    Cnf: x\n"
+    )
+    errors = _errors(text)
+    assert any(e.startswith("Stratus.ExistingSlurm.Cnf (line 15): Unknown field.") for e in errors), errors
+    assert any("Stratus.ExistingSlurm.Conf" in e for e in errors), errors

@@ -111,3 +111,21 @@ def test_where_nodes_come_from_changes_live_unless_nodes_in_use_would_go() -> No
         "Stratus.Providers[lab].Hosts": Policy.NODES,
         "Stratus.HeadNodeAddress": Policy.FLEET_STOP,
     }
+
+
+def test_the_existing_slurm_a_cluster_joins_cannot_change() -> None:
+    joined = _changed(
+        lambda c: c.update(
+            {"Stratus": {"Engine": "slurm", "ExistingSlurm": {"Conf": "/etc/slurm/slurm.conf"}}}
+        )
+    )
+    moved = copy.deepcopy(joined)
+    moved["Stratus"]["ExistingSlurm"]["Conf"] = "/etc/slurm-llnl/slurm.conf"
+    left = copy.deepcopy(joined)
+    del left["Stratus"]["ExistingSlurm"]
+    by_parameter = {c.parameter: c.policy for c in config_changes(joined, moved)}
+    assert by_parameter == {"Stratus.ExistingSlurm.Conf": Policy.UNSUPPORTED}
+    by_parameter = {c.parameter: c.policy for c in config_changes(joined, left)}
+    assert by_parameter == {"Stratus.ExistingSlurm": Policy.UNSUPPORTED}
+    by_parameter = {c.parameter: c.policy for c in config_changes(left, joined)}
+    assert by_parameter == {"Stratus.ExistingSlurm": Policy.UNSUPPORTED}

@@ -124,6 +124,12 @@ class SlurmDoor:
     def submit(self, request: BatchRequest, ctx: ClientContext, *, interactive: bool = False) -> int:
         if self.service.deleting:
             raise serr.submit_failed("Slurm controller is shutting down")
+        if self.service.layout.engine == "slurm":
+            # Real Slurm schedules this cluster: its own commands submit (stratus ssh gives them).
+            raise serr.submit_failed(
+                "this cluster's engine is Slurm: use Slurm's own commands "
+                f"(stratus ssh -n {self.service.cluster_name} gives a shell with them)"
+            )
         spec = job_spec(request, ctx, self.service, interactive=interactive)
         array = request.array.indices if request.array is not None else None
         job_payload = payload(request, ctx)
