@@ -82,6 +82,9 @@ REQUIRED_PROGRAMS = ("slurmctld", "slurmd", "munged", "scontrol", "sbatch", "squ
 EXISTING_SLURM_PROGRAMS = ("slurmd", "scontrol", "unshare")
 PACKAGES = "slurm-wlm munge"
 
+#: The longest spool directory kept in the cluster's directory (see :meth:`SlurmFiles.spool`).
+SHORT_SPOOL_PATH = 40
+
 #: How often the heartbeat file is written (seconds).
 HEARTBEAT_PERIOD_S = 10.0
 #: How long one scontrol command may take before it is given up (and logged).
@@ -205,16 +208,30 @@ class SlurmFiles:
     def pid_dir(self) -> Path:
         return self.root / "run"
 
+    @property
+    def runtime(self) -> Path:
+        """A short directory of the cluster's own outside its directory, for the sockets that
+        do not fit or may not live there: ``/run/stratus-<digest>`` (or under the temporary
+        directory), named after the cluster's directory. Removed when the cluster is deleted."""
+        digest = hashlib.sha256(os.fsencode(self.paths.root)).hexdigest()[:12]
+        base = Path("/run") if os.access("/run", os.W_OK) else Path("/tmp")
+        return base / f"stratus-{digest}"
+
     def munge_socket(self) -> Path:
         """munged's socket: in the cluster's directory when every directory above it is
-        searchable by all and the path is short enough, else in a directory of its own under
-        /run (or the temporary directory), named after the cluster's directory."""
+        searchable by all and the path is short enough, else in :attr:`runtime`."""
         own = self.root / "munge" / "munge.socket"
         if _reachable_by_all(self.root.parent) and len(os.fsencode(own)) <= MAX_SOCKET_PATH:
             return own
-        digest = hashlib.sha256(os.fsencode(self.paths.root)).hexdigest()[:12]
-        base = Path("/run") if os.access("/run", os.W_OK) else Path("/tmp")
-        return base / f"stratus-munge-{digest}" / "munge.socket"
+        return self.runtime / "munge" / "munge.socket"
+
+    def spool(self) -> Path:
+        """slurmd's spool directory (one per node below it, ``%n``): slurmstepd makes a unix
+        socket there named ``<node>/<node>_<job>.<step>``, which must fit in 108 bytes with node
+        names of up to about 28 characters: in the cluster's directory when its path is that
+        short, else in :attr:`runtime`."""
+        own = self.root / "spool"
+        return own if len(os.fsencode(own)) <= SHORT_SPOOL_PATH else self.runtime / "spool"
 
 
 def _ports(files: SlurmFiles, count: int) -> tuple[int, int]:
@@ -252,7 +269,7 @@ def build_site(paths: ClusterPaths, layout: ClusterLayout) -> SlurmSite:
         slurm_cluster_name=slurm_cluster_name(paths.name),
         controller_host="localhost",
         state_dir=str(files.root / "state"),
-        spool_dir=str(files.root / "spool"),
+        spool_dir=str(files.spool()),
         log_dir=str(files.log_dir),
         pid_dir=str(files.pid_dir),
         resume_program=str(files.bin / "resume"),
@@ -400,6 +417,11 @@ class SlurmEngine:
         if stopped:
             log.info("stopped Slurm daemons left by the previous head node: %s", stopped)
         self.write_programs()
+        runtime = self.files.runtime
+        if runtime in (*self.daemons.munge_socket.parents, *Path(self.site.spool_dir).parents):
+            # munged accepts a socket only below directories every user can search.
+            runtime.mkdir(parents=True, exist_ok=True)
+            runtime.chmod(0o755)
         try:
             self.daemons.write_files()
             self.daemons.start_munged()
@@ -418,16 +440,15 @@ class SlurmEngine:
 
     def stop(self, deleting: bool = False) -> None:
         """Stop slurmctld and munged (blocking); when the cluster is being deleted, also remove
-        munged's socket directory if it lies outside the cluster's directory. Nothing of a site's
+        its runtime directory (sockets and spool outside the cluster's directory). Nothing of a site's
         own Slurm is stopped."""
         if self.existing:
             return
         self.daemons.stop()
         if self.accounting is not None:
             self.accounting.stop()
-        socket_dir = self.daemons.munge_socket.parent
-        if deleting and self.ctrl.paths.root not in socket_dir.parents:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+        if deleting:
+            shutil.rmtree(self.files.runtime, ignore_errors=True)
 
     def client_env(self) -> dict[str, str]:
         """The environment in which Slurm's own commands reach this cluster."""

@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stratus.paths import ClusterPaths
+from stratus.slurmengine.head import SlurmFiles
 from tests.integration.harness import Cluster, Result, Stratus, kill_all, processes_of, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +113,7 @@ def stratus(home: Path) -> Iterator[Stratus]:
     yield s
     root = s.home / "clusters"
     pids: list[int] = []
+    runtimes: list[Path] = []
     if root.exists():
         for d in root.iterdir():
             if d.name.startswith("."):
@@ -124,12 +127,14 @@ def stratus(home: Path) -> Iterator[Stratus]:
                 with contextlib.suppress(psutil.Error):
                     pids += [p.pid for p in psutil.Process(agent).children(recursive=True)]
             s.run("delete-cluster", "-n", d.name, "--wait", timeout=300)
+            runtimes.append(SlurmFiles(ClusterPaths(d)).runtime)
     try:
         wait_for(lambda: not processes_of(pids), 60, what="every process of the cluster to exit")
     finally:
         leftovers = processes_of(pids)
         kill_all(pids)
     assert not leftovers, f"processes left running: {[(p.pid, p.name()) for p in leftovers]}"
+    assert not [r for r in runtimes if r.exists()], "a runtime directory outlived its cluster"
 
 
 def shell(s: Stratus, name: str, command: str, cwd: Path | None = None, timeout: float = 60) -> Result:
@@ -270,6 +275,11 @@ def test_slurmctld_that_fails_to_start_fails_the_creation_with_its_log(stratus: 
     assert not processes_of(slurm_pids(c.root))
 
 
+# A name long enough that the cluster's slurmd spool lies in its runtime directory (slurmstepd's
+# sockets there must fit in 108 bytes).
+RT = "resume-timeout-cluster"
+
+
 def _port_of(root: Path, node_index: int) -> int:
     return int(json.loads((root / "slurm" / "ports.json").read_text())["slurmd_base"]) + node_index
 
@@ -282,27 +292,27 @@ def test_slurmd_that_never_registers_reaches_resume_timeout_and_the_job_is_reque
     work.mkdir()
     work.chmod(0o755)
     extra = "DevSettings:\n  Timeouts:\n    ComputeNodeBootstrapTimeout: 20\n"
-    c = stratus.create("rt", config(extra=extra), home)
+    c = stratus.create(RT, config(extra=extra), home)
     # cloud-dy-dy-1 is the second node of the cluster (after q1-st-st-1): its slurmd cannot bind.
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", _port_of(c.root, 1)))
     blocker.listen()
     try:
-        job = sbatch(stratus, "rt", "-p cloud -o rt.out --wrap='echo on $SLURMD_NODENAME'", work)
+        job = sbatch(stratus, RT, "-p cloud -o rt.out --wrap='echo on $SLURMD_NODENAME'", work)
 
         def timed_out() -> bool:
-            return "ResumeTimeout reached" in shell(stratus, "rt", "sinfo -R -h -o '%E|%N'").out
+            return "ResumeTimeout reached" in shell(stratus, RT, "sinfo -R -h -o '%E|%N'").out
 
         wait_for(timed_out, 150, interval=1, what="ResumeTimeout for the node whose slurmd never registered")
-        show = shell(stratus, "rt", f"scontrol show job {job}").out
+        show = shell(stratus, RT, f"scontrol show job {job}").out
         assert "Restarts=1" in show, show
-        reasons = shell(stratus, "rt", "sinfo -R -h -o '%E|%N'").out
+        reasons = shell(stratus, RT, "sinfo -R -h -o '%E|%N'").out
         assert "ResumeTimeout reached|cloud-dy-dy-1" in reasons
         # The resume-fail program powered the node down in stratus (no instance left).
         wait_for(lambda: "cloud-dy-dy-1" not in node_instances(c.root), 60, interval=1, what="node gone")
     finally:
         blocker.close()
     # The requeued job runs on the next node.
-    wait_for(lambda: job_state(stratus, "rt", job) == "COMPLETED", 240, interval=1, what="the requeued job")
+    wait_for(lambda: job_state(stratus, RT, job) == "COMPLETED", 240, interval=1, what="the requeued job")
     assert (work / "rt.out").read_text().strip().startswith("on cloud-dy-dy-")
