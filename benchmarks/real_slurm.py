@@ -30,7 +30,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ import yaml
 
 from stratus.config import load_cluster_config
 from stratus.config.schema import ClusterConfig
+from stratus.net import free_port_run, free_ports
 from stratus.slurmengine.daemons import SlurmDaemons
 from stratus.slurmengine.render import ConfigSlurmSettings, SlurmSite, node_ports, render_slurm_conf
 
@@ -121,39 +121,6 @@ def unavailable() -> str | None:
     return None
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _free_run(count: int, avoid: set[int]) -> int:
-    """The first of ``count`` consecutive free TCP ports, none of them in ``avoid``."""
-    for _ in range(100):
-        (base,) = _free_ports(1)
-        span = set(range(base, base + count))
-        if base + count > 65535 or span & avoid:
-            continue
-        taken: list[socket.socket] = []
-        try:
-            for port in sorted(span):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-    raise RuntimeError("no run of free ports")
-
-
 class RealSlurm:
     """A running real Slurm cluster of the benchmark's shape; stop it with :meth:`stop`."""
 
@@ -170,9 +137,9 @@ class RealSlurm:
         self.root.chmod(0o755)
         self.work = self.root / "work"
         self.work.mkdir()
-        controller, slurmd = _free_ports(2)
+        controller, slurmd = free_ports(2)
         nodes = len(node_ports(loaded.layout, _site(self.root, controller, slurmd, 1)))
-        base = _free_run(nodes, {controller, slurmd})
+        base = free_port_run(nodes, {controller, slurmd})
         self.site = _site(self.root, controller, slurmd, base)
         self.nodes = list(node_ports(loaded.layout, self.site))
         conf = render_slurm_conf(loaded.layout, self.site, settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Iterable
 
 LOOPBACK = "127.0.0.1"
 HEAD_ADDRESS = LOOPBACK  # where the head node's API and agent port listen, and are reached
@@ -79,3 +80,40 @@ def connect_unix(path: str, timeout: float) -> socket.socket:
         if fd is not None:
             os.close(fd)
     return sock
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports nobody listens on at ``host`` now (held together while the
+    kernel picks them). Another program may take one before it is used."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port_run(count: int, avoid: Iterable[int] = (), host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive TCP ports free at ``host`` now, none in ``avoid``
+    (several daemons on one machine, each on the next port). ``OSError`` if none is found."""
+    avoided = set(avoid)
+    for _ in range(100):
+        (base,) = free_ports(1, host)
+        span = range(base, base + count)
+        if base + count > 65535 or avoided.intersection(span):
+            continue
+        taken: list[socket.socket] = []
+        try:
+            for port in span:
+                s = socket.socket()
+                taken.append(s)
+                s.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in taken:
+                s.close()
+    raise OSError(f"no {count} consecutive free TCP ports on {host}")

@@ -44,7 +44,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -57,6 +56,7 @@ from stratus.config.schema import ClusterConfig
 from stratus.engine.model import Transition
 from stratus.engine.states import NodeState
 from stratus.errors import UserError
+from stratus.net import free_port_run, free_ports
 from stratus.paths import ClusterPaths
 from stratus.slurmengine.accounting import DEFAULT_DATABASE_NAME, SlurmAccounting
 from stratus.slurmengine.daemons import MAX_SOCKET_PATH, DaemonError, SlurmDaemons
@@ -129,38 +129,6 @@ def unsupported_nodes(layout: ClusterLayout) -> list[str]:
         for cr in q.compute_resources
         if cr.provider_kind != LOCAL
     ]
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive TCP ports free on the loopback address."""
-    for _ in range(100):
-        (base,) = _free_ports(1)
-        if base + count > 65535:
-            continue
-        taken: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-    raise DaemonError(f"no {count} consecutive free ports for the nodes' slurmd")
 
 
 def _reachable_by_all(directory: Path) -> bool:
@@ -243,10 +211,11 @@ def _ports(files: SlurmFiles, count: int) -> tuple[int, int]:
             return int(saved["slurmctld"]), int(saved["slurmd_base"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    (ctld,) = _free_ports(1)
-    base = _free_run(max(count, 1))
-    while ctld in range(base, base + count):
-        (ctld,) = _free_ports(1)
+    (ctld,) = free_ports(1)
+    try:
+        base = free_port_run(max(count, 1), avoid=[ctld])
+    except OSError as exc:
+        raise DaemonError(f"no ports for the nodes' slurmd: {exc}") from exc
     files.root.mkdir(parents=True, exist_ok=True)
     tmp = files.ports.with_suffix(".tmp")
     tmp.write_text(json.dumps({"slurmctld": ctld, "slurmd_base": base, "count": max(count, 1)}) + "\n")

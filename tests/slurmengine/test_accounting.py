@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from stratus.config import load_cluster_config
+from stratus.net import free_ports
 from stratus.slurmengine.accounting import SlurmAccounting
 from stratus.slurmengine.daemons import DaemonError, SlurmDaemons
 from stratus.slurmengine.render import (
@@ -61,21 +61,9 @@ real_accounting = pytest.mark.skipif(
 )
 
 
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on the loopback address."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _site(d: Path) -> SlurmSite:
     # One node: its slurmd's port is slurmd_port_base itself.
-    controller, slurmd, base = _free_ports(3)
+    controller, slurmd, base = free_ports(3)
     return SlurmSite(
         cluster_name="acct",
         slurm_cluster_name="acct",

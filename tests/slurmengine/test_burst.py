@@ -22,10 +22,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stratus.net import free_ports
 from stratus.slurmengine.daemons import SlurmDaemons
 from stratus.slurmengine.render import SlurmSite
 from tests.integration.harness import Stratus, kill_all, processes_of, wait_for
-from tests.slurmengine.test_daemons import _free_ports
 from tests.slurmengine.test_engine import home, real_slurm, stratus
 
 __all__ = ["home", "stratus"]  # fixtures used by the tests below
@@ -96,7 +96,7 @@ def site() -> Iterator[SlurmDaemons]:
     """The site's own Slurm: munged, slurmctld, and the slurmd of ``site-1``."""
     d = Path(tempfile.mkdtemp(prefix="sb"))  # short: munged's socket path must fit
     d.chmod(0o755)
-    controller, slurmd, node_port = _free_ports(3)
+    controller, slurmd, node_port = free_ports(3)
     config = SlurmSite(
         cluster_name="site",
         slurm_cluster_name="site",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stratus.config import load_cluster_config
+from stratus.net import free_port_run, free_ports
 from stratus.slurmengine.daemons import DaemonError, SlurmDaemons
 from stratus.slurmengine.render import (
     ConfigSlurmSettings,
@@ -48,44 +48,11 @@ real_slurm = pytest.mark.skipif(
 )
 
 
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on the loopback address."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive free TCP ports (slurmd's ports are a range)."""
-    for _ in range(50):
-        (base,) = _free_ports(1)
-        if base + count > 65535:
-            continue
-        try:
-            taken = []
-            for port in range(base, base + count):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-    raise RuntimeError("no run of free ports")
-
-
 def _site(d: Path) -> SlurmSite:
-    controller, slurmd = _free_ports(2)
-    base = _free_run(len(NODES))
+    controller, slurmd = free_ports(2)
+    base = free_port_run(len(NODES))
     while {controller, slurmd} & set(range(base, base + len(NODES))):
-        base = _free_run(len(NODES))
+        base = free_port_run(len(NODES))
     return SlurmSite(
         cluster_name="demo",
         slurm_cluster_name="demo",
