@@ -178,11 +178,16 @@ def test_engine_slurm_cluster_runs_jobs_on_powered_up_nodes(stratus: Stratus, ho
     c = stratus.create("sc", config(custom="SuspendTimeout: 10", database=DATABASE), home)
     root = c.root
 
-    # Slurm's own sinfo, through stratus ssh: the static node idle, the dynamic ones powered down.
-    r = shell(stratus, "sc", "sinfo -h -o '%P %t %N'")
-    assert r.code == 0, r.err
-    assert "q1* idle q1-st-st-1" in r.out
-    assert "cloud idle~ cloud-dy-dy-[1-2]" in r.out
+    # Slurm's own sinfo, through stratus ssh: the static node idle once its slurmd has registered
+    # (create-cluster completes when the node has joined stratus; as with ParallelCluster, slurmd's
+    # registration follows), the dynamic ones powered down.
+    def sinfo() -> str:
+        r = shell(stratus, "sc", "sinfo -h -o '%P %t %N'")
+        assert r.code == 0, r.err
+        return r.out
+
+    wait_for(lambda: "q1* idle q1-st-st-1" in sinfo(), 60, interval=0.5, what="the static node's slurmd")
+    assert "cloud idle~ cloud-dy-dy-[1-2]" in sinfo()
     # stratus's own sbatch does not submit to a Slurm-engine cluster.
     refused = c.slurm("sbatch", "--wrap=true", cwd=work)
     assert refused.code == 1 and "this cluster's engine is Slurm" in refused.err
