@@ -130,6 +130,7 @@ def ssh_hosts(root: Path, count: int) -> Iterator[SshHosts]:
 
 IP = shutil.which("ip") or ("/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else None)
 UNSHARE = shutil.which("unshare")
+NSENTER = shutil.which("nsenter")
 _NETNS_SEQ = itertools.count(1)  # several sets of namespace hosts in one process get distinct names
 
 
@@ -236,13 +237,13 @@ def netns_hosts(root: Path, count: int) -> Iterator[NetnsHosts]:
     a bridge of its own, and host ``i`` is the namespace ``stratus-<pid>-<n>`` with ``.(i+1)`` on
     its ``eth0``, the peer of a veth whose other end is on the bridge; its default route goes
     through ``.1``. Hosts reach each other directly (a job step over several hosts). Skips the
-    test without root, ``ip``, ``unshare`` or sshd, or when namespaces, bridges or veth links
+    test without root, ``ip``, ``unshare``, ``nsenter`` or sshd, or when namespaces, bridges or veth links
     cannot be created (no CAP_SYS_ADMIN/CAP_NET_ADMIN).
     """
     if SSHD is None:
         pytest.skip("sshd (openssh-server) is not installed")
-    if IP is None or UNSHARE is None:
-        pytest.skip("namespace hosts need iproute2's ip and util-linux's unshare")
+    if IP is None or UNSHARE is None or NSENTER is None:
+        pytest.skip("namespace hosts need iproute2's ip and util-linux's unshare and nsenter")
     if os.geteuid() != 0:
         pytest.skip("namespace hosts need root")
     if not 1 <= count <= 63:
@@ -310,10 +311,12 @@ def netns_hosts(root: Path, count: int) -> Iterator[NetnsHosts]:
                 "Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n"
             )
             log = (h.dir / "sshd.log").open("wb")
-            # ip netns exec, unshare and sh all exec, so the process started here is sshd itself,
-            # with a UTS namespace (hostname) of its own that its logins inherit.
+            # nsenter, unshare and sh all exec, so the process started here is sshd itself, with
+            # a UTS namespace (hostname) of its own that its logins inherit. nsenter joins the
+            # network namespace only: ``ip netns exec`` would also mount a /sys of the namespace,
+            # without the cgroup hierarchy a machine has (slurmd does not start without it).
             argv = [
-                str(IP), "netns", "exec", h.netns, UNSHARE, "--uts",
+                NSENTER, f"--net=/run/netns/{h.netns}", UNSHARE, "--uts",
                 "sh", "-c", 'hostname "$0" && exec "$@"', h.hostname,
                 SSHD, "-D", "-e", "-f", str(conf.resolve()),
             ]  # fmt: skip

@@ -358,20 +358,43 @@ class Shutdown(Message):
 
 
 @dataclass(slots=True)
+class DaemonFile:
+    """A file a daemon needs on the node (its configuration, a key): ``path`` relative to the
+    agent's daemon directory, ``data`` base64, ``mode`` its permission bits."""
+
+    path: str
+    data: str
+    mode: int = 0o644
+
+
+_PARTS["DaemonFile"] = DaemonFile
+
+#: Stands for the agent's daemon directory (a short directory of its own, on the node) in a
+#: :class:`Daemon`'s argv, environment and files.
+DAEMON_DIR = "{daemon_dir}"
+
+
+@dataclass(slots=True)
 class Daemon(Message):
     """Keep a daemon running on the node, as a child of the agent, until the agent stops:
-    Slurm's slurmd when real Slurm is the cluster's engine. Idempotent: a daemon called ``name``
-    that still runs is left alone, one that exited is started again.
+    Slurm's slurmd (and, on nodes of other machines, munged) when real Slurm is the cluster's
+    engine. Idempotent: a daemon called ``name`` that still runs is left alone, one that exited
+    is started again.
 
-    ``fresh_boot``: start it in a new time namespace whose uptime starts near zero, so that the
-    boot time it reports is after the moment it was asked for (slurmctld accepts a powered-up
-    node only then)."""
+    ``files`` are written (replaced) before it starts; :data:`DAEMON_DIR` in ``argv``, ``env`` and
+    the files' text is the agent's daemon directory. ``ready``: a path (relative to that
+    directory) the daemon makes when it is ready to serve (a socket); the agent handles its next
+    message only then, or after a timeout. ``fresh_boot``: start it in a new time namespace whose
+    uptime starts near zero, so that the boot time it reports is after the moment it was asked
+    for (slurmctld accepts a powered-up node only then)."""
 
     type: ClassVar[str] = "daemon"
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     fresh_boot: bool = False
+    files: list[DaemonFile] = field(default_factory=list)
+    ready: str = ""
 
 
 @dataclass(slots=True)

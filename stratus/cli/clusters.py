@@ -310,8 +310,9 @@ def create_cluster(
 
 
 def _check_slurm_engine(layout: ClusterLayout) -> None:
-    """``Stratus.Engine: slurm`` can run here: Slurm installed, root, nodes on this machine; with
-    ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere)."""
+    """``Stratus.Engine: slurm`` can run here: Slurm installed, root; with
+    ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere) and
+    nodes on this machine."""
     from stratus.slurmengine.head import SlurmUnavailable, check_available, unsupported_nodes
 
     try:
@@ -327,9 +328,9 @@ def _check_slurm_engine(layout: ClusterLayout) -> None:
     remote = unsupported_nodes(layout)
     if remote:
         raise CliError(
-            "Bad Request: Stratus.Engine: slurm runs nodes on this machine only so far; "
-            f"compute resources {', '.join(remote)} name a provider. Use stratus's own engine "
-            "for nodes on other machines."
+            "Bad Request: nodes that join an existing Slurm (Stratus.ExistingSlurm) run on this "
+            f"machine only so far; compute resources {', '.join(remote)} name a provider. Leave "
+            "out their Provider, or let stratus run the cluster's Slurm (no ExistingSlurm)."
         )
 
 

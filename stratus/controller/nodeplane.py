@@ -85,6 +85,11 @@ class AgentConn:
         if not self.writer.is_closing():
             self.writer.write(encode(msg))
 
+    def peer_address(self) -> str:
+        """The address the agent connects from ("" when unknown)."""
+        peer = self.writer.get_extra_info("peername")
+        return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
 
 class NodePlane:
     """Every agent connection of one head node; decisions are :class:`NodeState`'s."""

@@ -7,7 +7,8 @@ run on one machine. Files live in the cluster's own directory and in the :class:
 directories:
 
 * ``<directory>/slurm.conf``, ``gres.conf``: the rendered texts; ``<directory>/munge.key``: a
-  random 1024-byte key, mode 0400; ``<directory>/munged.seed``: munged's PRNG seed.
+  random 1024-byte key, mode 0400, made once and kept across restarts;
+  ``<directory>/munged.seed``: munged's PRNG seed.
 * ``site.munge_socket``: munged's socket, named in slurm.conf as ``AuthInfo=...,socket=``, which
   is how Slurm's auth/munge and cred/munge plugins (daemons and clients alike) reach a munged
   that does not listen on munge's default socket. A cluster's own munged must have one.
@@ -206,8 +207,9 @@ class SlurmDaemons:
     # -- files --------------------------------------------------------------------------------
 
     def write_files(self) -> None:
-        """Write slurm.conf, gres.conf (when given) and a new munge key; make the site's
-        directories, handing those slurmctld writes to ``SlurmUser`` when running as root."""
+        """Write slurm.conf, gres.conf (when given) and the munge key (kept when there is one);
+        make the site's directories, handing those slurmctld writes to ``SlurmUser`` when
+        running as root."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o755)
         self._write(self.slurm_conf, self.slurm_conf_text, 0o644)
@@ -242,7 +244,14 @@ class SlurmDaemons:
         tmp.replace(path)
 
     def _write_key(self) -> None:
-        # A fresh key, readable by its owner only: the user munged runs as (this process's).
+        # The cluster's key, kept across restarts of the head node: nodes of other machines run
+        # munged with a copy of it, and keep running while the head node restarts. A new key
+        # (readable by its owner only: the user munged runs as, this process's) when there is
+        # none, or when the one there is not a key of ours.
+        with contextlib.suppress(OSError):
+            st = self.munge_key.stat()
+            if st.st_size == 1024 and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == 0o400:
+                return
         if self.munge_key.exists():
             self.munge_key.unlink()
         fd = os.open(self.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)

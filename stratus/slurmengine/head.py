@@ -36,7 +36,9 @@ partitions, power programs) are written to ``<cluster>/slurm/burst.conf``
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -50,7 +52,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stratus.agent.protocol import Daemon
+from stratus.agent.protocol import DAEMON_DIR, Daemon, DaemonFile
 from stratus.config.layout import LOCAL, ClusterLayout
 from stratus.config.schema import ClusterConfig
 from stratus.engine.model import Transition
@@ -84,6 +86,9 @@ PACKAGES = "slurm-wlm munge"
 
 #: The longest spool directory kept in the cluster's directory (see :meth:`SlurmFiles.spool`).
 SHORT_SPOOL_PATH = 40
+
+#: munged's socket on a node of another machine, in its agent's daemon directory.
+NODE_MUNGE_SOCKET = "munge.socket"
 
 #: How often the heartbeat file is written (seconds).
 HEARTBEAT_PERIOD_S = 10.0
@@ -120,15 +125,35 @@ def check_available(existing: bool = False) -> None:
         )
 
 
+def remote_nodes(layout: ClusterLayout) -> list[str]:
+    """The nodes of a cluster that run on other machines (every provider but the local one)."""
+    return [n for cr in layout.compute_resources() if cr.provider_kind != LOCAL for n in cr.node_names]
+
+
 def unsupported_nodes(layout: ClusterLayout) -> list[str]:
-    """Compute resources ``Engine: slurm`` cannot run yet (nodes on other machines), as
-    ``queue/compute resource``."""
+    """Compute resources ``Engine: slurm`` cannot run yet, as ``queue/compute resource``: nodes
+    on other machines joining a site's own Slurm (``Stratus.ExistingSlurm``), whose munge key
+    and slurm.conf stratus does not hold."""
+    if not layout.existing_slurm_conf:
+        return []
     return [
         f"{q.name}/{cr.name}"
         for q in layout.queues
         for cr in q.compute_resources
         if cr.provider_kind != LOCAL
     ]
+
+
+def node_site(site: SlurmSite) -> SlurmSite:
+    """The site as a node of another machine has it: its own munged, and slurmd's spool, log and
+    pid files, in its agent's daemon directory (:data:`~stratus.agent.protocol.DAEMON_DIR`)."""
+    return dataclasses.replace(
+        site,
+        spool_dir=DAEMON_DIR,
+        log_dir=DAEMON_DIR,
+        pid_dir=DAEMON_DIR,
+        munge_socket=f"{DAEMON_DIR}/{NODE_MUNGE_SOCKET}",
+    )
 
 
 def _reachable_by_all(directory: Path) -> bool:
@@ -237,6 +262,9 @@ def build_site(paths: ClusterPaths, layout: ClusterLayout) -> SlurmSite:
         cluster_name=paths.name,
         slurm_cluster_name=slurm_cluster_name(paths.name),
         controller_host="localhost",
+        # Where the nodes reach slurmctld: where agents reach the head node (slurmctld listens
+        # on every address of this machine).
+        controller_addr=layout.head_node_address,
         state_dir=str(files.root / "state"),
         spool_dir=str(files.spool()),
         log_dir=str(files.log_dir),
@@ -245,12 +273,12 @@ def build_site(paths: ClusterPaths, layout: ClusterLayout) -> SlurmSite:
         suspend_program=str(files.bin / "suspend"),
         controller_port=ctld,
         slurmd_port_base=base,
-        # slurmd of other machines (none yet) would listen on Slurm's default port.
         munge_socket=str(files.munge_socket()),
         # slurmctld runs the power programs as SlurmUser: the head node's own user, whom the head
         # node's API knows as an administrator.
         slurm_user=user,
         gpu_device_files=Path("/dev/nvidia0").exists(),
+        compare_conf_hash=not remote_nodes(layout),
     )
 
 
@@ -320,6 +348,7 @@ class SlurmEngine:
         settings = config.scheduling.slurm_settings
         database = settings.database if settings is not None else None
         self.accounting: SlurmAccounting | None = None
+        accounting = ""
         if database is not None and not self.existing:
             # Accounting asked for: a MariaDB and slurmdbd of the cluster's own, on the head node.
             self.accounting = SlurmAccounting(
@@ -330,12 +359,24 @@ class SlurmEngine:
                 # other users' reach (a home directory), and the database listens on loopback only.
                 db_user=self.site.slurm_user,
             )
-            conf += (
+            accounting = (
                 "#\n# ACCOUNTING (SlurmSettings.Database)\n"
                 + "\n".join(self.accounting.slurm_conf_lines())
                 + "\n"
             )
+            conf += accounting
         self.daemons = SlurmDaemons(self.files.root, self.site, conf, render_gres_conf(layout, self.site))
+        # Nodes of other machines run a munged of their own (with the cluster's key) and slurmd
+        # on a slurm.conf of their own: the cluster's, with their paths. slurmctld would log
+        # each registration as a configuration mismatch unless told not to compare (the
+        # differences are stratus's doing and only paths).
+        self.remote = frozenset(remote_nodes(layout)) if not self.existing else frozenset()
+        self.node_conf = ""
+        self.node_gres = ""
+        if self.remote:
+            nsite = node_site(self.site)
+            self.node_conf = render_slurm_conf(layout, nsite, slurm_settings) + accounting
+            self.node_gres = render_gres_conf(layout, nsite)
         self._commands: asyncio.Queue[list[str]] | None = None
         self._down: set[str] = set()  # nodes this head node set DOWN in Slurm
         self._last_heartbeat = 0.0
@@ -435,16 +476,50 @@ class SlurmEngine:
         self.ctrl.spawn(self._run_commands())
         self.ctrl.spawn(self._reconcile_loop())
 
-    def slurmd_message(self, node: str) -> Daemon:
-        """What a node's agent is told to keep running: the node's slurmd, on this slurm.conf
-        (the site's with ``Stratus.ExistingSlurm``)."""
-        conf = str(self.conf)
-        return Daemon(
-            name="slurmd",
-            argv=["slurmd", "-D", "-N", node, "-f", conf],
-            env={"SLURM_CONF": conf},
-            fresh_boot=True,
+    def daemon_messages(self, node: str, address: str = "") -> list[Daemon]:
+        """What a node's agent is told to keep running, in order. A node of this machine: its
+        slurmd, on this slurm.conf (the site's with ``Stratus.ExistingSlurm``) and the head
+        node's munged. A node of another machine: a munged with the cluster's key, then slurmd
+        on the node's own slurm.conf (:func:`node_site`), all in the agent's daemon directory.
+        ``address``: the node's, which munged records as the origin of its credentials (else it
+        resolves the host's name, which can take long where names do not resolve)."""
+        if node not in self.remote:
+            conf = str(self.conf)
+            return [
+                Daemon(
+                    name="slurmd",
+                    argv=["slurmd", "-D", "-N", node, "-f", conf],
+                    env={"SLURM_CONF": conf},
+                    fresh_boot=True,
+                )
+            ]
+        d = DAEMON_DIR
+        files = [DaemonFile("slurm.conf", _b64(self.node_conf.encode()))]
+        if self.node_gres:
+            files.append(DaemonFile("gres.conf", _b64(self.node_gres.encode())))
+        munged = Daemon(
+            name="munged",
+            argv=[
+                "munged",
+                "--foreground",
+                f"--socket={d}/{NODE_MUNGE_SOCKET}",
+                f"--key-file={d}/munge.key",
+                f"--pid-file={d}/munged.pid",
+                f"--log-file={d}/munged.log",
+                f"--seed-file={d}/munged.seed",
+                *([f"--origin={address}"] if address else []),
+            ],
+            files=[DaemonFile("munge.key", _b64(self.daemons.munge_key.read_bytes()), 0o400)],
+            ready=NODE_MUNGE_SOCKET,
         )
+        slurmd = Daemon(
+            name="slurmd",
+            argv=["slurmd", "-D", "-N", node, "-f", f"{d}/slurm.conf"],
+            env={"SLURM_CONF": f"{d}/slurm.conf"},
+            fresh_boot=True,
+            files=files,
+        )
+        return [munged, slurmd]
 
     def joined(self, node: str, conn: AgentConn) -> None:
         """A node's agent joined: have it start the node's slurmd, once Slurm is ready for it."""
@@ -463,8 +538,15 @@ class SlurmEngine:
             await asyncio.sleep(2)
         if self.ctrl.agents.get(node) is not conn:
             return
+        address = conn.peer_address()
+        if node in self.remote and address:
+            # slurmctld reaches the node where its agent connects from (node names do not
+            # resolve): told before the node's slurmd registers.
+            where = [f"NodeAddr={address}", f"NodeHostname={address}"]
+            await self._run(["scontrol", "update", f"NodeName={node}", *where])
         asked = math.floor(time.time())
-        conn.send(self.slurmd_message(node))
+        for msg in self.daemon_messages(node, address):
+            conn.send(msg)
         if "DOWN" not in flags:
             return  # powered up by Slurm (POWERING_UP there), never started, or already running
         # A node stratus powered up on its own (a static node, a replacement) that Slurm has
@@ -623,6 +705,10 @@ class SlurmEngine:
                     )
         ctrl.commit(actions)
         return acted
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _flags(info: dict[str, dict[str, str]], node: str) -> frozenset[str]:

@@ -37,14 +37,16 @@ What the text holds, and where each fact comes from:
 Where stratus differs from the cookbook, because of how stratus runs nodes (Slurm 22.05 facts
 as seen running ``slurm-wlm`` 22.05.8 from Debian):
 
-* Several slurmd run on one machine for the local provider's nodes, so each of those nodes gets
-  its own ``Port`` (a range on a ranged ``NodeName`` line, as many ports as names) and the
-  daemons' spool, log and pid paths carry ``%n``.
+* Several slurmd run on one machine for the local provider's nodes (and an ssh host may hold
+  nodes of several compute resources), so every node gets its own ``Port`` (a range on a ranged
+  ``NodeName`` line, as many ports as names) and the daemons' spool, log and pid paths carry
+  ``%n``.
 * Node names do not resolve, and slurmctld blocks about 10 s per name it cannot resolve while
   holding its locks. Nodes whose address is known get ``NodeAddr`` (the local provider's nodes
-  the site's local address, an ssh provider's nodes their hosts); the others (EC2 instances) get
-  theirs with ``scontrol update NodeName=... NodeAddr=...`` when they are launched, as
-  ParallelCluster does. ``cloud_dns`` is off unless the site says names resolve.
+  the site's local address, an ssh provider's static nodes their hosts); every node of another
+  machine gets the address its agent connects from with ``scontrol update NodeName=...
+  NodeAddr=... NodeHostname=...`` when it joins, before its slurmd starts, as ParallelCluster
+  does for the instances it launches. ``cloud_dns`` is off unless the site says names resolve.
 * ProctrackType and TaskPlugin are the site's (the cookbook's cgroup plugins need a cgroup
   hierarchy delegated to slurmd, which a machine without systemd does not have).
 * ``ScaledownIdletime: -1`` (never power down) is not the cookbook's ``SuspendTime=-1``:
@@ -107,13 +109,17 @@ class SlurmSite:
     ``slurm_cluster_name`` is Slurm's ``ClusterName`` (lower case, at most 40 characters; see
     :func:`slurm_cluster_name`), ``cluster_name`` the stratus cluster it serves (named in the
     header only). slurmctld listens on ``controller_addr``:``controller_port`` and is known as
-    ``controller_host``. The local provider's nodes listen on ``slurmd_port_base``,
-    ``slurmd_port_base`` + 1, ... in cluster order, at ``local_node_addr``; other nodes on
-    ``slurmd_port``. ``spool_dir``, ``log_dir`` and ``pid_dir`` get ``%n`` names for slurmd.
+    ``controller_host``. Nodes listen on ``slurmd_port_base``,
+    ``slurmd_port_base`` + 1, ... in cluster order (the local provider's at
+    ``local_node_addr``); ``slurmd_port`` is slurm.conf's ``SlurmdPort``, which no node line
+    leaves in force. ``spool_dir``, ``log_dir`` and ``pid_dir`` get ``%n`` names for slurmd.
     ``resume_fail_program`` defaults to the suspend program, as in ParallelCluster.
     ``munge_socket``: the munged socket when it is not munge's default. ``cloud_dns``: node names
     resolve (the cookbook's setting when the cluster has a DNS domain). ``gpu_device_files``:
     gres.conf names ``/dev/nvidia*`` devices (off for nodes that only claim GPUs: ``Count=``).
+    ``compare_conf_hash`` off: ``DebugFlags=NO_CONF_HASH`` (nodes of other machines run on a
+    slurm.conf whose paths are theirs, which slurmctld would log as a mismatch at every
+    registration).
     """
 
     cluster_name: str
@@ -137,6 +143,7 @@ class SlurmSite:
     proctrack_type: str = "proctrack/linuxproc"
     task_plugin: str = "task/none"
     gpu_device_files: bool = True
+    compare_conf_hash: bool = True
 
     def __post_init__(self) -> None:
         if not _CLUSTER_NAME.match(self.slurm_cluster_name):
@@ -310,17 +317,18 @@ def _dropped_comment(dropped: Sequence[str], where: str) -> list[str]:
 
 
 def node_ports(layout: ClusterLayout, site: SlurmSite) -> dict[str, int]:
-    """The slurmd port of each node of the local provider: ``slurmd_port_base`` onward, in
-    cluster order (queue by queue, static nodes then dynamic nodes of each compute resource).
-    Other nodes listen on the site's ``slurmd_port``."""
-    names = [n for cr in layout.compute_resources() if cr.provider_kind == LOCAL for n in cr.node_names]
+    """The slurmd port of each node: ``slurmd_port_base`` onward, in cluster order (queue by
+    queue, static nodes then dynamic nodes of each compute resource). One port per node, on
+    every provider: the local provider's nodes share this machine, an ssh host can hold nodes of
+    several compute resources, and an instance costs nothing more for a port of its own."""
+    names = [n for cr in layout.compute_resources() for n in cr.node_names]
     last = site.slurmd_port_base + len(names) - 1
     if last > 65535:
-        raise RenderError(f"{len(names)} local nodes need ports up to {last}; lower slurmd_port_base.")
+        raise RenderError(f"{len(names)} nodes need ports up to {last}; lower slurmd_port_base.")
     taken = {site.controller_port, site.slurmd_port}
     if names and any(site.slurmd_port_base <= p <= last for p in taken):
         raise RenderError(
-            f"the local nodes' ports {site.slurmd_port_base}-{last} overlap slurmctld's or slurmd's port."
+            f"the nodes' ports {site.slurmd_port_base}-{last} overlap slurmctld's or slurmd's port."
         )
     return {name: site.slurmd_port_base + i for i, name in enumerate(names)}
 
@@ -360,8 +368,7 @@ def _node_line(
     addr = _addresses(layout, cr, names, site)
     if addr:
         words.append(f"NodeAddr={addr}")
-    if cr.provider_kind == LOCAL:
-        words.append(f"Port={_ports([ports[n] for n in names])}")
+    words.append(f"Port={_ports([ports[n] for n in names])}")
     # A compute resource called "gpu" or "efa" would name that feature twice (the cookbook does).
     features = tuple(dict.fromkeys(cr.static_features if static else cr.dynamic_features))
     defaults = [
@@ -527,6 +534,7 @@ def render_slurm_conf(
                 ("SlurmctldLogFile", f"{site.log_dir.rstrip('/')}/slurmctld.log"),
                 ("SlurmdDebug", "info"),
                 ("SlurmdLogFile", f"{site.log_dir.rstrip('/')}/slurmd-%n.log"),
+                *([] if site.compare_conf_hash else [("DebugFlags", "NO_CONF_HASH")]),
                 ("JobCompType", "jobcomp/none"),
             ],
         ),
