@@ -17,7 +17,7 @@ import stratus
 ROOT = Path(stratus.__file__).parent
 
 # Front doors translate a dialect into the service; they never import each other.
-FRONT_DOORS = {"slurm", "pcluster"}
+FRONT_DOORS = {"slurm", "pcluster", "batch"}
 # The head node's core: none of it may import a front door, the API, the CLI or the root.
 CORE = {"engine", "store", "controller", "service", "fleet", "providers", "agent", "config", "sim"}
 # What a front door may use: the service and the neutral vocabulary below it, never the

@@ -84,7 +84,7 @@ class Authenticate:
         token: str,
         owner_uid: int,
         owner_gid: int,
-        user_prefixes: tuple[str, ...] = ("/slurm/",),
+        user_prefixes: tuple[str, ...] = ("/slurm/", "/batch/"),
     ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()

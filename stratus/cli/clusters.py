@@ -311,8 +311,8 @@ def create_cluster(
 
 def _check_slurm_engine(layout: ClusterLayout) -> None:
     """``Stratus.Engine: slurm`` can run here: Slurm installed, root; with
-    ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere) and
-    nodes on this machine."""
+    ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere) and,
+    for nodes on other machines, its munge key."""
     from stratus.slurmengine.head import SlurmUnavailable, check_available, unsupported_nodes
 
     try:
@@ -328,9 +328,15 @@ def _check_slurm_engine(layout: ClusterLayout) -> None:
     remote = unsupported_nodes(layout)
     if remote:
         raise CliError(
-            "Bad Request: nodes that join an existing Slurm (Stratus.ExistingSlurm) run on this "
-            f"machine only so far; compute resources {', '.join(remote)} name a provider. Leave "
-            "out their Provider, or let stratus run the cluster's Slurm (no ExistingSlurm)."
+            "Bad Request: Stratus.ExistingSlurm.MungeKey is missing: compute resources "
+            f"{', '.join(remote)} run on other machines, which need the site's munge key to join "
+            "its Slurm. Give the path of the site's munge key (e.g. /etc/munge/munge.key)."
+        )
+    key = layout.existing_slurm_munge_key
+    if key and not (os.path.isfile(key) and os.access(key, os.R_OK)):
+        raise CliError(
+            f"Bad Request: Stratus.ExistingSlurm.MungeKey: {key} is not a readable file; give the "
+            "site's munge key (readable by the user running stratus, root)."
         )
 
 
@@ -381,9 +387,12 @@ def list_clusters(statuses: list[str] | None = None) -> dict[str, Any]:
 
 def describe_cluster(name: str) -> dict[str, Any]:
     paths = existing(name)
-    return shapes.describe_cluster(
-        read_cluster(paths), head_running=head_running(paths), config_path=str(paths.config)
-    )
+    running = head_running(paths)
+    out = shapes.describe_cluster(read_cluster(paths), head_running=running, config_path=str(paths.config))
+    endpoint = paths.root / "batch" / "endpoint"
+    if running and endpoint.is_file():
+        out["batchEndpoint"] = endpoint.read_text().strip()  # a stratus addition (Stratus.BatchApi)
+    return out
 
 
 def _api(paths: ClusterPaths, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -618,6 +627,28 @@ def start_head_node(name: str) -> dict[str, Any]:
         proc = spawn_head_node(paths)
         wait_ready(paths, proc, since)
     return describe_cluster(name)
+
+
+def batch_credentials(name: str) -> dict[str, Any]:
+    """The caller's access key for the cluster's Batch endpoint: asked of the head node over the
+    cluster's unix socket, where the kernel tells it who the caller is."""
+    import httpx
+
+    paths = existing(name)
+    if not head_running(paths):
+        raise BackendError(
+            f"the head node of cluster {name} is not running (stratus start-head-node -n {name})"
+        )
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(paths.socket)), timeout=60.0) as client:
+            r = client.post("http://head/batch/v1/credentials")
+        data = r.json()
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise BackendError(f"the head node of cluster '{name}' did not answer: {exc}") from exc
+    if r.status_code >= 400:
+        raise CliError(f"Bad Request: {data.get('message', r.status_code)}" if r.status_code == 404 else
+                       str(data.get("message", f"HTTP {r.status_code}")))  # fmt: skip
+    return dict(data)
 
 
 def slurm_burst_lines(name: str, include: bool = False) -> str:

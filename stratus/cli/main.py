@@ -97,6 +97,13 @@ def _build_parser() -> argparse.ArgumentParser:
     name_arg(p)
 
     p = verb(
+        "batch-credentials",
+        "Print your access key for the cluster's AWS Batch endpoint (Stratus.BatchApi), with the "
+        "endpoint's URL and region, as JSON (issued on first use; the same key afterwards).",
+    )
+    name_arg(p)
+
+    p = verb(
         "slurm-burst-lines",
         "Print the slurm.conf lines that let an existing Slurm (Stratus.ExistingSlurm) power up "
         "this cluster's nodes: nodes, partitions and power programs.",
@@ -322,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             _emit(c.describe_cluster_instances(args.cluster_name, args.node_type, args.queue_name), query)
         elif args.command == "start-head-node":
             _emit(c.start_head_node(args.cluster_name), query)
+        elif args.command == "batch-credentials":
+            _emit(c.batch_credentials(args.cluster_name), query)
         elif args.command == "slurm-burst-lines":
             sys.stdout.write(c.slurm_burst_lines(args.cluster_name, include=args.include))
         elif args.command == "ssh":

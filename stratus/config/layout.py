@@ -287,6 +287,12 @@ class ClusterLayout:
     # Stratus.ExistingSlurm.Conf: the slurm.conf of a site's own Slurm these nodes join ("" when
     # the cluster runs its own Slurm or none).
     existing_slurm_conf: str = ""
+    # Stratus.ExistingSlurm.MungeKey: the site's munge key, for nodes on other machines ("" if none).
+    existing_slurm_munge_key: str = ""
+    # Stratus.BatchApi: where the AWS Batch endpoint listens ("" when the cluster serves none;
+    # port 0: a free port, kept once chosen).
+    batch_api_address: str = ""
+    batch_api_port: int = 0
 
     def provider(self, name: str) -> ProviderLayout | None:
         """The ``Stratus.Providers`` entry called ``name``, if there is one."""
@@ -479,6 +485,19 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
         engine=(config.stratus.engine if config.stratus and config.stratus.engine else "stratus"),
         existing_slurm_conf=(
             config.stratus.existing_slurm.conf if config.stratus and config.stratus.existing_slurm else ""
+        ),
+        batch_api_address=(
+            (config.stratus.batch_api.address or "127.0.0.1")
+            if config.stratus and config.stratus.batch_api
+            else ""
+        ),
+        batch_api_port=(
+            (config.stratus.batch_api.port or 0) if config.stratus and config.stratus.batch_api else 0
+        ),
+        existing_slurm_munge_key=(
+            config.stratus.existing_slurm.munge_key or ""
+            if config.stratus and config.stratus.existing_slurm
+            else ""
         ),
         head_node_address=(
             config.stratus.head_node_address

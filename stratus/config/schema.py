@@ -988,9 +988,21 @@ def _absolute_path(value: str) -> str:
 class StratusExistingSlurm(Section):
     """``Stratus.ExistingSlurm``: a Slurm cluster stratus did not create (its own slurmctld and
     munged) that this cluster provides nodes to. ``Conf`` is that cluster's slurm.conf: stratus's
-    scontrol calls and its nodes' slurmd use it, and its slurmctld powers the nodes up and down."""
+    scontrol calls and its nodes' slurmd use it, and its slurmctld powers the nodes up and down.
+    ``MungeKey``: the site's munge key, which nodes on other machines (ssh, ec2) need to run a
+    munged of the site's; read by the head node and sent to them over their agents' TLS links."""
 
     conf: Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_path)]
+    munge_key: Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_path)] | None = None
+
+
+class StratusBatchApi(Section):
+    """``Stratus.BatchApi``: the cluster serves the AWS Batch API (boto3, the AWS CLI) on
+    ``Address`` (default 127.0.0.1, this machine only) and ``Port`` (default: a free port,
+    chosen when the head node first starts and kept across restarts)."""
+
+    address: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s]+$")] | None = None
+    port: Annotated[Int, Field(ge=0, le=65535)] | None = None
 
 
 class StratusSettings(Section):
@@ -1009,6 +1021,8 @@ class StratusSettings(Section):
     protected_failure_count: Annotated[Int, Field(le=1_000_000)] | None = None
     # A site's own Slurm that this cluster's nodes join (Engine: slurm only).
     existing_slurm: StratusExistingSlurm | None = None
+    # The AWS Batch front door (off unless the block is there).
+    batch_api: StratusBatchApi | None = None
 
     @model_validator(mode="after")
     def _existing_slurm_needs_the_slurm_engine(self) -> Self:

@@ -107,6 +107,8 @@ def _policy(path: str, old: Any, new: Any) -> Policy:
     if top == "Stratus" and (name == "Engine" or path.startswith("Stratus.ExistingSlurm")):
         # A cluster keeps the engine it was created with, and the Slurm its nodes join.
         return Policy.UNSUPPORTED
+    if path.startswith("Stratus.BatchApi"):
+        return Policy.LIVE  # the head node serves it anew when it restarts onto the update
     if top == "Stratus":
         # Where nodes come from: hosts added are live; hosts removed take their nodes along, so
         # those must be unused. Agents dial the head node's address: it changes with the fleet

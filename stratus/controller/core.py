@@ -140,6 +140,7 @@ class Controller:
         self.deleting = False
         # Set by apply_config: the daemon starts the head node again, on the new configuration.
         self.restart_requested = False
+        self._extra_servers: list[Any] = []  # front doors' own HTTP servers (serve_app)
         # The resources of Stratus.Providers' hosts, for loading a new configuration (recorded
         # ones, new hosts probed): set by the daemon, which knows the providers.
         self.host_facts: HostFacts | None = None
@@ -191,15 +192,18 @@ class Controller:
         for node, inst in nodes:
             if inst is not None:
                 self.instances[node.name] = Instance.from_json(inst)
-        for name, up in parts.items():
-            if name in self.engine.partitions:
-                self.engine.set_partition_state(name, up)
         fleet = self.cluster.get("computeFleetStatus", FleetStatus.RUNNING)
         self.engine.fleet_running = fleet not in (
             FleetStatus.STOP_REQUESTED,
             FleetStatus.STOPPING,
             FleetStatus.STOPPED,
         )
+        for name in self.engine.partitions:
+            # A queue the stored state does not know (added by update-cluster while the fleet
+            # was stopped) is as the fleet is: INACTIVE until the fleet starts.
+            up = parts.get(name, self.engine.fleet_running)
+            if name in parts or not up:
+                self.engine.set_partition_state(name, up)
         self.nodeplane.restored(now)
         if any(n.state == NodeState.UP for n in self.engine.nodes.values()):
             self.recovering_until = now + RECOVERY_GRACE_S
@@ -549,10 +553,29 @@ class Controller:
         self._stop.set()
         self._wake.set()
 
+    async def serve_app(self, app: Any, host: str, port: int = 0, *, fixed: bool = False) -> int:
+        """Serve another HTTP app (a front door with a port of its own) on ``host``; its port.
+        ``port`` is reused if free (any free port otherwise), or must be free when ``fixed``
+        (``OSError`` when it is not). Stopped with the API by :meth:`shutdown_servers`."""
+        import uvicorn
+
+        sock = _bind(port, host)
+        if fixed and port and sock.getsockname()[1] != port:
+            sock.close()
+            raise OSError(f"port {port} on {host} is taken")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        self._spawn(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        self._extra_servers.append(server)
+        return int(sock.getsockname()[1])
+
     async def shutdown_servers(self) -> None:
         if hasattr(self, "_api_server"):
             self._api_server.should_exit = True
             self.paths.socket.unlink(missing_ok=True)
+        for server in self._extra_servers:
+            server.should_exit = True
         self.nodeplane.close()
         for task in list(self._tasks):
             if task is not asyncio.current_task():

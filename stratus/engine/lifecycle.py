@@ -398,10 +398,10 @@ class JobLifecycle(EngineBase):
             reason = _final_reason(new)
         elif out_of_memory:
             new, reason = JobState.OUT_OF_MEMORY, "OutOfMemory"
-            retry = job.run + 1 < job.spec.max_attempts
+            retry = job.run + 1 < job.spec.max_attempts and _retried(job.spec, exit_code, new)
         elif exit_code != 0 or signal != 0:
             new, reason = JobState.FAILED, "NonZeroExitCode"
-            retry = job.run + 1 < job.spec.max_attempts
+            retry = job.run + 1 < job.spec.max_attempts and _retried(job.spec, exit_code, new)
         else:
             new, reason = JobState.COMPLETED, "None"
         actions: list[Action] = []
@@ -431,3 +431,12 @@ class JobLifecycle(EngineBase):
         self._back_to_pending(
             job, now, "retry", f"attempt {job.run + 2} of {job.spec.max_attempts}", delay_s=0.0
         )
+
+
+def _retried(spec: JobSpec, exit_code: int, end: JobState) -> bool:
+    """Whether ``spec``'s retry rules let an attempt that ended so run again (the first rule that
+    applies decides; none does: yes)."""
+    for rule in spec.retry_rules:
+        if rule.matches(exit_code, end.name):
+            return rule.action == "RETRY"
+    return True

@@ -172,6 +172,30 @@ class DepCondition:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryRule:
+    """Whether a failed attempt is retried (AWS Batch's ``evaluateOnExit``, in engine terms).
+
+    ``action`` is ``RETRY`` or ``EXIT``. ``exit_code``: the attempt's exit code as text, or a
+    prefix of it when it ends with ``*``; None matches any. ``end_states``: the names of the end
+    states it applies to (``FAILED``, ``OUT_OF_MEMORY``); None matches any. A rule applies when
+    every condition it has matches."""
+
+    action: str
+    exit_code: str | None = None
+    end_states: tuple[str, ...] | None = None
+
+    def matches(self, exit_code: int, end_state: str) -> bool:
+        if self.end_states is not None and end_state not in self.end_states:
+            return False
+        if self.exit_code is None:
+            return True
+        code = str(exit_code)
+        if self.exit_code.endswith("*"):
+            return code.startswith(self.exit_code[:-1])
+        return code == self.exit_code
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a job asks for. Shared, unchanged, by every task of an array and every run."""
 
@@ -215,6 +239,9 @@ class JobSpec:
     # while runs are left goes back to PENDING as the next run. Every run counts, including
     # runs lost to a node failure or requeued by a user. 1: a failure is final.
     max_attempts: int = 1
+    # Which failed attempts are retried while attempts are left: the first rule that applies
+    # decides; none applies (or none given): retried.
+    retry_rules: tuple[RetryRule, ...] = ()
     share_id: str = ""  # the fair-share identifier its usage is charged to; empty: the account
 
     @property

@@ -24,6 +24,7 @@ from stratus.paths import ClusterPaths
 
 if TYPE_CHECKING:
     from stratus.controller.core import Controller
+    from stratus.headnode.compose import HeadNode
     from stratus.slurmengine.head import SlurmEngine
 
 log = logging.getLogger("stratus.headnode")
@@ -130,6 +131,8 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     )
     with store.transaction() as conn:
         store.set_meta(conn, "agent_port", ctrl.agent_port)
+    if layout.batch_api_address:
+        await _serve_batch(ctrl, head, layout.batch_api_address, layout.batch_api_port)
     tmp = paths.endpoint.with_suffix(".tmp")
     tmp.write_text(f"{HEAD_ADDRESS} {ctrl.api_port} {ctrl.agent_port}\n")
     tmp.replace(paths.endpoint)
@@ -157,6 +160,33 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     if ctrl.deleting:
         return "deleted"
     return "restart" if ctrl.restart_requested else "stopped"
+
+
+async def _serve_batch(ctrl: Controller, head: HeadNode, address: str, port: int) -> None:
+    """Serve the Batch endpoint (``Stratus.BatchApi``) on ``address``: the configured port, else
+    the one chosen the first time (kept, as clients were given it). A port that cannot be had
+    leaves the cluster without the endpoint (logged, and said in describe-cluster)."""
+    store = ctrl.store
+    with store.reading() as conn:
+        kept = int(store.get_meta(conn, "batch_port", 0))
+    try:
+        bound = await ctrl.serve_app(head.batch_app, address, port or kept, fixed=bool(port))
+    except OSError as exc:
+        log.error("the Batch endpoint cannot listen on %s:%s: %s", address, port, exc)
+        (ctrl.paths.root / "batch" / "endpoint").unlink(missing_ok=True)
+        return
+    with store.transaction() as conn:
+        store.set_meta(conn, "batch_port", bound)
+    host = f"[{address}]" if ":" in address else address
+    head.batch.endpoint_url = f"http://{host}:{bound}"
+    directory = ctrl.paths.root / "batch"
+    directory.mkdir(exist_ok=True)
+    directory.chmod(0o755)
+    tmp = directory / "endpoint.tmp"
+    tmp.write_text(head.batch.endpoint_url + "\n")
+    tmp.chmod(0o644)
+    tmp.replace(directory / "endpoint")
+    log.info("Batch endpoint of %s on %s", ctrl.paths.name, head.batch.endpoint_url)
 
 
 async def _start_slurm(ctrl: Controller, slurm: SlurmEngine) -> None:

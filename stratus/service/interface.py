@@ -20,6 +20,7 @@ from stratus.engine.fairshare import ShareRow
 from stratus.engine.model import DepCondition, Job, JobSpec, Partition, PriorityConfig, Transition
 from stratus.engine.priority import Factors as PriorityFactors
 from stratus.service.model import (
+    DoorObject,
     Identity,
     NodeRecord,
     StepGrant,
@@ -141,6 +142,22 @@ class Service(Protocol):
 
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Transition]]:
         """The journal from ``after_seq`` on: (sequence number, transition), oldest first."""
+        ...
+
+    def objects(self, door: str, kind: str) -> list[DoorObject]:
+        """The stored objects of ``kind`` of front door ``door``, by key."""
+        ...
+
+    def get_object(self, door: str, kind: str, key: str) -> DoorObject | None:
+        """One stored object, or None."""
+        ...
+
+    def put_object(self, door: str, kind: str, key: str, body: dict[str, Any]) -> DoorObject:
+        """Create or replace an object; durable when this returns."""
+        ...
+
+    def delete_object(self, door: str, kind: str, key: str) -> bool:
+        """Remove an object (durably); whether it existed."""
         ...
 
     def cancel(

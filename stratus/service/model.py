@@ -97,6 +97,19 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
+class DoorObject:
+    """A document a front door keeps besides jobs (a job definition, a queue, an access key):
+    ``body`` is the door's JSON, ``created`` and ``updated`` the service's clock (seconds)."""
+
+    door: str
+    kind: str
+    key: str
+    body: dict[str, Any]
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A job, or some tasks of an array job (``task_ids``; None: all of it)."""
 

@@ -40,6 +40,7 @@ from stratus.engine.priority import Factors as PriorityFactors
 from stratus.engine.states import JobState
 from stratus.service.model import (
     AccessDenied,
+    DoorObject,
     Identity,
     NodeRecord,
     NotFound,
@@ -263,6 +264,36 @@ class ClusterService:
         store = self._ctrl.store
         with store.reading() as conn:
             return store.job_states(conn, job_id, task_id)
+
+    # -- front doors' objects ---------------------------------------------------------------------
+
+    def objects(self, door: str, kind: str) -> list[DoorObject]:
+        """The stored objects of ``kind`` of front door ``door``, by key."""
+        with self._ctrl.store.reading() as conn:
+            rows = self._ctrl.store.load_objects(conn, door, kind)
+        return [DoorObject(door, kind, key, body, created, updated) for key, body, created, updated in rows]
+
+    def get_object(self, door: str, kind: str, key: str) -> DoorObject | None:
+        """One stored object, or None."""
+        with self._ctrl.store.reading() as conn:
+            rows = self._ctrl.store.load_objects(conn, door, kind, key)
+        return DoorObject(door, kind, *rows[0]) if rows else None
+
+    def put_object(self, door: str, kind: str, key: str, body: dict[str, Any]) -> DoorObject:
+        """Create or replace an object; durable when this returns (written by the controller,
+        in one transaction with whatever the engine changed meanwhile)."""
+        now = self.now()
+        created: list[float] = []
+        store = self._ctrl.store
+        self._ctrl.commit(extra=lambda c: created.append(store.put_object(c, door, kind, key, body, now)))
+        return DoorObject(door, kind, key, dict(body), created[0], now)
+
+    def delete_object(self, door: str, kind: str, key: str) -> bool:
+        """Remove an object (durably); whether it existed."""
+        gone: list[bool] = []
+        store = self._ctrl.store
+        self._ctrl.commit(extra=lambda c: gone.append(store.delete_object(c, door, kind, key)))
+        return gone[0]
 
     def payload_info(self, payload_id: int) -> dict[str, Any]:
         """The small part of a job's payload (the array's id for array tasks)."""

@@ -71,6 +71,7 @@ from stratus.slurmengine.render import (
     render_slurm_conf,
     slurm_cluster_name,
 )
+from stratus.slurmengine.siteconf import COMPANIONS, SiteConfError, flatten, has_setting, localize
 
 if TYPE_CHECKING:
     from stratus.controller.core import Controller
@@ -96,6 +97,9 @@ HEARTBEAT_PERIOD_S = 10.0
 SCONTROL_TIMEOUT_S = 30.0
 #: How often Slurm's view of the nodes is reconciled with stratus's (clustermgtd's loop: 60 s).
 RECONCILE_PERIOD_S = 30.0
+#: How long Slurm must have a node POWERING_UP that stratus has not launched before the head
+#: node takes its resume request for lost (twice power_save_min_interval, and then some).
+LOST_RESUME_S = 75.0
 #: slurm.conf's SuspendTimeout as ParallelCluster sets it (CustomSlurmSettings may change it).
 DEFAULT_SUSPEND_TIMEOUT_S = 120.0
 
@@ -131,10 +135,10 @@ def remote_nodes(layout: ClusterLayout) -> list[str]:
 
 
 def unsupported_nodes(layout: ClusterLayout) -> list[str]:
-    """Compute resources ``Engine: slurm`` cannot run yet, as ``queue/compute resource``: nodes
-    on other machines joining a site's own Slurm (``Stratus.ExistingSlurm``), whose munge key
-    and slurm.conf stratus does not hold."""
-    if not layout.existing_slurm_conf:
+    """Compute resources ``Engine: slurm`` cannot run, as ``queue/compute resource``: nodes on
+    other machines joining a site's own Slurm (``Stratus.ExistingSlurm``) without the site's
+    munge key (``MungeKey``)."""
+    if not layout.existing_slurm_conf or layout.existing_slurm_munge_key:
         return []
     return [
         f"{q.name}/{cr.name}"
@@ -278,8 +282,20 @@ def build_site(paths: ClusterPaths, layout: ClusterLayout) -> SlurmSite:
         # node's API knows as an administrator.
         slurm_user=user,
         gpu_device_files=Path("/dev/nvidia0").exists(),
-        compare_conf_hash=not remote_nodes(layout),
+        # Nodes of other machines run on a slurm.conf with their own paths (see SlurmEngine).
+        compare_conf_hash=not remote_nodes(layout) or _site_compares_hashes(layout),
     )
+
+
+def _site_compares_hashes(layout: ClusterLayout) -> bool:
+    """With a site's own Slurm: whether its slurm.conf leaves DebugFlags to the site (it sets
+    them; else burst.conf suggests ``NO_CONF_HASH``). False without one."""
+    if not layout.existing_slurm_conf:
+        return False
+    try:
+        return has_setting(flatten(Path(layout.existing_slurm_conf)), "DebugFlags")
+    except SiteConfError:
+        return True  # unreadable here: create-cluster says so
 
 
 def program_text(module: str, cluster_dir: Path, action: str) -> str:
@@ -370,15 +386,18 @@ class SlurmEngine:
         # on a slurm.conf of their own: the cluster's, with their paths. slurmctld would log
         # each registration as a configuration mismatch unless told not to compare (the
         # differences are stratus's doing and only paths).
-        self.remote = frozenset(remote_nodes(layout)) if not self.existing else frozenset()
+        self.remote = frozenset(remote_nodes(layout))
+        self.munge_key = Path(layout.existing_slurm_munge_key) if self.existing else self.daemons.munge_key
         self.node_conf = ""
         self.node_gres = ""
-        if self.remote:
+        if self.remote and not self.existing:
             nsite = node_site(self.site)
             self.node_conf = render_slurm_conf(layout, nsite, slurm_settings) + accounting
             self.node_gres = render_gres_conf(layout, nsite)
         self._commands: asyncio.Queue[list[str]] | None = None
         self._down: set[str] = set()  # nodes this head node set DOWN in Slurm
+        # Nodes Slurm has POWERING_UP and stratus powered down: since when (monotonic time).
+        self._powering_up: dict[str, float] = {}
         self._last_heartbeat = 0.0
         self._env = {**self.daemons.client_env(), "SLURM_CONF": str(self.conf)}
         custom = dict(slurm_settings.cluster)
@@ -479,8 +498,9 @@ class SlurmEngine:
     def daemon_messages(self, node: str, address: str = "") -> list[Daemon]:
         """What a node's agent is told to keep running, in order. A node of this machine: its
         slurmd, on this slurm.conf (the site's with ``Stratus.ExistingSlurm``) and the head
-        node's munged. A node of another machine: a munged with the cluster's key, then slurmd
-        on the node's own slurm.conf (:func:`node_site`), all in the agent's daemon directory.
+        node's munged. A node of another machine: a munged with the cluster's key (the site's
+        ``MungeKey``), then slurmd on the node's own slurm.conf (:meth:`_node_files`), all in
+        the agent's daemon directory.
         ``address``: the node's, which munged records as the origin of its credentials (else it
         resolves the host's name, which can take long where names do not resolve)."""
         if node not in self.remote:
@@ -494,9 +514,7 @@ class SlurmEngine:
                 )
             ]
         d = DAEMON_DIR
-        files = [DaemonFile("slurm.conf", _b64(self.node_conf.encode()))]
-        if self.node_gres:
-            files.append(DaemonFile("gres.conf", _b64(self.node_gres.encode())))
+        files = self._node_files()
         munged = Daemon(
             name="munged",
             argv=[
@@ -509,7 +527,7 @@ class SlurmEngine:
                 f"--seed-file={d}/munged.seed",
                 *([f"--origin={address}"] if address else []),
             ],
-            files=[DaemonFile("munge.key", _b64(self.daemons.munge_key.read_bytes()), 0o400)],
+            files=[DaemonFile("munge.key", _b64(self.munge_key.read_bytes()), 0o400)],
             ready=NODE_MUNGE_SOCKET,
         )
         slurmd = Daemon(
@@ -520,6 +538,23 @@ class SlurmEngine:
             files=files,
         )
         return [munged, slurmd]
+
+    def _node_files(self) -> list[DaemonFile]:
+        """slurm.conf and its companions for a node of another machine: the cluster's as
+        rendered, or the site's (``Stratus.ExistingSlurm``) read now, Include lines followed, with
+        the node's own paths."""
+        if not self.existing:
+            files = [DaemonFile("slurm.conf", _b64(self.node_conf.encode()))]
+            if self.node_gres:
+                files.append(DaemonFile("gres.conf", _b64(self.node_gres.encode())))
+            return files
+        text = localize(flatten(self.conf), DAEMON_DIR, f"{DAEMON_DIR}/{NODE_MUNGE_SOCKET}")
+        files = [DaemonFile("slurm.conf", _b64(text.encode()))]
+        for name in COMPANIONS:
+            companion = self.conf.parent / name
+            if companion.is_file():
+                files.append(DaemonFile(name, _b64(companion.read_bytes())))
+        return files
 
     def joined(self, node: str, conn: AgentConn) -> None:
         """A node's agent joined: have it start the node's slurmd, once Slurm is ready for it."""
@@ -545,7 +580,14 @@ class SlurmEngine:
             where = [f"NodeAddr={address}", f"NodeHostname={address}"]
             await self._run(["scontrol", "update", f"NodeName={node}", *where])
         asked = math.floor(time.time())
-        for msg in self.daemon_messages(node, address):
+        try:
+            messages = self.daemon_messages(node, address)
+        except (OSError, SiteConfError) as exc:
+            # The site's slurm.conf or munge key unreadable now: the node cannot join Slurm (it
+            # reaches ResumeTimeout there, and is retired).
+            log.error("node %s: cannot start its slurmd: %s", node, exc)
+            return
+        for msg in messages:
             conn.send(msg)
         if "DOWN" not in flags:
             return  # powered up by Slurm (POWERING_UP there), never started, or already running
@@ -595,12 +637,17 @@ class SlurmEngine:
         return text
 
     async def reconcile(self) -> None:
-        """What clustermgtd does about Slurm's view of the nodes, once per
-        :data:`RECONCILE_PERIOD_S`: a node Slurm left DOWN and powered down (a ResumeTimeout, a
-        failed launch) that stratus has powered down and usable is powered down again in Slurm
+        """What clustermgtd does about Slurm's view of the nodes, at start and once per
+        :data:`RECONCILE_PERIOD_S`: partitions UP or INACTIVE as in stratus; a node Slurm left
+        DOWN and powered down (a ResumeTimeout, a failed launch) that stratus has powered down
+        and usable is powered down again in Slurm
         (``POWER_DOWN_FORCE``; with ``idle_on_node_suspend`` it is idle~ and usable after
         SuspendTimeout); a node Slurm is powering up that stratus has powered down (a resume
-        request lost when the head node stopped) is powered up."""
+        request lost when the head node stopped) is powered up, once it has been so for
+        :data:`LOST_RESUME_S` (slurmctld marks a node POWERING_UP up to
+        ``power_save_min_interval`` before its resume program runs: until then the request may be
+        on its way)."""
+        await self._reconcile_partitions()
         info = await self.node_info()
         engine = self.ctrl.engine
         lost: list[str] = []
@@ -614,13 +661,36 @@ class SlurmEngine:
                 self.scontrol("update", f"NodeName={name}", "State=POWER_DOWN_FORCE")
             elif "POWERING_UP" in flags and not node.defn.static:
                 lost.append(name)
+        now = time.monotonic()
+        self._powering_up = {n: self._powering_up.get(n, now) for n in lost}
+        lost = [n for n in lost if now - self._powering_up[n] >= LOST_RESUME_S]
         if lost:
             log.info("Slurm is powering up %s, which stratus has powered down: powering up", ",".join(lost))
             self.power("resume", lost)
 
+    async def _reconcile_partitions(self) -> None:
+        """Partitions UP or INACTIVE in Slurm as in stratus: slurmctld takes a partition's state
+        from slurm.conf when it starts (a head node that restarts with the fleet stopped would
+        otherwise leave Slurm scheduling on it)."""
+        out = await self._run(["scontrol", "-o", "show", "partition"])
+        for line in (out or "").splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            partition = self.ctrl.engine.partitions.get(fields.get("PartitionName", ""))
+            if partition is None:
+                continue  # a site's own partition (Stratus.ExistingSlurm)
+            want = "UP" if partition.up else "INACTIVE"
+            if fields.get("State") != want:
+                log.info(
+                    "partition %s is %s in Slurm, %s in stratus", partition.name, fields.get("State"), want
+                )
+                self.scontrol("update", f"PartitionName={partition.name}", f"State={want}")
+
     async def _reconcile_loop(self) -> None:
+        # Once at start (after a head node restart Slurm may differ), then periodically.
+        delay = 1.0
         while True:
-            await asyncio.sleep(RECONCILE_PERIOD_S)
+            await asyncio.sleep(delay)
+            delay = RECONCILE_PERIOD_S
             try:
                 await self.reconcile()
             except Exception:

@@ -618,5 +618,11 @@ def render_burst_lines(
     static = _static_nodes(layout)
     if static:
         lines.append(f"# Static nodes are never powered down: add them to SuspendExcNodes: {static}")
+    if not site.compare_conf_hash:
+        lines += [
+            "# Nodes of other machines run slurmd on this configuration with paths of their own",
+            "# (munged's socket, slurmd's spool, pid and log files): add DebugFlags=NO_CONF_HASH, or",
+            "# slurmctld logs each of their registrations as a configuration mismatch.",
+        ]
     lines.append(f"# END stratus cluster {site.cluster_name}")
     return "\n".join(lines) + "\n"

@@ -36,10 +36,11 @@ class String(TypeDecorator[str]):
         return value
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Columns added after a schema version, as (version, table, column, SQL type): a store of an
 # older version gets them on open (``ALTER TABLE ... ADD COLUMN``; existing rows read NULL).
+# Tables added after one (door_objects: version 3) are created on open.
 ADDED_COLUMNS: tuple[tuple[int, str, str, str], ...] = ((2, "steps", "usage", "TEXT"),)
 
 metadata = MetaData()
@@ -161,3 +162,17 @@ journal = Table(
     Column("run", Integer, nullable=False),
 )
 Index("journal_key", journal.c.entity, journal.c.key)
+
+# Objects a front door keeps besides jobs (the Batch door's job definitions, job queues, compute
+# environments, access keys ...): one JSON document per (door, kind, key), written by the
+# controller like everything else.
+door_objects = Table(
+    "door_objects",
+    metadata,
+    Column("door", String, primary_key=True),
+    Column("kind", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)

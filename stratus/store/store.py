@@ -28,7 +28,17 @@ from sqlalchemy.pool import NullPool
 
 from stratus.engine.engine import Engine as SchedEngine
 from stratus.engine.indexset import IndexSet
-from stratus.engine.model import Allocation, Changes, DepCondition, Job, JobSpec, Node, NodeDef, Transition
+from stratus.engine.model import (
+    Allocation,
+    Changes,
+    DepCondition,
+    Job,
+    JobSpec,
+    Node,
+    NodeDef,
+    RetryRule,
+    Transition,
+)
 from stratus.engine.states import JobState, NodeState
 from stratus.store import schema
 
@@ -99,6 +109,7 @@ class Store:
             version = int(self.get_meta(conn, "schema_version") or 1)
             if version >= schema.SCHEMA_VERSION:
                 return
+            schema.metadata.create_all(conn)  # tables added since (existing ones untouched)
             for since, table, column, sql_type in schema.ADDED_COLUMNS:
                 present = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
                 if since > version and column not in present:
@@ -220,6 +231,40 @@ class Store:
                 env=json.dumps(env),
             )
         )
+
+    # -- front doors' objects ---------------------------------------------------------------------
+
+    def put_object(
+        self, conn: Connection, door: str, kind: str, key: str, body: dict[str, Any], now: float
+    ) -> float:
+        """Create or replace one object; its creation time (kept when it is replaced)."""
+        t = schema.door_objects
+        where = (t.c.door == door) & (t.c.kind == kind) & (t.c.key == key)
+        row = conn.execute(select(t.c.created).where(where)).first()
+        text = json.dumps(body, sort_keys=True)
+        if row is None:
+            values = {"door": door, "kind": kind, "key": key, "body": text, "created": now, "updated": now}
+            conn.execute(t.insert().values(**values))
+            return now
+        conn.execute(t.update().where(where).values(body=text, updated=now))
+        return float(row[0])
+
+    def delete_object(self, conn: Connection, door: str, kind: str, key: str) -> bool:
+        """Remove one object; whether it was there."""
+        t = schema.door_objects
+        done = conn.execute(t.delete().where((t.c.door == door) & (t.c.kind == kind) & (t.c.key == key)))
+        return bool(done.rowcount)
+
+    def load_objects(
+        self, conn: Connection, door: str, kind: str, key: str | None = None
+    ) -> list[tuple[str, dict[str, Any], float, float]]:
+        """(key, body, created, updated) of a door's objects of ``kind`` (one ``key``), by key."""
+        t = schema.door_objects
+        q = select(t.c.key, t.c.body, t.c.created, t.c.updated).where((t.c.door == door) & (t.c.kind == kind))
+        if key is not None:
+            q = q.where(t.c.key == key)
+        rows = conn.execute(q.order_by(t.c.key)).all()
+        return [(r[0], json.loads(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     def append_journal(self, conn: Connection, transitions: Iterable[Transition]) -> None:
         rows = [
@@ -517,6 +562,13 @@ def _spec(text: str) -> JobSpec:
     for key in ("partitions", "features"):
         spec_d[key] = tuple(spec_d.get(key) or ())
     spec_d["dependencies"] = tuple(DepCondition(**d) for d in spec_d.get("dependencies") or ())
+    rules = spec_d.get("retry_rules") or ()
+    spec_d["retry_rules"] = tuple(
+        RetryRule(
+            r["action"], r.get("exit_code"), None if r.get("end_states") is None else tuple(r["end_states"])
+        )
+        for r in rules
+    )
     if spec_d.get("warn_signal") is not None:
         spec_d["warn_signal"] = tuple(spec_d["warn_signal"])
     return JobSpec(**spec_d)

@@ -15,6 +15,7 @@ from stratus.engine.model import (
     PartitionDef,
     PowerUp,
     PriorityConfig,
+    RetryRule,
 )
 from stratus.engine.states import JobState
 from stratus.store.store import job_to_row, row_to_job
@@ -88,6 +89,36 @@ def test_kills_are_not_retried() -> None:
     assert e.tick(10.0) == [KillJob(timed_out.id, 0, ("n2",), "TIMEOUT")]
     e.job_ended(timed_out.id, 0, 10.5, signal=15)
     assert cancelled.state == JobState.CANCELLED and timed_out.state == JobState.TIMEOUT
+
+
+def test_retry_rules_decide_which_failures_run_again() -> None:
+    """The first rule that applies decides; an attempt no rule applies to is retried."""
+    rules = (
+        RetryRule("EXIT", exit_code="3"),
+        RetryRule("RETRY", exit_code="1*"),
+        RetryRule("EXIT", end_states=("OUT_OF_MEMORY",)),
+        RetryRule("EXIT"),
+    )
+    e = engine()
+    cases = [({"exit_code": 3}, False), ({"exit_code": 12}, True), ({"exit_code": 7}, False),
+             ({"out_of_memory": True}, False)]  # fmt: skip
+    for t, (kw, retried) in enumerate(cases):
+        job = e.submit(spec(max_attempts=2, retry_rules=rules), 10.0 * t)
+        assert e.schedule(10.0 * t) == [LaunchJob(job.id, 0, ("n1",))]
+        e.job_ended(job.id, 0, 10.0 * t + 1, **kw)  # type: ignore[arg-type]
+        assert (job.state == JobState.PENDING) == retried, kw
+        if retried:
+            e.cancel(job.id, None, 10.0 * t + 2)
+    unruled = e.submit(spec(max_attempts=2, retry_rules=(RetryRule("EXIT", exit_code="9"),)), 50.0)
+    e.schedule(50.0)
+    e.job_ended(unruled.id, 0, 51.0, exit_code=4)
+    assert unruled.state == JobState.PENDING  # no rule applies: retried, as AWS Batch does
+    # Stored and loaded with the job.
+    again = row_to_job(json.loads(json.dumps(job_to_row(unruled))))
+    assert again.spec.retry_rules == unruled.spec.retry_rules
+    ooms = RetryRule("RETRY", end_states=("OUT_OF_MEMORY",))
+    loaded = row_to_job(json.loads(json.dumps(job_to_row(e.submit(spec(retry_rules=(ooms,)), 52.0)))))
+    assert loaded.spec.retry_rules == (ooms,)
 
 
 def test_a_multi_node_retry_stops_the_other_nodes_first() -> None:

@@ -15,10 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
+from stratus.slurmengine.daemons import SlurmDaemons
 from tests.ec2_boot import Booter, booting
 from tests.ec2_endpoint import (
     CREDENTIALS,
@@ -30,6 +32,14 @@ from tests.ec2_endpoint import (
     stock_image,
 )
 from tests.integration.harness import Stratus, wait_for
+from tests.slurmengine.test_burst import (  # noqa: F401 (the site fixture)
+    _job_state,
+    _partitions,
+    _restart_slurmctld,
+    _run_job,
+    _sbatch,
+    site,
+)
 from tests.slurmengine.test_engine import (  # noqa: F401 (fixtures)
     home,
     job_state,
@@ -39,7 +49,9 @@ from tests.slurmengine.test_engine import (  # noqa: F401 (fixtures)
     stratus,
 )
 
-CONFIG = """\
+# A cluster of EC2 instances on real Slurm: ``{resources}`` (its compute resources) and
+# ``{existing}`` (an ExistingSlurm block, or nothing) filled in by the tests.
+TEMPLATE = """\
 Region: {region}
 HeadNode:
   InstanceType: t2.micro
@@ -50,6 +62,19 @@ Scheduling:
   SlurmQueues:
   - Name: cloud
     ComputeResources:
+{resources}\
+Stratus:
+  Engine: slurm
+{existing}\
+  Providers:
+  - Name: aws
+    Type: ec2
+    EndpointUrl: {url}
+    ImageId: {image}
+    InstallCommand: ""
+"""
+
+RESOURCES = """\
     - Name: small
       Provider: aws
       InstanceType: t3.micro
@@ -58,14 +83,6 @@ Scheduling:
       Provider: aws
       InstanceType: c5.large
       MaxCount: 1
-Stratus:
-  Engine: slurm
-  Providers:
-  - Name: aws
-    Type: ec2
-    EndpointUrl: {url}
-    ImageId: {image}
-    InstallCommand: ""
 """
 
 
@@ -85,6 +102,16 @@ def proxy(moto_url: str) -> Iterator[FaultProxy]:
 def booter(proxy: FaultProxy, home: Path) -> Iterator[Booter]:  # noqa: F811
     with booting(proxy.url, home / "instances") as b:
         yield b
+
+
+def _aws(stratus: Stratus) -> None:  # noqa: F811
+    """The endpoint's credentials, and none of the machine's."""
+    stratus.env.update(
+        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+    )
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        stratus.env.pop(key, None)
 
 
 def _live(url: str) -> list[str]:
@@ -117,17 +144,14 @@ def test_engine_slurm_powers_ec2_instances_up_and_down_and_marks_a_node_without_
     booter: Booter,
     moto_url: str,
 ) -> None:
-    stratus.env.update(
-        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
-    )
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        stratus.env.pop(key, None)
+    _aws(stratus)
     work = home / "work"
     work.mkdir()
     work.chmod(0o755)
     proxy.fail_type("t3.micro", "InsufficientInstanceCapacity")
-    config = CONFIG.format(region=REGION, url=proxy.url, image=stock_image(moto_url))
+    config = TEMPLATE.format(
+        region=REGION, resources=RESOURCES, existing="", url=proxy.url, image=stock_image(moto_url)
+    )
     c = stratus.create("ec", config, home)
 
     # No capacity for the small node: Slurm's resume program asks for it, the launch fails, and
@@ -164,3 +188,81 @@ def test_engine_slurm_powers_ec2_instances_up_and_down_and_marks_a_node_without_
     wait_for(lambda: iid in booter.ended, 30, what="the instance to be switched off")
     assert "suspend cloud-dy-big-1: HTTP 200" in (c.root / "slurm" / "log" / "power.log").read_text()
     assert not booter.errors
+
+
+BURST_RESOURCES = """\
+    - Name: dy
+      Provider: aws
+      InstanceType: t3.micro
+      MaxCount: 1
+"""
+
+
+def burst_config(conf: Path, key: str, url: str, image: str) -> str:
+    existing = f"  ExistingSlurm:\n    Conf: {conf}\n    MungeKey: {key}\n"
+    return TEMPLATE.format(region=REGION, resources=BURST_RESOURCES, existing=existing, url=url, image=image)
+
+
+@real_slurm
+def test_an_existing_slurm_bursts_into_ec2_instances(
+    site: SlurmDaemons,  # noqa: F811
+    stratus: Stratus,  # noqa: F811
+    home: Path,  # noqa: F811
+    proxy: FaultProxy,
+    booter: Booter,
+    moto_url: str,
+) -> None:
+    _aws(stratus)
+    work = home / "work"
+    work.mkdir()
+    work.chmod(0o755)
+    conf = site.slurm_conf
+    # Without the site's munge key, nodes on EC2 could not join: refused, nothing created.
+    missing = "/nonexistent/munge.key"
+    image = stock_image(moto_url)
+    no_key = burst_config(conf, missing, proxy.url, image)
+    cfg = home / "nokey.yaml"
+    cfg.write_text(no_key.replace(f"    MungeKey: {missing}\n", ""))
+    r = stratus.run("create-cluster", "-n", "nokey", "-c", str(cfg))
+    assert r.code == 1 and "Stratus.ExistingSlurm.MungeKey is missing" in r.out, r.out
+    cfg.write_text(no_key)
+    r = stratus.run("create-cluster", "-n", "nokey", "-c", str(cfg))
+    assert r.code == 1 and "/nonexistent/munge.key is not a readable file" in r.out, r.out
+    assert not stratus.cluster_dir("nokey").exists()
+
+    config = burst_config(conf, str(site.munge_key), proxy.url, image)
+    c = stratus.create("bec", config, home)
+    burst = c.root / "slurm" / "burst.conf"
+    assert "add DebugFlags=NO_CONF_HASH" in burst.read_text()
+    original = conf.read_text()
+    conf.write_text(original + f"include {burst}\n")
+    _restart_slurmctld(site)
+    wait_for(lambda: "cloud" in _partitions(site), 30, interval=0.5, what="the stratus partition at the site")
+
+    # The site's job on the stratus partition: an EC2 instance is launched, its agent runs a
+    # munged with the site's key and slurmd on the site's configuration (with the node's paths).
+    job = _sbatch(site, "cloud", work / "cloud.out")
+    try:
+        wait_for(lambda: _job_state(site, job) == "COMPLETED", 180, interval=1, what="the burst job")
+    except AssertionError:
+        raise AssertionError(str(_partitions(site)) + _diagnostics(c.root, booter)) from None
+    assert (work / "cloud.out").read_text() == "on cloud-dy-dy-1\n"
+    (iid,) = _live(proxy.url)
+    agent = int((booter.booted[iid] / "agent.pid").read_text())
+    children = {p.name(): p for p in psutil.Process(agent).children(recursive=True)}
+    key_arg = next(a for a in children["munged"].cmdline() if a.startswith("--key-file="))
+    node_dir = Path(key_arg.split("=", 1)[1]).parent
+    assert (node_dir / "munge.key").read_bytes() == site.munge_key.read_bytes()
+    node_conf = (node_dir / "slurm.conf").read_text()
+    assert "NodeName=cloud-dy-dy-1" in node_conf and f"AuthInfo=socket={node_dir}/munge.socket" in node_conf
+
+    # Idle: the site's slurmctld suspends it through stratus; the instance is terminated.
+    wait_for(lambda: not _live(proxy.url), 150, interval=1, what="the idle instance to be terminated")
+    wait_for(lambda: iid in booter.ended, 30, what="the instance to be switched off")
+    assert not node_dir.exists()
+
+    # Undone: the include removed, slurmctld restarted, the cluster deleted; the site works.
+    conf.write_text(original)
+    _restart_slurmctld(site)
+    assert stratus.run("delete-cluster", "-n", "bec", "--wait", timeout=300).code == 0
+    assert _run_job(site, "local", work / "after.out", 60) == "on site-1"

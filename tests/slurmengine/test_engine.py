@@ -175,7 +175,8 @@ def test_engine_slurm_cluster_runs_jobs_on_powered_up_nodes(stratus: Stratus, ho
     work.mkdir()
     work.chmod(0o755)
     # A short SuspendTimeout: a node Slurm powers down is usable again sooner (120 s by default).
-    c = stratus.create("sc", config(custom="SuspendTimeout: 10", database=DATABASE), home)
+    text = config(custom="SuspendTimeout: 10", database=DATABASE)
+    c = stratus.create("sc", text, home)
     root = c.root
 
     # Slurm's own sinfo, through stratus ssh: the static node idle once its slurmd has registered
@@ -230,6 +231,23 @@ def test_engine_slurm_cluster_runs_jobs_on_powered_up_nodes(stratus: Stratus, ho
         interval=0.5,
         what="partitions INACTIVE in Slurm",
     )
+    # update-cluster with the fleet stopped (a queue added): the head node restarts onto the new
+    # configuration, slurmctld with it, and the partitions stay INACTIVE in Slurm.
+    more = "  - Name: more\n    ComputeResources:\n    - Name: dy\n      InstanceType: t2.micro\n"
+    grown = home / "grown.yaml"
+    grown.write_text(text.replace("      MaxCount: 2\n", "      MaxCount: 2\n" + more, 1))
+    r = stratus.run("update-cluster", "-n", "sc", "-c", str(grown), "--wait", timeout=300)
+    assert r.code == 0 and r.json["clusterStatus"] == "UPDATE_COMPLETE", r.out + r.err
+    assert "PartitionName=more " in (root / "slurm" / "slurm.conf").read_text()
+    wait_for(
+        lambda: (
+            shell(stratus, "sc", "sinfo -h -o '%P %a'").out.split("\n")[:3]
+            == ["q1* inactive", "cloud inactive", "more inactive"]
+        ),
+        30,
+        interval=0.5,
+        what="every partition INACTIVE in the restarted slurmctld",
+    )
     assert stratus.run("update-compute-fleet", "-n", "sc", "--status", "START_REQUESTED").code == 0
     wait_for(
         lambda: "q1* up idle q1-st-st-1" in shell(stratus, "sc", "sinfo -h -o '%P %a %t %N'").out,
@@ -237,6 +255,7 @@ def test_engine_slurm_cluster_runs_jobs_on_powered_up_nodes(stratus: Stratus, ho
         interval=1,
         what="the static node back in Slurm",
     )
+    assert "more up idle~ more-dy-dy-[1-10]" in shell(stratus, "sc", "sinfo -h -o '%P %a %t %N'").out
 
 
 def test_engine_slurm_without_slurm_installed_names_the_packages(tmp_path: Path) -> None:

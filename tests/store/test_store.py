@@ -75,7 +75,8 @@ def test_readonly_open_sees_committed_writes(tmp_path: Path) -> None:
 
 
 def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
-    """A version-1 store (no steps.usage) gains the column, keeps its rows and records step usage."""
+    """A version-1 store (no steps.usage, no door_objects) gains the column and the table, keeps
+    its rows and records step usage and objects."""
     import json
     import sqlite3
 
@@ -83,6 +84,7 @@ def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
     Store.open(path, create=True).close()
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE steps DROP COLUMN usage")
+    con.execute("DROP TABLE door_objects")
     con.execute(
         "INSERT INTO steps (job_id, run, step_id, name, nodes, ntasks, cpus, start_time, state, "
         "exit_code, exit_signal) VALUES (7, 0, 0, 'true', '[\"n1\"]', 1, 1, 1.0, 'RUNNING', 0, 0)"
@@ -93,8 +95,11 @@ def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
     store = Store.open(path)
     try:
         with store.transaction() as conn:
-            assert store.get_meta(conn, "schema_version") == 2
+            assert store.get_meta(conn, "schema_version") == 3
             store.end_step(conn, 7, 0, 0, "COMPLETED", 0, 0, 2.0, {"utime": 0.5, "maxrss_kb": 900})
+            store.put_object(conn, "batch", "job-queue", "q", {"state": "ENABLED"}, 5.0)
+        with store.reading() as conn:
+            assert store.load_objects(conn, "batch", "job-queue") == [("q", {"state": "ENABLED"}, 5.0, 5.0)]
     finally:
         store.close()
     con = sqlite3.connect(path)
