@@ -11,10 +11,11 @@ What a Batch object is here:
   compute environments: a job submitted to it may run in any of their queues, the first that can
   start it first. ENABLED or DISABLED; deleting one takes DISABLED first and terminates its jobs.
 * A **job definition** is stored by name and revision (1, 2, ...), ACTIVE until deregistered.
-  Jobs run their ``command`` on the node, as the submitting user, when the definition's
-  ``platformCapabilities`` holds ``STRATUS_HOST`` (see :mod:`stratus.batch.shapes`). Container
-  images and multi-node definitions are registered and described, but their jobs are refused
-  at SubmitJob with a message that says so: this cluster does not run them yet.
+  Jobs run, as the submitting user, their image in a container (:mod:`stratus.batch.containers`)
+  or, when the definition's ``platformCapabilities`` holds ``STRATUS_HOST`` (see
+  :mod:`stratus.batch.shapes`), their ``command`` on the node. Multi-node definitions are
+  registered and described, but their jobs are refused at SubmitJob with a message that says
+  so: this cluster does not run them yet.
 * A **job** is a job of the cluster's engine, listed by ``squeue`` too. Its id is a UUID-shaped
   string that carries the engine's job id (:func:`job_id_of`); an array's children are
   ``<parent>:<index>``. States map as: pending (held or waiting on a dependency) → PENDING,
@@ -45,6 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from stratus.batch import containers
 from stratus.batch import shapes as s
 from stratus.batch.shapes import STRATUS_HOST, BatchClientError
 from stratus.engine.indexset import IndexSet
@@ -388,17 +390,12 @@ class BatchDoor:
                 "does not run those through the Batch API yet"
             )
         container = dict(d.get("containerProperties") or {})
-        if STRATUS_HOST not in (d.get("platformCapabilities") or []):
-            raise BatchClientError(
-                f"jobDefinition: {d['jobDefinitionArn']} runs a container image ({container.get('image')}), "
-                "and this cluster does not run container jobs yet; register the definition with "
-                'platformCapabilities ["STRATUS_HOST"] to run its command on the node'
-            )
+        on_host = STRATUS_HOST in (d.get("platformCapabilities") or [])
         over = r.container_overrides
         command = list(over.command) if over and over.command else list(container.get("command") or [])
         parameters = {**(d.get("parameters") or {}), **(r.parameters or {})}
         command = [_REF.sub(lambda m: parameters.get(m.group(1), m.group(0)), arg) for arg in command]
-        if not command:
+        if not command and STRATUS_HOST in (d.get("platformCapabilities") or []):
             raise BatchClientError("containerOverrides.command: the job has no command to run")
         env = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
         if over and over.environment:
@@ -463,7 +460,27 @@ class BatchDoor:
             "workdir": home,
             "logDir": str(self.log_dir),
         }
-        script = "#!/bin/sh\n" + "exec " + shlex.join(command) + "\n"
+        if on_host:
+            script = "#!/bin/sh\n" + "exec " + shlex.join(command) + "\n"
+        else:
+            info["image"] = container["image"]
+            batch_vars = [
+                "AWS_BATCH_JOB_ID",
+                "AWS_BATCH_JOB_ATTEMPT",
+                "AWS_BATCH_JQ_NAME",
+                "AWS_BATCH_CE_NAME",
+            ]
+            if array is not None:
+                batch_vars.append("AWS_BATCH_JOB_ARRAY_INDEX")
+            script = containers.script(
+                shlex.split(self.service.layout.batch_api_container_runtime or "podman"),
+                container["image"],
+                command,
+                [*env, *batch_vars],
+                vcpus=float(resources["VCPU"]) if "VCPU" in resources else None,
+                memory_mib=int(resources["MEMORY"]) if "MEMORY" in resources else None,
+                container=container,
+            )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.chmod(0o1733)  # each job writes its own file; nobody lists the others
         try:
@@ -523,6 +540,9 @@ class BatchDoor:
             return "Job attempt duration exceeded timeout"
         if job.state == JobState.CANCELLED:
             return "Dependent Job failed" if job.reason == "DependencyNeverSatisfied" else "Job cancelled"
+        image = self._info(job).get("image")
+        if image and job.state == JobState.FAILED and job.exit_code == containers.CANNOT_PULL:
+            return f"CannotPullContainerError: {image}: the image is not on the node and could not be pulled"
         if job.state == JobState.OUT_OF_MEMORY:
             return "OutOfMemoryError: Container killed due to memory usage"
         if job.state in (JobState.NODE_FAIL, JobState.BOOT_FAIL):
@@ -542,6 +562,7 @@ class BatchDoor:
             f"{info.get('jobDefinitionName', 'job')}/default/{batch_id.replace(':', '-')}.{job.run + 1}"
         )
         container: dict[str, Any] = {
+            **({"image": info["image"]} if info.get("image") else {}),
             "command": info.get("command", []),
             "environment": info.get("environment", []),
             "resourceRequirements": info.get("resourceRequirements", []),

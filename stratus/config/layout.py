@@ -293,6 +293,7 @@ class ClusterLayout:
     # port 0: a free port, kept once chosen).
     batch_api_address: str = ""
     batch_api_port: int = 0
+    batch_api_container_runtime: str = "podman"
 
     def provider(self, name: str) -> ProviderLayout | None:
         """The ``Stratus.Providers`` entry called ``name``, if there is one."""
@@ -493,6 +494,11 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
         ),
         batch_api_port=(
             (config.stratus.batch_api.port or 0) if config.stratus and config.stratus.batch_api else 0
+        ),
+        batch_api_container_runtime=(
+            (config.stratus.batch_api.container_runtime or "podman")
+            if config.stratus and config.stratus.batch_api
+            else "podman"
         ),
         existing_slurm_munge_key=(
             config.stratus.existing_slurm.munge_key or ""

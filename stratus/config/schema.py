@@ -999,10 +999,14 @@ class StratusExistingSlurm(Section):
 class StratusBatchApi(Section):
     """``Stratus.BatchApi``: the cluster serves the AWS Batch API (boto3, the AWS CLI) on
     ``Address`` (default 127.0.0.1, this machine only) and ``Port`` (default: a free port,
-    chosen when the head node first starts and kept across restarts)."""
+    chosen when the head node first starts and kept across restarts); container jobs run with
+    ``ContainerRuntime`` on the nodes."""
 
     address: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s]+$")] | None = None
     port: Annotated[Int, Field(ge=0, le=65535)] | None = None
+    # The command line of the container runtime that runs container jobs on the nodes (podman by
+    # default, or docker; global options go here too).
+    container_runtime: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
 
 
 class StratusSettings(Section):

@@ -295,16 +295,22 @@ def test_the_endpoint_refuses_what_aws_refuses(
         )
     assert batch.describe_job_queues()["jobQueues"] == []
 
-    # A container image: registered, but this cluster does not run container jobs yet.
+    # A multi-node definition: registered, but its jobs are not run through this API yet.
     batch.create_job_queue(
         jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "q1"}]
     )
     batch.register_job_definition(
         jobDefinitionName="img",
-        type="container",
-        containerProperties={"image": "busybox", "command": ["true"]},
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [
+                {"targetNodes": "0:1", "container": {"image": "busybox", "command": ["true"]}}
+            ],
+        },
     )
-    with pytest.raises(ClientError, match="does not run container jobs yet"):
+    with pytest.raises(ClientError, match="multi-node parallel definition"):
         batch.submit_job(jobName="j", jobQueue="q", jobDefinition="img")
     batch.register_job_definition(
         jobDefinitionName="host",
