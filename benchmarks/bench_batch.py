@@ -168,27 +168,32 @@ def setup_moto(url: str) -> tuple[Any, str, str]:
     )
     role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     batch = _client(url, "a", "b")
-    ce = batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED", serviceRole=role)
+    ce = batch.create_compute_environment(
+        computeEnvironmentName="bench-ce", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )
     batch.create_job_queue(
-        jobQueueName="jq",
+        jobQueueName="bench-queue",
+        state="ENABLED",
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
     )
     batch.register_job_definition(
-        jobDefinitionName="jd",
+        jobDefinitionName="bench-def",
         type="container",
         containerProperties={"image": "busybox", "command": ["true"], "vcpus": 1, "memory": 128},
     )
-    return batch, "jq", "jd"
+    return batch, "bench-queue", "bench-def"
 
 
 def setup_stratus(creds: dict[str, str]) -> tuple[Any, str, str]:
     batch = _client(creds["EndpointUrl"], creds["AccessKeyId"], creds["SecretAccessKey"])
     batch.create_job_queue(
-        jobQueueName="jq", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "q1"}]
+        jobQueueName="bench-queue",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "q1"}],
     )
     batch.register_job_definition(
-        jobDefinitionName="jd",
+        jobDefinitionName="bench-def",
         type="container",
         platformCapabilities=["STRATUS_HOST"],
         containerProperties={
@@ -200,11 +205,11 @@ def setup_stratus(creds: dict[str, str]) -> tuple[Any, str, str]:
     for i in range(2):
         batch.submit_job(
             jobName=f"hold{i}",
-            jobQueue="jq",
-            jobDefinition="jd",
+            jobQueue="bench-queue",
+            jobDefinition="bench-def",
             containerOverrides={"command": ["sleep", "3600"]},
         )
-    return batch, "jq", "jd"
+    return batch, "bench-queue", "bench-def"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -362,7 +367,7 @@ def main() -> int:
     row("c. DescribeJobs, 100 jobs (s)", "describe_100_s", "")
     row(f"c. ListJobs through {n} jobs, 100 a page (s)", "list_all_s", "")
     row("d. submit to RUNNING, command on the node (s)", "to_running_host_s", "")
-    row("d. submit to RUNNING, container (podman) (s)", "to_running_container_s", "")
+    row("d. submit to RUNNING, container job (s)", "to_running_container_s", "")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -554,7 +554,9 @@ class BatchDoor:
             return f"{self.job_id(job.array_id)}:{job.task_id}"
         return self.job_id(job.id)
 
-    def _detail(self, job: Job, children: Sequence[Job] = ()) -> dict[str, Any]:
+    def _detail(self, job: Job, records: Sequence[Job] = ()) -> dict[str, Any]:
+        """The JobDetail of ``job``; for an array's parent, ``records`` are the array's records
+        (its pending remainder counts once per pending task, without being expanded)."""
         info = self._info(job)
         status = self.status(job)
         batch_id = self._batch_id(job)
@@ -606,8 +608,11 @@ class BatchDoor:
                 detail["arrayProperties"] = {"index": job.task_id}
             else:
                 summary = {st: 0 for st in STATUSES}
-                for child in children:
-                    summary[self.status(child)] += 1
+                for rec in records:
+                    if rec.is_array_remainder and rec.pending_tasks is not None:
+                        summary[self.status(rec)] += len(rec.pending_tasks)
+                    elif rec.task_id is not None:
+                        summary[self.status(rec)] += 1
                 detail["arrayProperties"] = {"size": info["arraySize"], "statusSummary": summary}
                 detail["status"] = _parent_status(summary)
         return detail
@@ -637,9 +642,10 @@ class BatchDoor:
             if not records or not self._info(records[0]).get("jobQueue"):
                 continue  # not a job of this door, or no longer held
             if index is None:
-                children = self._children(records, engine_id)
-                head = _array_head(records, engine_id) if children else records[0]
-                out.append(self._detail(head, children))
+                if _is_array(records):
+                    out.append(self._detail(_array_head(records, engine_id), records))
+                else:
+                    out.append(self._detail(records[0]))
             else:
                 child = next((c for c in self._children(records, engine_id) if c.task_id == index), None)
                 if child is not None:
@@ -647,10 +653,10 @@ class BatchDoor:
         return {"jobs": out}
 
     def list_jobs(self, r: s.ListJobsRequest, who: Identity) -> dict[str, Any]:
-        rows: list[Job] = []
+        rows: list[tuple[Job, Sequence[Job]]] = []  # (a job or an array's parent, its records)
         if r.array_job_id:
             ids = self.job_id_of(r.array_job_id)
-            rows = self._children(self._records(ids[0]), ids[0]) if ids else []
+            rows = [(child, ()) for child in self._children(self._records(ids[0]), ids[0])] if ids else []
         elif r.multi_node_job_id:
             rows = []
         else:
@@ -662,15 +668,15 @@ class BatchDoor:
                     continue
                 heads[engine_id] = job
             for engine_id, job in heads.items():
+                if job.array_id is None and job.pending_tasks is None:
+                    rows.append((job, ()))
+                    continue
                 records = self._records(engine_id)
-                children = self._children(records, engine_id)
-                rows.append(_array_head(records, engine_id) if children else job)
-        summaries = []
-        for job in sorted(rows, key=lambda j: (j.submit_time, j.id)):
-            detail = self._detail(
-                job, self._children(self._records(job.id), job.id) if job.task_id is None else ()
-            )
-            summaries.append(detail)
+                rows.append((_array_head(records, engine_id), records))
+        summaries = [
+            self._detail(job, records)
+            for job, records in sorted(rows, key=lambda x: (x[0].submit_time, x[0].id))
+        ]
         if r.filters:
             summaries = [d for d in summaries if all(_matches(d, f.name, f.values[0]) for f in r.filters)]
             summaries.sort(key=lambda d: -int(d["createdAt"] or 0))
@@ -786,6 +792,10 @@ def _parent_status(summary: dict[str, int]) -> str:
     if summary["SUCCEEDED"] + summary["FAILED"]:
         return "RUNNING"
     return "RUNNABLE" if summary["RUNNABLE"] else "PENDING"
+
+
+def _is_array(records: Sequence[Job]) -> bool:
+    return any(rec.task_id is not None or rec.is_array_remainder for rec in records)
 
 
 def _task_view(rec: Job, engine_id: int, index: int) -> Job:

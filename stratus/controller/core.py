@@ -71,7 +71,10 @@ def _bind(port: int, host: str = HEAD_ADDRESS) -> socket.socket:
     """A listening TCP socket on ``host``: ``port`` if free, any free port otherwise."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for candidate in (port, 0) if port else (0,):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on connections
+        # of sockets that say they are TCP, and with it on, every answer written in two parts
+        # (headers, body) waited up to 40 ms for the client's delayed acknowledgement.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))
