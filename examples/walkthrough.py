@@ -179,7 +179,12 @@ def main() -> int:
     time.sleep(0.3)
     ssh("squeue", work)
     ssh("sinfo", work)
-    wait(lambda: " R " in ssh("squeue", work, quiet=True).stdout, power_wait, 0.1)
+    # Running, or already done (a node powers up in a fraction of a second on stratus's engine).
+    wait(
+        lambda: (work / "slurm-1.out").exists() or " R " in ssh("squeue", work, quiet=True).stdout,
+        power_wait,
+        0.1,
+    )
     ssh("squeue", work)
 
     say("4. A job array: 65 tasks on at most 10 one-vCPU nodes")
