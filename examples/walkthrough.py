@@ -19,6 +19,7 @@ SuspendTimeout), so that run takes a few minutes.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shlex
@@ -147,6 +148,17 @@ def main() -> int:
     (work / "cluster-config.yaml").write_text(config)
     run(["cat", "cluster-config.yaml"], work)
 
+    # A run that fails (a wait that times out, Ctrl-C) deletes the cluster it made, head node and
+    # nodes with it, unless asked to keep it.
+    finished = [False]
+
+    def clean_up() -> None:
+        if not finished[0] and not args.keep:
+            print(f"\nThe walkthrough stopped early; deleting cluster {CLUSTER}", file=sys.stderr)
+            stratus("delete-cluster", "--cluster-name", CLUSTER, "--wait", cwd=work, quiet=True, check=False)
+
+    atexit.register(clean_up)
+
     say("2. Create the cluster and watch it")
     stratus(
         "create-cluster",
@@ -209,6 +221,7 @@ def main() -> int:
     ssh("sinfo", work)
     if args.keep:
         say(f"Keeping the cluster; delete it with: stratus delete-cluster --cluster-name {CLUSTER}")
+        finished[0] = True
         return 0
     home = Path(os.environ.get("STRATUS_HOME") or Path.home() / ".stratus")
     head_pid = int((home / "clusters" / CLUSTER / "controller.lock").read_text().split()[0])
@@ -218,6 +231,7 @@ def main() -> int:
     stratus("list-clusters", cwd=work)
     # The head node stops its nodes before it exits: once it is gone, nothing of the cluster runs.
     wait(lambda: not psutil.pid_exists(head_pid) or psutil.Process(head_pid).status() == "zombie", 60)
+    finished[0] = True
     say("Done: the cluster is gone and none of its processes is left running.")
     return 0
 
