@@ -34,14 +34,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
-    """moto's server on a free loopback port; yields its URL, stops it (by its handle) after."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def local_server(
+    argv: list[str], port: int, what: str, timeout_s: float = 20.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (a server that listens on loopback ``port``) until it accepts connections;
+    stop it (by its handle) after."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -50,9 +48,9 @@ def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto's server did not start (exit {proc.poll()})") from None
+                    raise RuntimeError(f"{what} did not start (exit {proc.poll()})") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -60,6 +58,15 @@ def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def moto_server(timeout_s: float = 20.0) -> Iterator[str]:
+    """moto's server on a free loopback port; yields its URL, stops it (by its handle) after."""
+    port = free_port()
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with local_server(argv, port, "moto's server", timeout_s):
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass

@@ -16,20 +16,26 @@ import stratus
 
 ROOT = Path(stratus.__file__).parent
 
-# Front doors translate a dialect into the service; they never import each other.
-FRONT_DOORS = {"slurm", "pcluster", "batch"}
+# Front doors translate a dialect into the service; they never import each other. The web
+# console's head-node routes (``console``) are one: ``stratus serve`` (``web``, a user entry point
+# beside ``cli``) shows what they answer.
+FRONT_DOORS = {"slurm", "pcluster", "batch", "metrics", "console"}
 # The head node's core: none of it may import a front door, the API, the CLI or the root.
-CORE = {"engine", "store", "controller", "service", "fleet", "providers", "agent", "config", "sim"}
+CORE = {"engine", "store", "controller", "service", "fleet", "providers", "agent", "config", "sim", "staging"}
 # What a front door may use: the service and the neutral vocabulary below it, never the
 # controller, the store, the fleet, providers or agents directly.
 # From the API, only who the caller is (``api.callers``, checked below).
-DOOR_MAY_IMPORT = {"service", "engine", "config", "errors", "paths", "net", "api"}
+# Data staging's entries (``staging``) are neutral vocabulary both doors translate into.
+DOOR_MAY_IMPORT = {"service", "engine", "config", "errors", "paths", "net", "api", "staging"}
 # Deliberate exceptions, each with its reason.
 ALLOWED = {
     # ParallelCluster's CustomSlurmSettings hold Slurm durations and hostlists: the config reads
     # them with the Slurm front end's own pure parsers rather than second copies.
     ("config", "slurm.timefmt"),
     ("config", "slurm.hostlist"),
+    # ``web`` (``stratus serve``: the REST API and the console) sits beside the CLI and calls its
+    # operations; the CLI's one way in is the ``serve`` verb that starts it.
+    ("cli", "web"),
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -37,7 +38,10 @@ from stratus.agent.users import RefusedUser, RunAs, append_as, reap, run_as
 # in the child (a FIFO or a hung mount then blocks the job, never the agent), exports the pid as
 # SLURM_TASK_PID (only the child knows it), and replaces itself with the script, so that pid is
 # the script's. Arguments: umask stdin stdout stderr("" = stdout) mode(append|truncate) cwd
-# script args...
+# script args... With data staging, "--stage python program spec" comes before the script: the
+# program stages in (a failure ends the job with its status, the script never runs), the script
+# runs as a child, then the program stages out; the job's status is the script's, or the
+# stage-out's failure when the script succeeded.
 _WRAPPER = r"""umask "$1"
 exec <"$2" || exit 1
 if [ "$5" = append ]; then exec >>"$3"; else exec >"$3"; fi || exit 1
@@ -51,8 +55,22 @@ cd "$6" 2>/dev/null || {
 }
 SLURM_TASK_PID=$$; export SLURM_TASK_PID
 shift 6
+if [ "$1" = --stage ]; then
+  py=$2 program=$3 spec=$4
+  shift 4
+  "$py" -I "$program" in "$spec" || exit $?
+  "$@"
+  status=$?
+  "$py" -I "$program" out "$spec"
+  out=$?
+  if [ "$status" -eq 0 ] && [ "$out" -ne 0 ]; then status=$out; fi
+  exit "$status"
+fi
 exec "$@"
 """
+# The node's staging program (standard library only), copied into each staged run's spool
+# folder so that the job's user can read it wherever the agent itself is installed.
+_STAGING = Path(__file__).with_name("staging.py")
 
 
 def signum(name: str) -> int:
@@ -146,6 +164,22 @@ class Executor:
             script.write_bytes(msg.script.encode("utf-8", "surrogateescape"))
             script.chmod(0o700)
             who.chown(str(script))
+            cwd = msg.cwd
+            if msg.scratch:
+                work = spool / "work"
+                work.mkdir(mode=0o700, exist_ok=True)
+                who.chown(str(work))
+                cwd = str(work)
+            stage: list[str] = []
+            if msg.stage_in or msg.stage_out:
+                spec = spool / "stage.json"
+                spec.write_text(json.dumps({"in": msg.stage_in, "out": msg.stage_out}))
+                program = spool / "staging.py"
+                shutil.copyfile(_STAGING, program)
+                for path in (spec, program):
+                    path.chmod(0o600)
+                    who.chown(str(path))
+                stage = ["--stage", sys.executable, str(program), str(spec)]
             proc = subprocess.Popen(
                 [
                     "/bin/sh",
@@ -157,7 +191,8 @@ class Executor:
                     msg.stdout,
                     "" if same else stderr,
                     "append" if msg.open_mode == "append" else "truncate",
-                    msg.cwd,
+                    cwd,
+                    *stage,
                     str(script),
                     *msg.args,
                 ],

@@ -115,6 +115,7 @@ _CHECKS: dict[str, Any] = {
     "float | None": _opt(_float),
     "str | None": _opt(_str),
     "list[str]": _list(_str),
+    "list[list[str]]": _list(_list(_str)),
     "dict[str, str]": _dict(_str),
     "dict[str, float]": _dict(_float),
 }
@@ -297,6 +298,13 @@ class Launch(Message):
     user: str = ""
     uid: int = -1
     gid: int = -1
+    # Data staging (stratus.staging): [path, s3 URL] pairs copied in before the script runs and
+    # out after it, as the job's user, in its working directory.
+    stage_in: list[list[str]] = field(default_factory=list)
+    stage_out: list[list[str]] = field(default_factory=list)
+    # The run works in a fresh directory of its own on the node (``cwd`` is then ignored),
+    # created for it, owned by its user, and removed with everything in it when the run ends.
+    scratch: bool = False
 
 
 @dataclass(slots=True)

@@ -11,7 +11,8 @@ shape, and mounts them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -72,6 +73,32 @@ class BodyLimit:
         await JSONResponse({"message": message}, status_code=413)(scope, receive, send)
 
 
+class Timing:
+    """ASGI middleware: ``observe(api, seconds)`` once per answered request, ``api`` being the
+    path's first part (``slurm``, ``v3``, ``batch``, ``console`` ...), the seconds from the request
+    to the answer's last byte. Only what the observer is told leaves here: never a path's rest,
+    a header or a body."""
+
+    def __init__(self, app: Any, observe: Callable[[str, float], None], name: str | None = None) -> None:
+        self.app = app
+        self.observe = observe
+        self.name = name
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        api = self.name or (str(scope.get("path", "/")).strip("/").split("/", 1)[0] or "root")
+
+        async def timed_send(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.observe(api, time.perf_counter() - started)
+
+        await self.app(scope, receive, timed_send)
+
+
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a 4 MiB script of raw bytes is about 24 MiB of JSON
 
 
@@ -81,16 +108,20 @@ def create_app(
     *,
     owner: tuple[int, int] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    observe: Callable[[str, float], None] | None = None,
 ) -> FastAPI:
     """The API: ``routers`` mounted in order, behind authentication and the body limit.
 
-    ``owner`` (uid, gid) is the cluster's owner, by default the user this process runs as.
+    ``owner`` (uid, gid) is the cluster's owner, by default the user this process runs as;
+    ``observe`` is told how long each request took (see :class:`Timing`).
     """
     owner_uid, owner_gid = owner if owner is not None else (os.getuid(), os.getgid())
     app = FastAPI(title="stratus head node", version=__version__, docs_url=None, redoc_url=None)
     # Added first, so it runs inside authentication: an unauthenticated body is never read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Authenticate, token=token, owner_uid=owner_uid, owner_gid=owner_gid)
+    if observe is not None:
+        app.add_middleware(Timing, observe=observe)  # outermost: refused requests count too
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

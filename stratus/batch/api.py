@@ -9,6 +9,10 @@ One ASGI app per cluster, served on a port of its own (``Stratus.BatchApi``):
 * Operations are ``POST <prefix>/v1/<operation in lower case>`` with a JSON body (any path
   prefix of the endpoint URL is accepted, as botocore keeps it); the body is validated by
   :mod:`stratus.batch.shapes` and served by :class:`stratus.batch.door.BatchDoor`.
+* The tag operations are routed by method on ``<prefix>/v1/tags/<resourceArn>``, the ARN
+  percent-encoded in the raw path (decoded here, ``%2F`` included): ``POST`` TagResource (body
+  ``{"tags"}``), ``DELETE`` UntagResource (``?tagKeys=a&tagKeys=b``), ``GET``
+  ListTagsForResource (:mod:`stratus.batch.tags`).
 * CloudWatch Logs' ``GetLogEvents``, ``DescribeLogStreams`` and ``FilterLogEvents``
   (``POST /`` with ``X-Amz-Target: Logs_20140328.<operation>``, signed for the ``logs``
   service) read the jobs' output (:mod:`stratus.batch.logs`).
@@ -24,6 +28,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,8 +46,8 @@ log = logging.getLogger("stratus.batch")
 #: The largest request body accepted (AWS limits SubmitJob to 30 KiB, definitions to 24 KiB).
 MAX_BODY_BYTES = 1024 * 1024
 
-#: Operations botocore knows that this endpoint does not serve (yet), answered as such.
-_TAGS = ("TagResource", "UntagResource", "ListTagsForResource")
+#: The tag operations by HTTP method on ``/v1/tags/<resourceArn>``.
+_TAG_METHODS = {"POST": "TagResource", "DELETE": "UntagResource", "GET": "ListTagsForResource"}
 
 
 def _answer(status: int, body: dict[str, Any], request_id: str, error: str = "") -> Response:
@@ -100,6 +105,7 @@ def create_batch_app(
     ``identity_for`` the user it was issued to (None for keys the cluster does not know)."""
     operations = door.operations()
     by_path = {name.lower(): name for name in operations}
+    tag_operations = door.tagging.operations()
     logs = BatchLogs(door.log_dir, door.definition_of).operations()
 
     async def handle(request: Request) -> Response:
@@ -125,12 +131,15 @@ def create_batch_app(
         if service == "logs":
             return _logs(logs, target[len(LOGS_TARGET) :], body, identity, request_id)
         path = raw_path.split("?", 1)[0]
-        if "/v1/tags/" in path:
-            return _answer(400, {"message": f"{'/'.join(_TAGS)} are not supported by this endpoint yet"},
-                           request_id, "ClientException")  # fmt: skip
-        marker = path.rfind("/v1/")
-        operation = by_path.get(path[marker + 4 :].lower()) if marker >= 0 else None
-        if operation is None or request.method != "POST":
+        tag_marker = path.find("/v1/tags/")
+        if tag_marker >= 0:
+            operation = _TAG_METHODS.get(request.method)
+        else:
+            marker = path.rfind("/v1/")
+            operation = by_path.get(path[marker + 4 :].lower()) if marker >= 0 else None
+            if request.method != "POST":
+                operation = None
+        if operation is None:
             return _answer(404, {"message": f"Unknown operation {request.method} {path}"}, request_id,
                            "UnknownOperationException")  # fmt: skip
         try:
@@ -139,7 +148,17 @@ def create_batch_app(
             return _answer(
                 400, {"message": "The request body is not valid JSON"}, request_id, "ClientException"
             )
-        model, handler = operations[operation]
+        if tag_marker >= 0:
+            if not isinstance(decoded, dict):
+                return _answer(400, {"message": "The request body must be a JSON object"}, request_id,
+                               "ClientException")  # fmt: skip
+            decoded = {**decoded, "resourceArn": unquote(path[tag_marker + len("/v1/tags/") :])}
+            if operation == "UntagResource":
+                pairs = parse_qsl(query, keep_blank_values=True)
+                decoded["tagKeys"] = [value for key, value in pairs if key == "tagKeys"]
+            model, handler = tag_operations[operation]
+        else:
+            model, handler = operations[operation]
         try:
             answer = handler(parse(model, decoded), identity)
         except BatchClientError as exc:

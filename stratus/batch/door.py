@@ -3,19 +3,21 @@
 What a Batch object is here:
 
 * A **compute environment** is one of the cluster's queues (``Scheduling.SlurmQueues``): a
-  MANAGED environment of that queue's compute resources, ENABLED and VALID while the cluster
-  runs, its vCPUs those of the queue's nodes. They are the cluster's configuration: created,
-  changed and deleted with it (``update-cluster``), not through the API (such calls are refused
-  with a ``ClientException`` that says so).
+  MANAGED environment of that queue's compute resources, VALID while the cluster runs, its
+  vCPUs those of the queue's nodes; DISABLED stops new jobs from starting there. The
+  configuration's own queues are created, resized and deleted with it (``update-cluster``);
+  ``CreateComputeEnvironment`` adds a queue to the configuration (an elastic node group of the
+  requested instance types), which ``Update`` resizes and ``Delete`` removes, each applied as
+  update-cluster applies a change (:mod:`stratus.batch.environments`).
 * A **job queue** is the door's own object (stored durably by the service), an ordered list of
   compute environments: a job submitted to it may run in any of their queues, the first that can
   start it first. ENABLED or DISABLED; deleting one takes DISABLED first and terminates its jobs.
 * A **job definition** is stored by name and revision (1, 2, ...), ACTIVE until deregistered.
   Jobs run, as the submitting user, their image in a container (:mod:`stratus.batch.containers`)
   or, when the definition's ``platformCapabilities`` holds ``STRATUS_HOST`` (see
-  :mod:`stratus.batch.shapes`), their ``command`` on the node. Multi-node definitions are
-  registered and described, but their jobs are refused at SubmitJob with a message that says
-  so: this cluster does not run them yet.
+  :mod:`stratus.batch.shapes`), their ``command`` on the node. A multi-node parallel job runs
+  each node's part on a node of its own, its status following its main node
+  (:mod:`stratus.batch.multinode`); its nodes are ``<jobId>#<nodeIndex>``.
 * A **job** is a job of the cluster's engine, listed by ``squeue`` too. Its id is a UUID-shaped
   string that carries the engine's job id (:func:`job_id_of`); an array's children are
   ``<parent>:<index>``. States map as: pending (held or waiting on a dependency) → PENDING,
@@ -36,6 +38,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -44,9 +48,9 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratus.batch import containers
+from stratus.batch import containers, data, multinode
 from stratus.batch import shapes as s
 from stratus.batch.shapes import STRATUS_HOST, BatchClientError
 from stratus.engine.indexset import IndexSet
@@ -63,6 +67,11 @@ from stratus.service.model import (
     Target,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    from stratus.batch.environments import ComputeEnvironments
+    from stratus.batch.policies import SchedulingPolicies
+    from stratus.batch.tags import ResourceTags
 
 DOOR = "batch"
 KIND_DEFINITION = "job-definition"
@@ -162,33 +171,17 @@ class BatchDoor:
         marker = f":{kind}/"
         return ref.split(marker, 1)[1] if marker in ref else ref
 
-    # -- compute environments: the cluster's queues ------------------------------------------------
+    # -- compute environments: the cluster's queues (stratus.batch.environments) ---------------------
+
+    @functools.cached_property
+    def environments(self) -> ComputeEnvironments:
+        """Compute environments (:mod:`stratus.batch.environments`)."""
+        from stratus.batch.environments import ComputeEnvironments
+
+        return ComputeEnvironments(self)
 
     def _environments(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for queue in self.service.layout.queues:
-            crs = queue.compute_resources
-            max_vcpus = sum(cr.vcpus * len(cr.node_names) for cr in crs)
-            min_vcpus = sum(cr.vcpus * len(cr.static_nodes) for cr in crs)
-            out[queue.name] = {
-                "computeEnvironmentName": queue.name,
-                "computeEnvironmentArn": self.arn("compute-environment", queue.name),
-                "type": "MANAGED",
-                "state": "ENABLED",
-                "status": "VALID",
-                "statusReason": "ComputeEnvironment Healthy",
-                "containerOrchestrationType": "ECS",
-                "computeResources": {
-                    "type": "SPOT" if queue.capacity_type == "SPOT" else "EC2",
-                    "minvCpus": min_vcpus,
-                    "maxvCpus": max_vcpus,
-                    "desiredvCpus": min_vcpus,
-                    "instanceTypes": sorted({t for cr in crs for t in cr.instance_types}),
-                    "subnets": [],
-                },
-                "tags": {},
-            }
-        return out
+        return self.environments.described()
 
     def describe_compute_environments(
         self, r: s.DescribeComputeEnvironmentsRequest, who: Identity
@@ -200,27 +193,28 @@ class BatchDoor:
         return {"computeEnvironments": page, **({"nextToken": token} if token else {})}
 
     def _no_environment_changes(self) -> BatchClientError:
-        names = ", ".join(self._environments()) or "none"
+        names = ", ".join(q.name for q in self.service.layout.queues) or "none"
         return BatchClientError(
             "This cluster's compute environments are its queues (Scheduling.SlurmQueues in the cluster "
             f"configuration: {names}); they are created, changed and deleted with the configuration "
-            "(stratus update-cluster), not through this API."
+            "(stratus update-cluster), not through this API, except their state (ENABLED or DISABLED). "
+            "Compute environments created through this API change here."
         )
 
     def create_compute_environment(
         self, r: s.CreateComputeEnvironmentRequest, who: Identity
     ) -> dict[str, Any]:
-        raise self._no_environment_changes()
+        return self.environments.create(r, who)
 
     def update_compute_environment(
         self, r: s.UpdateComputeEnvironmentRequest, who: Identity
     ) -> dict[str, Any]:
-        raise self._no_environment_changes()
+        return self.environments.update(r, who)
 
     def delete_compute_environment(
         self, r: s.DeleteComputeEnvironmentRequest, who: Identity
     ) -> dict[str, Any]:
-        raise self._no_environment_changes()
+        return self.environments.delete(r, who)
 
     # -- job queues -------------------------------------------------------------------------------
 
@@ -240,6 +234,11 @@ class BatchDoor:
                     f"computeEnvironmentOrder[{i}].computeEnvironment: compute environment "
                     f"{entry.compute_environment} does not exist (this cluster has: {', '.join(envs)})"
                 )
+            if envs[name]["status"] != "VALID":
+                raise BatchClientError(
+                    f"computeEnvironmentOrder[{i}].computeEnvironment: compute environment "
+                    f"{entry.compute_environment} is {envs[name]['status']}; a job queue takes VALID ones"
+                )
             out.append({"order": entry.order, "computeEnvironment": envs[name]["computeEnvironmentArn"]})
         return out
 
@@ -253,6 +252,7 @@ class BatchDoor:
         self._require_admin(who, "create job queues")
         if self.service.get_object(DOOR, KIND_QUEUE, r.job_queue_name) is not None:
             raise BatchClientError(f"jobQueueName: job queue {r.job_queue_name} already exists")
+        policy = self.policies.check_arn(r.scheduling_policy_arn) if r.scheduling_policy_arn else None
         arn = self.arn("job-queue", r.job_queue_name)
         body = {
             "jobQueueName": r.job_queue_name,
@@ -267,9 +267,11 @@ class BatchDoor:
                 a.model_dump(by_alias=True, exclude_none=True) for a in r.job_state_time_limit_actions or []
             ],
         }
-        if r.scheduling_policy_arn:
-            body["schedulingPolicyArn"] = r.scheduling_policy_arn
+        if policy:
+            body["schedulingPolicyArn"] = policy
         self.service.put_object(DOOR, KIND_QUEUE, r.job_queue_name, body)
+        if policy:
+            self.policies.apply()
         return {"jobQueueName": r.job_queue_name, "jobQueueArn": arn}
 
     def update_job_queue(self, r: s.UpdateJobQueueRequest, who: Identity) -> dict[str, Any]:
@@ -283,8 +285,17 @@ class BatchDoor:
         if r.compute_environment_order is not None:
             body["computeEnvironmentOrder"] = self._check_order(r.compute_environment_order)
         if r.scheduling_policy_arn is not None:
-            body["schedulingPolicyArn"] = r.scheduling_policy_arn
+            # AWS: a queue's fair-share policy can be replaced, never removed, and a first-in,
+            # first-out queue cannot gain one.
+            if not body.get("schedulingPolicyArn"):
+                raise BatchClientError(
+                    f"schedulingPolicyArn: job queue {obj.key} was created without a scheduling policy "
+                    "(first in, first out) and cannot be given one; create a new job queue with it"
+                )
+            body["schedulingPolicyArn"] = self.policies.check_arn(r.scheduling_policy_arn)
         self.service.put_object(DOOR, KIND_QUEUE, obj.key, body)
+        if body.get("schedulingPolicyArn") != obj.body.get("schedulingPolicyArn"):
+            self.policies.apply()
         return {"jobQueueName": obj.key, "jobQueueArn": body["jobQueueArn"]}
 
     def delete_job_queue(self, r: s.DeleteJobQueueRequest, who: Identity) -> dict[str, Any]:
@@ -302,6 +313,8 @@ class BatchDoor:
         if ids:
             self.service.cancel([Target(i) for i in ids], who, cause="job queue deleted")
         self.service.delete_object(DOOR, KIND_QUEUE, obj.key)
+        if obj.body.get("schedulingPolicyArn"):
+            self.policies.apply()  # its policy's weights may no longer be in use
         return {}
 
     def describe_job_queues(self, r: s.DescribeJobQueuesRequest, who: Identity) -> dict[str, Any]:
@@ -375,6 +388,11 @@ class BatchDoor:
 
     def submit_job(self, r: s.SubmitJobRequest, who: Identity) -> dict[str, Any]:
         queue = self._queue(r.job_queue).body
+        # Scheduling policies and queue priority (stratus.batch.policies): a fair-share queue
+        # needs a share identifier, a FIFO queue takes none; jobs of a higher-priority queue are
+        # considered before those of lower ones (the engine's per-job tier, set below).
+        self.policies.check_share(queue, r.share_identifier)
+        queue_tier = int(queue.get("priority", 0))
         if queue.get("state") != "ENABLED":
             raise BatchClientError(
                 f"jobQueue: job queue {queue['jobQueueName']} is DISABLED: it accepts no jobs"
@@ -384,22 +402,31 @@ class BatchDoor:
         if not partitions:
             raise BatchClientError(f"jobQueue: job queue {queue['jobQueueName']} has no compute environment")
         d = self._definition(r.job_definition)
-        if d.get("type") == "multinode" or d.get("nodeProperties"):
+        parameters = {**(d.get("parameters") or {}), **(r.parameters or {})}
+        # A multi-node job: each node's part resolved and checked; the main node's container
+        # stands for the job's below (its command, environment and every node's resources).
+        multi = multinode.plan(d, r, parameters) if multinode.is_multinode(d) else None
+        if multi is None and r.node_overrides is not None:
             raise BatchClientError(
-                f"jobDefinition: {d['jobDefinitionArn']} is a multi-node parallel definition; this cluster "
-                "does not run those through the Batch API yet"
+                f"nodeOverrides: only valid for multi-node parallel jobs; {d['jobDefinitionArn']} is a "
+                "container job definition (use containerOverrides)"
             )
-        container = dict(d.get("containerProperties") or {})
+        container = dict(d.get("containerProperties") or {}) if multi is None else multi.main_container()
         on_host = STRATUS_HOST in (d.get("platformCapabilities") or [])
         over = r.container_overrides
         command = list(over.command) if over and over.command else list(container.get("command") or [])
-        parameters = {**(d.get("parameters") or {}), **(r.parameters or {})}
         command = [_REF.sub(lambda m: parameters.get(m.group(1), m.group(0)), arg) for arg in command]
         if not command and STRATUS_HOST in (d.get("platformCapabilities") or []):
             raise BatchClientError("containerOverrides.command: the job has no command to run")
         env = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
         if over and over.environment:
             env.update({e.name: e.value or "" for e in over.environment})
+        stage_in, stage_out = data.staging(env, parameters, container=not on_host)
+        if multi is not None and (stage_in or stage_out):
+            raise BatchClientError(
+                f"containerProperties.environment {data.STAGE_IN}/{data.STAGE_OUT}: data staging is not "
+                "available to multi-node parallel jobs yet (stage from the main node's command instead)"
+            )
         resources = {x["type"]: x["value"] for x in container.get("resourceRequirements") or []}
         if container.get("vcpus"):
             resources.setdefault("VCPU", str(container["vcpus"]))
@@ -436,7 +463,13 @@ class BatchDoor:
             kill_on_invalid_dep=bool(deps),
             array_sequential=sequential,
             share_id=r.share_identifier or "",
+            tier=queue_tier,
+            oom_exit_code=containers.OUT_OF_MEMORY if multi is None and not on_host else None,
         )
+        if multi is not None:
+            # One task on each of numNodes nodes, each node holding the largest node's request.
+            n = multi.num_nodes
+            spec = dataclasses.replace(spec, min_nodes=n, max_nodes=n, ntasks=n, ntasks_per_node=1)
         try:
             home = pwd.getpwuid(who.uid).pw_dir
         except KeyError:
@@ -460,7 +493,16 @@ class BatchDoor:
             "workdir": home,
             "logDir": str(self.log_dir),
         }
-        if on_host:
+        if stage_in or stage_out:
+            info["stageIn"], info["stageOut"] = stage_in, stage_out
+        runtime = shlex.split(self.service.layout.batch_api_container_runtime or "podman")
+        if multi is not None:
+            info.update(multi.info())
+            if not on_host:
+                info["image"] = container["image"]
+            srun = str(Path(self.service.bin_dir) / "srun")
+            script = multinode.job_script(multi, runtime=runtime, srun=srun, log_dir=str(self.log_dir))
+        elif on_host:
             script = "#!/bin/sh\n" + "exec " + shlex.join(command) + "\n"
         else:
             info["image"] = container["image"]
@@ -473,13 +515,14 @@ class BatchDoor:
             if array is not None:
                 batch_vars.append("AWS_BATCH_JOB_ARRAY_INDEX")
             script = containers.script(
-                shlex.split(self.service.layout.batch_api_container_runtime or "podman"),
+                runtime,
                 container["image"],
                 command,
                 [*env, *batch_vars],
                 vcpus=float(resources["VCPU"]) if "VCPU" in resources else None,
                 memory_mib=int(resources["MEMORY"]) if "MEMORY" in resources else None,
                 container=container,
+                mount_workdir=bool(stage_in or stage_out),
             )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.chmod(0o1733)  # each job writes its own file; nobody lists the others
@@ -540,7 +583,11 @@ class BatchDoor:
             return "Job attempt duration exceeded timeout"
         if job.state == JobState.CANCELLED:
             return "Dependent Job failed" if job.reason == "DependencyNeverSatisfied" else "Job cancelled"
-        image = self._info(job).get("image")
+        info = self._info(job)
+        staged = job.state == JobState.FAILED and (info.get("stageIn") or info.get("stageOut"))
+        if staged and data.failure_reason(job.exit_code):
+            return data.failure_reason(job.exit_code)
+        image = info.get("image")
         if image and job.state == JobState.FAILED and job.exit_code == containers.CANNOT_PULL:
             return f"CannotPullContainerError: {image}: the image is not on the node and could not be pulled"
         if job.state == JobState.OUT_OF_MEMORY:
@@ -571,7 +618,8 @@ class BatchDoor:
             "logStreamName": log_stream,
         }
         if job.state.final:
-            container["exitCode"] = job.exit_code
+            # Killed by a signal (terminated, timed out): the shell's 128 + signal, as a container's.
+            container["exitCode"] = 128 + job.exit_signal if job.exit_signal else job.exit_code
             if job.state == JobState.OUT_OF_MEMORY:
                 container["reason"] = _END_TEXTS["OUT_OF_MEMORY"][1]
         detail: dict[str, Any] = {
@@ -586,7 +634,7 @@ class BatchDoor:
             "jobDefinition": info.get("jobDefinition", ""),
             "parameters": info.get("parameters", {}),
             "container": container,
-            "tags": info.get("tags", {}),
+            "tags": self.tagging.job_tags(job.array_id if job.array_id is not None else job.id, info),
             "platformCapabilities": info.get("platformCapabilities", []),
             "isCancelled": job.state == JobState.CANCELLED and job.start_time is None,
             "isTerminated": job.state == JobState.CANCELLED and job.start_time is not None,
@@ -615,7 +663,67 @@ class BatchDoor:
                         summary[self.status(rec)] += 1
                 detail["arrayProperties"] = {"size": info["arraySize"], "statusSummary": summary}
                 detail["status"] = _parent_status(summary)
+        if info.get("numNodes"):
+            detail["nodeProperties"] = {
+                "numNodes": info["numNodes"],
+                "mainNode": info["mainNode"],
+                "nodeRangeProperties": info.get("nodeRangeProperties", []),
+            }
         return detail
+
+    def _node_details(self, job: Job, indexes: Iterable[int]) -> list[dict[str, Any]]:
+        """The JobDetails of nodes ``indexes`` of multi-node job ``job`` (``<jobId>#<index>``; see
+        :mod:`stratus.batch.multinode` for their status). Indexes outside the job are left out."""
+        info = self._info(job)
+        num_nodes = int(info.get("numNodes") or 0)
+        wanted = [i for i in indexes if 0 <= i < num_nodes]
+        if not wanted:
+            return []
+        steps: dict[int, Any] = {}
+        if any(i != info["mainNode"] for i in wanted) and job.start_time is not None:
+            for _, _, records in self.service.accounting(job_ids=[job.id]):
+                steps.update(multinode.node_steps(records, job.run))
+        out = []
+        for index in wanted:
+            detail = self._detail(job)
+            parent = detail.pop("jobId")
+            main = index == info["mainNode"]
+            nid = multinode.node_id(parent, index)
+            detail.update(jobId=nid, jobArn=self.arn("job", nid))
+            detail["nodeDetails"] = {"nodeIndex": index, "isMainNode": main}
+            group: dict[str, Any] = next(
+                (g for g in info.get("nodeRangeProperties", [])
+                 if index in s.target_node_range(g["targetNodes"], num_nodes)),
+                {"container": {}},
+            )  # fmt: skip
+            container = {**group["container"], "logStreamName": detail["container"]["logStreamName"]}
+            if main:
+                for key in ("exitCode", "reason", "containerInstanceArn"):
+                    if key in detail["container"]:
+                        container[key] = detail["container"][key]
+            else:
+                step = steps.get(index)
+                status = multinode.node_status(detail["status"], job.state.final, step)
+                stream = multinode.log_name(parent, index, job.run + 1)
+                container["logStreamName"] = f"{info.get('jobDefinitionName', 'job')}/default/{stream}"
+                for key in ("startedAt", "stoppedAt", "statusReason"):
+                    detail.pop(key, None)
+                if step is not None:
+                    detail["startedAt"] = _ms(step["start_time"])
+                    container["containerInstanceArn"] = (list(step.get("nodes") or []) or [""])[0]
+                    if step.get("end_time") is not None:
+                        detail["stoppedAt"] = _ms(step["end_time"])
+                        sig = int(step.get("exit_signal") or 0)
+                        container["exitCode"] = 128 + sig if sig else int(step.get("exit_code") or 0)
+                if status == "FAILED":
+                    detail["statusReason"] = (
+                        "Essential container in task exited" if step is not None
+                        else self._status_reason(job, "FAILED") or "Job ended before this node started"
+                    )  # fmt: skip
+                detail["status"] = status
+            detail["container"] = container
+            out.append(detail)
+        return out
 
     def _records(self, engine_id: int) -> list[Job]:
         return self.service.records_of(engine_id)
@@ -634,14 +742,18 @@ class BatchDoor:
     def describe_jobs(self, r: s.DescribeJobsRequest, who: Identity) -> dict[str, Any]:
         out = []
         for ref in r.jobs:
-            ids = self.job_id_of(ref)
-            if ids is None:
+            split = multinode.split_node_id(ref)
+            ids = self.job_id_of(split[0]) if split is not None else None
+            if ids is None or split is None:
                 continue  # AWS leaves unknown ids out
             engine_id, index = ids
             records = self._records(engine_id)
             if not records or not self._info(records[0]).get("jobQueue"):
                 continue  # not a job of this door, or no longer held
-            if index is None:
+            if split[1] is not None:
+                if index is None:  # a node of a multi-node job: <jobId>#<nodeIndex>
+                    out.extend(self._node_details(records[0], [split[1]]))
+            elif index is None:
                 if _is_array(records):
                     out.append(self._detail(_array_head(records, engine_id), records))
                 else:
@@ -654,11 +766,15 @@ class BatchDoor:
 
     def list_jobs(self, r: s.ListJobsRequest, who: Identity) -> dict[str, Any]:
         rows: list[tuple[Job, Sequence[Job]]] = []  # (a job or an array's parent, its records)
+        nodes: list[dict[str, Any]] | None = None  # a multi-node job's nodes, described
         if r.array_job_id:
             ids = self.job_id_of(r.array_job_id)
             rows = [(child, ()) for child in self._children(self._records(ids[0]), ids[0])] if ids else []
         elif r.multi_node_job_id:
-            rows = []
+            ids = self.job_id_of(r.multi_node_job_id)
+            records = self._records(ids[0]) if ids is not None and ids[1] is None else []
+            head = records[0] if records and self._info(records[0]).get("numNodes") else None
+            nodes = self._node_details(head, range(int(self._info(head)["numNodes"]))) if head else []
         else:
             arn = self._queue(r.job_queue or "").body["jobQueueArn"]
             heads: dict[int, Job] = {}
@@ -673,7 +789,7 @@ class BatchDoor:
                     continue
                 records = self._records(engine_id)
                 rows.append((_array_head(records, engine_id), records))
-        summaries = [
+        summaries = nodes if nodes is not None else [
             self._detail(job, records)
             for job, records in sorted(rows, key=lambda x: (x[0].submit_time, x[0].id))
         ]
@@ -689,6 +805,8 @@ class BatchDoor:
         out = []
         for d in page:
             item = {k: d[k] for k in keys if k in d}
+            if "nodeProperties" in d:
+                item["nodeProperties"] = multinode.summary(d)
             if "exitCode" in d["container"]:
                 item["container"] = {"exitCode": d["container"]["exitCode"]}
             out.append(item)
@@ -722,9 +840,25 @@ class BatchDoor:
 
     # -- dispatch ---------------------------------------------------------------------------------
 
+    @functools.cached_property
+    def policies(self) -> SchedulingPolicies:
+        """Scheduling policies (:mod:`stratus.batch.policies`)."""
+        from stratus.batch.policies import SchedulingPolicies
+
+        return SchedulingPolicies(self)
+
+    @functools.cached_property
+    def tagging(self) -> ResourceTags:
+        """Resource tags (:mod:`stratus.batch.tags`); the endpoint routes their operations."""
+        from stratus.batch.tags import ResourceTags
+
+        return ResourceTags(self)
+
     def operations(self) -> dict[str, tuple[type[Any], Callable[[Any, Identity], dict[str, Any]]]]:
-        """Operation name → (request model, handler)."""
+        """Operation name → (request model, handler), for ``POST /v1/<operation>`` (the tag
+        operations have routes of their own: :attr:`tagging`)."""
         return {
+            **self.policies.operations(),
             "SubmitJob": (s.SubmitJobRequest, self.submit_job),
             "DescribeJobs": (s.DescribeJobsRequest, self.describe_jobs),
             "ListJobs": (s.ListJobsRequest, self.list_jobs),

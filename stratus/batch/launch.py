@@ -7,6 +7,11 @@ with the job definition's and overrides' environment, plus the variables AWS Bat
 ``AWS_BATCH_CE_NAME`` (the cluster queue it runs in) and, for an array's child,
 ``AWS_BATCH_JOB_ARRAY_INDEX``. Its output (stdout and stderr together) goes to one file per
 attempt under the cluster's ``batch/logs`` directory: ``<jobId>.<attempt>.log``.
+
+A multi-node parallel job (see :mod:`stratus.batch.multinode`) also gets
+``AWS_BATCH_JOB_NUM_NODES`` and ``AWS_BATCH_JOB_MAIN_NODE_INDEX``; its script, run on the
+allocation's first node (the main node's), is given the engine's job id and the allocation's
+other nodes as arguments, which it starts the other nodes' parts on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from stratus.batch.door import BatchDoor
 from stratus.engine.model import Job
 
 _PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def log_path(door: BatchDoor, job: Job, info: dict[str, Any]) -> str:
+    """Where an attempt of a Batch job writes its output: ``<logDir>/<jobId>[-<index>].<attempt>.log``."""
+    batch_id = door.job_id(job.array_id if job.array_id is not None else job.id)
+    name = batch_id if job.task_id is None else f"{batch_id}-{job.task_id}"
+    return os.path.join(str(info.get("logDir", "/tmp")), f"{name}.{job.run + 1}.log")
 
 
 class BatchLauncher:
@@ -45,12 +57,16 @@ class BatchLauncher:
         )
         if job.task_id is not None:
             full["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.task_id)
-        log_name = (batch_id if job.task_id is None else f"{batch_id}-{job.task_id}") + f".{job.run + 1}.log"
-        out = os.path.join(info.get("logDir", "/tmp"), log_name)
+        args: list[str] = []
+        if info.get("numNodes"):
+            full["AWS_BATCH_JOB_NUM_NODES"] = str(info["numNodes"])
+            full["AWS_BATCH_JOB_MAIN_NODE_INDEX"] = str(info.get("mainNode", 0))
+            args = [str(job.id), *job.alloc.nodes[1:]]
+        out = log_path(self.door, job, info)
         return {
             "mem_limit_mb": job.spec.mem_per_node_mb or None,
             "script": script,
-            "args": [],
+            "args": args,
             "env": full,
             "cwd": info.get("workdir", "/"),
             "stdout": out,
@@ -58,4 +74,9 @@ class BatchLauncher:
             "stdin": "/dev/null",
             "open_mode": None,
             "umask": 0o077,
+            # Data staging (stratus.batch.data): done by the node around the script, in a fresh
+            # working directory of the job's own.
+            "stage_in": info.get("stageIn") or [],
+            "stage_out": info.get("stageOut") or [],
+            "scratch": bool(info.get("stageIn") or info.get("stageOut")),
         }

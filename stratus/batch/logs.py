@@ -22,6 +22,7 @@ import binascii
 import json
 import os
 import shlex
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from typing import Any
 from stratus.service.model import Identity
 
 GROUP = "/aws/batch/job"
+#: How long a stream's unfinished last line must be left as it is before it counts as an event.
+PARTIAL_LINE_S = 2.0
 #: The most events one answer holds (CloudWatch: 10,000 or 1 MB).
 MAX_EVENTS = 10_000
 
@@ -145,13 +148,21 @@ class BatchLogs:
 
     @staticmethod
     def _events(path: Path) -> tuple[list[str], int]:
-        """The lines of a stream and their time (ms)."""
+        """The lines of a stream and their time (ms).
+
+        A last line without its newline is an event only once the file has been still for
+        :data:`PARTIAL_LINE_S`: while the job may still be writing it, a reader following the
+        stream (by line) would otherwise take the first part for the whole line and never see
+        the rest."""
         try:
             data = path.read_bytes()
-            mtime = int(path.stat().st_mtime * 1000)
+            mtime = path.stat().st_mtime
         except OSError:
             return [], 0
-        return data.decode(errors="replace").splitlines(), mtime
+        lines = data.decode(errors="replace").splitlines()
+        if lines and not data.endswith(b"\n") and time.time() - mtime < PARTIAL_LINE_S:
+            lines.pop()
+        return lines, int(mtime * 1000)
 
     # -- operations -------------------------------------------------------------------------------
 

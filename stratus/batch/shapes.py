@@ -28,17 +28,19 @@ What is validated (at any depth, before anything is stored or scheduled):
   with exactly one value; Describe* lists at most 100 names and ``maxResults`` 1-100; queue
   ``priority`` 0-1000 and 1-3 compute environments with distinct ``order``s;
   ``jobStateTimeLimitActions[].maxTimeSeconds`` 600-86,400; at most 50 tags (keys 1-128
-  characters, values at most 256, no ``aws:`` prefix); fair-share ``shareDecaySeconds``
-  0-604,800, ``computeReservation`` 0-99, at most 500 non-overlapping share identifiers of at
-  most 255 characters (a trailing ``*`` makes a prefix), ``weightFactor`` 0.0001-999.9999.
+  characters, values at most 256, no ``aws:`` prefix), UntagResource 1-50 keys; fair-share
+  ``shareDecaySeconds`` 0-604,800, ``computeReservation`` 0-99, at most 500 non-overlapping
+  share identifiers of at most 255 characters (a trailing ``*`` makes a prefix),
+  ``weightFactor`` 0.0001-999.9999.
 * Resources: ``VCPU`` a positive number (fractions such as ``0.25`` are Fargate sizes),
   ``MEMORY`` a whole number of MiB, at least 4, ``GPU`` a positive whole number, each type at
   most once per list; the deprecated ``vcpus`` at least 1 and ``memory`` at least 4.
 * Environment: variable names are given and do not start with ``AWS_BATCH`` (reserved for the
   variables the service injects).
 * Multi-node: ``numNodes`` at least 1, ``mainNode`` one of the nodes, every ``targetNodes``
-  (``a:b``, ``:b``, ``a:`` or a single index ``a``) inside ``0..numNodes-1`` and the ranges
-  together covering every node.
+  (``a:b``, ``:b``, ``a:`` or a single index ``a``) inside ``0..numNodes-1``, the ranges
+  together covering every node, and two ranges that share nodes nesting (one inside the other,
+  as AWS allows), never crossing or repeating.
 * Cross-field rules: a ``container`` job definition needs ``containerProperties`` (and no
   ``nodeProperties``); a ``multinode`` one needs ``nodeProperties`` (and no
   ``containerProperties``; not on Fargate); every container needs an ``image``; ListJobs names
@@ -48,8 +50,8 @@ What is validated (at any depth, before anything is stored or scheduled):
   ``UNMANAGED`` one must not have them (``unmanagedvCpus`` is for ``UNMANAGED`` only);
   ``minvCpus <= desiredvCpus <= maxvCpus``.
 * Unsupported: ECS (``ecsProperties``), EKS (``eksProperties``, ``eksConfiguration``) and
-  consumable-resource members, and service environments, are accepted by the wire format but
-  refused with a message saying stratus does not support them.
+  consumable-resource members, service environments and quota share policies are accepted by
+  the wire format but refused with a message saying stratus does not support them.
 
 Members stratus does not use yet (volumes, mount points, ulimits, log configuration, secrets,
 launch templates and the like) are kept as loosely typed JSON objects: their JSON type is
@@ -98,9 +100,12 @@ __all__ = [
     "DescribeSchedulingPoliciesRequest",
     "ListJobsRequest",
     "ListSchedulingPoliciesRequest",
+    "ListTagsForResourceRequest",
     "RegisterJobDefinitionRequest",
     "SubmitJobRequest",
+    "TagResourceRequest",
     "TerminateJobRequest",
+    "UntagResourceRequest",
     "UpdateComputeEnvironmentRequest",
     "UpdateJobQueueRequest",
     "UpdateSchedulingPolicyRequest",
@@ -416,6 +421,23 @@ def target_node_range(target_nodes: str, num_nodes: int) -> range:
     return range(start, end + 1)
 
 
+def node_range_conflict(spans: list[range]) -> tuple[int, int] | None:
+    """The first two node ranges (by position) that overlap without one holding the other, or
+    are the same nodes: AWS lets ranges nest (the narrower one wins), and no other overlap."""
+    for b, later in enumerate(spans):
+        for a, earlier in enumerate(spans[:b]):
+            if not later or not earlier or later.start > earlier[-1] or earlier.start > later[-1]:
+                continue
+            if later == earlier:
+                return a, b
+            if (earlier.start <= later.start and later[-1] <= earlier[-1]) or (
+                later.start <= earlier.start and earlier[-1] <= later[-1]
+            ):
+                continue
+            return a, b
+    return None
+
+
 class NodeRangeProperty(_Shape):
     target_nodes: TargetNodes
     container: ContainerProperties | None = None
@@ -453,6 +475,14 @@ class NodeProperties(_Shape):
                     f"nodeRangeProperties[{index}].targetNodes",
                 )
             covered.update(nodes)
+        spans = [target_node_range(x.target_nodes, self.num_nodes) for x in self.node_range_properties]
+        conflict = node_range_conflict(spans)
+        if conflict is not None:
+            _rule(
+                f"overlaps nodeRangeProperties[{conflict[0]}] without one range holding the other "
+                "(ranges may nest, not cross)",
+                f"nodeRangeProperties[{conflict[1]}].targetNodes",
+            )
         missing = sorted(set(range(self.num_nodes)) - covered)
         if missing:
             _rule(
@@ -997,17 +1027,25 @@ class FairsharePolicy(_Shape):
     ) = None
 
 
+#: Scheduling policies are fair-share policies here.
+_UNSUPPORTED_POLICY_MEMBERS = {"quota_share_policy": "quota share policies; use fairsharePolicy"}
+
+
 class CreateSchedulingPolicyRequest(_Shape):
     name: ResourceName
     fairshare_policy: FairsharePolicy | None = None
     quota_share_policy: dict[str, Any] | None = None
     tags: Tags | None = None
 
+    _UNSUPPORTED = _UNSUPPORTED_POLICY_MEMBERS
+
 
 class UpdateSchedulingPolicyRequest(_Shape):
     arn: NonEmpty
     fairshare_policy: FairsharePolicy | None = None
     quota_share_policy: dict[str, Any] | None = None
+
+    _UNSUPPORTED = _UNSUPPORTED_POLICY_MEMBERS
 
 
 class DeleteSchedulingPolicyRequest(_Shape):
@@ -1022,6 +1060,34 @@ class ListSchedulingPoliciesRequest(_Shape):
     # The reference gives no bound for this operation; AWS documents 1-1000.
     max_results: int | None = Field(default=None, ge=1, le=1000)
     next_token: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Tags (the resource's ARN travels in the request's path; the endpoint adds it as
+# ``resourceArn``, and UntagResource's ``tagKeys`` from the query string)
+
+
+def _tag_key(value: str) -> str:
+    if not 1 <= len(value) <= 128:
+        _rule(f"tag keys must be 1-128 characters long, got {_show(value)}")
+    return value
+
+
+TagKey = Annotated[str, AfterValidator(_tag_key)]
+
+
+class TagResourceRequest(_Shape):
+    resource_arn: NonEmpty
+    tags: Tags
+
+
+class UntagResourceRequest(_Shape):
+    resource_arn: NonEmpty
+    tag_keys: list[TagKey] = Field(min_length=1, max_length=MAX_TAGS)
+
+
+class ListTagsForResourceRequest(_Shape):
+    resource_arn: NonEmpty
 
 
 # --------------------------------------------------------------------------------------------

@@ -162,7 +162,48 @@ def create_cluster(
     suppress_validators: list[str] | None = None,
     failure_level: str = "ERROR",
 ) -> tuple[dict[str, Any], int]:
-    from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config, read_config_file
+    check_name(name)
+    if ClusterPaths.of(name).root.exists():
+        raise already_exists(name)
+    text = _config_text(config_file)
+    return create_cluster_from_text(
+        name,
+        text,
+        filename=config_file,
+        dryrun=dryrun,
+        wait=wait,
+        suppress_validators=suppress_validators,
+        failure_level=failure_level,
+    )
+
+
+def _config_text(config_file: str) -> str:
+    """A configuration file's text (bounded; bytes that are not text are an error)."""
+    from stratus.config import BadYamlError, read_config_file
+
+    try:
+        return read_config_file(config_file)
+    except FileNotFoundError as exc:
+        raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
+    except OSError as exc:
+        raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
+    except BadYamlError as exc:
+        raise CliError(str(exc.to_json()["message"])) from exc
+
+
+def create_cluster_from_text(
+    name: str,
+    text: str,
+    *,
+    filename: str = "cluster-config.yaml",
+    dryrun: bool = False,
+    wait: bool = False,
+    suppress_validators: list[str] | None = None,
+    failure_level: str = "ERROR",
+) -> tuple[dict[str, Any], int]:
+    """pcluster's create-cluster from a configuration's text (the CLI's and the API's one
+    implementation): (the answer, the exit code)."""
+    from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
     from stratus.providers.local import new_instance_id
     from stratus.store.store import Store
 
@@ -170,14 +211,6 @@ def create_cluster(
     paths = ClusterPaths.of(name)
     if paths.root.exists():
         raise already_exists(name)
-    try:
-        text = read_config_file(config_file)  # bounded, and bytes that are not text are an error
-    except FileNotFoundError as exc:
-        raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
-    except OSError as exc:
-        raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
-    except BadYamlError as exc:
-        raise CliError(str(exc.to_json()["message"])) from exc
     from stratus.providers.ssh import HostProbeError, host_facts_path, pinned_keys, probe_and_record
 
     # The hosts of Stratus.Providers are probed once the configuration is valid (their CPUs,
@@ -189,7 +222,7 @@ def create_cluster(
         try:
             loaded = load_cluster_config(
                 text,
-                filename=config_file,
+                filename=filename,
                 suppress_validators=suppress_validators or (),
                 failure_level=failure_level,
                 cluster_name=name,
@@ -209,6 +242,7 @@ def create_cluster(
         probe_dir.cleanup()
     if loaded.layout.engine == "slurm":
         _check_slurm_engine(loaded.layout)
+    _check_s3(loaded.layout)
     messages = loaded.messages_json()
     if dryrun:
         raise CliError(
@@ -309,6 +343,17 @@ def create_cluster(
     return desc, 0 if final.get("clusterStatus") == "CREATE_COMPLETE" else 1
 
 
+def _check_s3(layout: ClusterLayout) -> None:
+    """``Stratus.S3.CredentialsFile`` can be read and has its profile's key (else nothing is
+    created: jobs would otherwise fail at launch)."""
+    from stratus.staging.env import S3SettingsError, s3_env
+
+    try:
+        s3_env(layout).apply({})
+    except S3SettingsError as exc:
+        raise CliError(f"Bad Request: {exc}") from exc
+
+
 def _check_slurm_engine(layout: ClusterLayout) -> None:
     """``Stratus.Engine: slurm`` can run here: Slurm installed, root; with
     ``Stratus.ExistingSlurm``, the site's slurm.conf readable (its daemons run elsewhere) and,
@@ -392,6 +437,13 @@ def describe_cluster(name: str) -> dict[str, Any]:
     endpoint = paths.root / "batch" / "endpoint"
     if running and endpoint.is_file():
         out["batchEndpoint"] = endpoint.read_text().strip()  # a stratus addition (Stratus.BatchApi)
+    endpoint = paths.root / "metrics" / "endpoint"
+    if running and endpoint.is_file():
+        # Stratus additions (Stratus.Metrics): where Prometheus scrapes, and the token it sends.
+        out["metricsEndpoint"] = endpoint.read_text().strip() + "/metrics"
+        token = paths.root / "metrics" / "token"
+        if token.is_file():
+            out["metricsTokenFile"] = str(token)
     return out
 
 
@@ -429,17 +481,31 @@ def update_cluster(
     wait: bool = False,
 ) -> dict[str, Any]:
     """pcluster's update-cluster: the running head node checks and applies the new configuration."""
-    from stratus.config import BadYamlError, read_config_file
+    existing(name)
+    text = _config_text(config_file)
+    return update_cluster_from_text(
+        name,
+        text,
+        dryrun=dryrun,
+        force=force,
+        suppress_validators=suppress_validators,
+        failure_level=failure_level,
+        wait=wait,
+    )
 
+
+def update_cluster_from_text(
+    name: str,
+    text: str,
+    *,
+    dryrun: bool = False,
+    force: bool = False,
+    suppress_validators: list[str] | None = None,
+    failure_level: str = "ERROR",
+    wait: bool = False,
+) -> dict[str, Any]:
+    """update-cluster with a configuration's text (the CLI's and the API's one implementation)."""
     paths = existing(name)
-    try:
-        text = read_config_file(config_file)
-    except FileNotFoundError as exc:
-        raise CliError(f"Bad Request: File not found: '{config_file}'") from exc
-    except OSError as exc:
-        raise CliError(f"Bad Request: cannot read '{config_file}': {exc.strerror}") from exc
-    except BadYamlError as exc:
-        raise CliError(str(exc.to_json()["message"])) from exc
     if not head_running(paths):
         raise BackendError(head_down_message(name))
     body = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -86,6 +87,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node-type", choices=["HeadNode", "ComputeNode"])
     p.add_argument("--queue-name")
 
+    _log_verbs(verb, name_arg)
+
     p = verb(
         "ssh", "Open a shell on the head node, where sbatch, squeue, sinfo ... talk to the cluster.", False
     )
@@ -118,8 +121,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = verb(
         "simulate",
-        "Replay a workload trace (Standard Workload Format) through the scheduler, on a plain machine "
-        "or on the cluster a configuration describes: waits, slowdowns, utilization and cost.",
+        "Replay a workload trace (Standard Workload Format) or a cluster's own history through the "
+        "scheduler, on a plain machine or on the cluster a configuration describes: waits, slowdowns, "
+        "utilization and cost (--compare: the history on two configurations side by side).",
         False,
     )
     _simulate_args(p)
@@ -134,17 +138,155 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--region", help="The region to write (the wizard then does not ask for it).")
     p.add_argument("--debug", action="store_true", help="Accepted for compatibility.")
 
+    from stratus.cli.awsb import VERBS as AWSB_VERBS
+    from stratus.cli.awsb import add_arguments as awsb_arguments
+
+    for name, help_text in AWSB_VERBS.items():
+        awsb_arguments(verb(name, help_text, False), name)
+
+    p = verb(
+        "serve",
+        "Serve ParallelCluster's REST API (/v3/clusters) and the web console for every cluster of "
+        "this STRATUS_HOME, behind the home's serve token ($STRATUS_HOME/serve/token).",
+        False,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: 127.0.0.1).")
+    p.add_argument("--port", type=int, default=8080, help="Port to listen on (default: 8080; 0: a free one).")
+
     verb("version", "Show the version.", False)
     return parser
+
+
+def _log_verbs(verb: Any, name_arg: Any) -> None:
+    """list-cluster-log-streams, get-cluster-log-events and export-cluster-logs (pcluster's)."""
+    from stratus.cli.cluster_logs import FILTERS_PATTERN, parse_time
+
+    filters_help = (
+        "Filter the log streams. Format: 'Name=a,Values=1 Name=b,Values=2,3'. Accepted filters are: "
+        "private-dns-name - the start of the host name (ip-127-0-0-1 for the head node, the node name "
+        "for a compute node); node-type - HeadNode or ComputeNode."
+    )
+    p = verb("list-cluster-log-streams", "Retrieve the list of log streams associated with a cluster.")
+    name_arg(p)
+    p.add_argument("--filters", nargs="+", help=filters_help)
+    p.add_argument("--next-token", help="Token to use for paginated requests.")
+
+    p = verb("get-cluster-log-events", "Retrieve the events associated with a log stream.")
+    name_arg(p)
+    p.add_argument("--log-stream-name", required=True, help="Name of the log stream.")
+    p.add_argument("--next-token", help="Token to use for paginated requests.")
+    p.add_argument(
+        "--start-from-head",
+        help="If the value is true, the earliest log events are returned first. If the value is false, "
+        "the latest log events are returned first. (Defaults to 'false'.)",
+    )
+    p.add_argument(
+        "--limit",
+        help="The maximum number of log events returned (at most 10000, and at most 1 MB of them).",
+    )
+    p.add_argument(
+        "--start-time",
+        help="The start of the time range, in ISO 8601 format (e.g. '2021-01-01T20:00:00.000Z'). Events "
+        "with a timestamp equal to this time or later are included.",
+    )
+    p.add_argument(
+        "--end-time",
+        help="The end of the time range, in ISO 8601 format (e.g. '2021-01-01T20:00:00.000Z'). Events "
+        "with a timestamp equal to or later than this time are not included.",
+    )
+
+    def iso8601(text: str) -> Any:
+        try:
+            return parse_time(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(
+                "Start time and end time filters must be in the ISO 8601 UTC format: YYYY-MM-DDThh:mm:ssZ "
+                f"(e.g. 1984-09-15T19:20:30Z or 1984-09-15). {exc}"
+            ) from None
+
+    def log_filter(text: str) -> str:
+        import re
+
+        if not re.match(FILTERS_PATTERN, text):
+            raise argparse.ArgumentTypeError(f"filters parameter must be in the form {FILTERS_PATTERN} ")
+        return text
+
+    p = verb(
+        "export-cluster-logs",
+        "Export the logs of the cluster to a tar.gz archive: a local file, or an object of the "
+        "cluster's object store (Stratus.S3).",
+    )
+    p.add_argument(
+        "-n", "--cluster-name", required=True, help="Export the logs of the cluster name provided here."
+    )
+    p.add_argument(
+        "--bucket", help="Bucket of the cluster's object store (Stratus.S3) to upload the archive to."
+    )
+    p.add_argument("--bucket-prefix", help="Key path under which the archive is stored in the bucket.")
+    p.add_argument(
+        "--output-file",
+        type=os.path.realpath,
+        help="File path to save the archive to. If given, the logs are saved locally; otherwise they are "
+        "uploaded to --bucket and a presigned URL is printed.",
+    )
+    p.add_argument(
+        "--keep-s3-objects",
+        default="false",
+        nargs="?",
+        const="true",
+        help="Accepted for compatibility: no intermediate objects are made. (Defaults to 'false'.)",
+    )
+    p.add_argument(
+        "--start-time",
+        type=iso8601,
+        help="Start time of interval of interest for log events. ISO 8601 format: YYYY-MM-DDThh:mm:ssZ "
+        "(e.g. 1984-09-15T19:20:30Z), time elements might be omitted. Defaults to creation time",
+    )
+    p.add_argument(
+        "--end-time",
+        type=iso8601,
+        help="End time of interval of interest for log events. ISO 8601 format: YYYY-MM-DDThh:mm:ssZ "
+        "(e.g. 1984-09-15T19:20:30Z), time elements might be omitted. Defaults to current time",
+    )
+    p.add_argument("--filters", nargs="+", type=log_filter, help=filters_help)
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     from stratus.cli.simulate import OVERSIZED_ACTIONS, OVERSIZED_HELP, POLICIES, POLICY_HELP
 
-    p.add_argument("--trace", required=True, help="The workload: an SWF file, gzipped or not.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--trace", help="The workload: an SWF file, gzipped or not.")
+    source.add_argument(
+        "--history",
+        metavar="CLUSTER",
+        help="The workload: this cluster's own finished jobs (its accounting), replayed on its own "
+        "configuration unless -c names another.",
+    )
+    p.add_argument(
+        "--since",
+        metavar="ISO8601",
+        help="With --history: only jobs submitted from this time on (e.g. 2024-05-01T08:00:00Z; UTC "
+        "without a zone).",
+    )
+    p.add_argument(
+        "--until", metavar="ISO8601", help="With --history: only jobs submitted before this time."
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="With --history and -c NEW.yaml: replay on the cluster's own configuration and on NEW.yaml, "
+        "and report both side by side with their differences.",
+    )
+    p.add_argument(
+        "--export-swf",
+        metavar="FILE",
+        help="With --history: write the history as a Standard Workload Format trace to FILE (no replay).",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "-c", "--cluster-configuration", help="Replay on this cluster (ParallelCluster v3 YAML)."
+        "-c",
+        "--cluster-configuration",
+        help="Replay on this cluster (ParallelCluster v3 YAML); with --history, the what-if configuration.",
     )
     where.add_argument(
         "--procs",
@@ -166,12 +308,14 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--boot-time",
         type=float,
         metavar="SECONDS",
-        help="How long a powered-down node takes to boot (default: 0, or 120 with a configuration).",
+        help="How long a powered-down node takes to boot (default: 0, or 120 with a configuration; with "
+        "--history, the median boot its cluster recorded).",
     )
     p.add_argument(
         "--queue-map",
         metavar="N=QUEUE,...",
-        help="Send the trace's queue numbers to these queues (default: all to the first queue).",
+        help="Send the trace's queue numbers to these queues (default: all to the first queue); with "
+        "--history, OLD=NEW sends a queue's jobs to another queue (default: the queue of the same name).",
     )
     p.add_argument(
         "--runtime",
@@ -229,6 +373,16 @@ def _bool(text: str, param: str) -> bool:
     raise CliError(f"Bad Request: Wrong type, expected 'boolean' for parameter '{param}'")
 
 
+def _int(text: str, param: str) -> int:
+    """pcluster's integer parameters: what Python's ``int`` reads, else its message."""
+    try:
+        return int(text)
+    except ValueError:
+        from stratus.cli.clusters import CliError
+
+        raise CliError(f"Bad Request: Wrong type, expected 'number' for parameter '{param}'") from None
+
+
 def _emit(obj: Any, query: str | None) -> None:
     if query:
         import jmespath
@@ -250,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _build_parser().print_help()
         return 1
+    from stratus.cli.awsb import VERBS as AWSB_VERBS
+
+    if args.command in AWSB_VERBS:
+        # pcluster's awsbatch-cli commands and `logs`: tables and plain-text errors, not JSON.
+        from stratus.cli.awsb import main as awsb
+
+        return awsb(args)
     from stratus.cli import clusters as c
 
     query = getattr(args, "query", None)
@@ -263,7 +424,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return simulate(
                 SimulateOptions(
-                    trace=args.trace,
+                    trace=args.trace or "",
+                    history=args.history,
+                    since=args.since,
+                    until=args.until,
+                    compare=args.compare,
+                    export_swf=args.export_swf,
                     cluster_configuration=args.cluster_configuration,
                     procs=args.procs,
                     policy=args.policy,
@@ -281,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
                     oversized=args.oversized,
                 )
             )
+        if args.command == "serve":
+            from stratus.cli.serve import serve
+
+            return serve(args.host, args.port)
         if args.command == "configure":
             from stratus.cli.configure import main as configure
 
@@ -327,6 +497,47 @@ def main(argv: list[str] | None = None) -> int:
             _emit(c.update_compute_fleet(args.cluster_name, args.status), query)
         elif args.command == "describe-cluster-instances":
             _emit(c.describe_cluster_instances(args.cluster_name, args.node_type, args.queue_name), query)
+        elif args.command == "list-cluster-log-streams":
+            from stratus.cli import cluster_logs
+
+            _emit(
+                cluster_logs.list_cluster_log_streams(args.cluster_name, args.filters, args.next_token), query
+            )
+        elif args.command == "get-cluster-log-events":
+            from stratus.cli import cluster_logs
+
+            _emit(
+                cluster_logs.get_cluster_log_events(
+                    args.cluster_name,
+                    args.log_stream_name,
+                    start_time=args.start_time,
+                    end_time=args.end_time,
+                    start_from_head=(
+                        None
+                        if args.start_from_head is None
+                        else _bool(args.start_from_head, "start-from-head")
+                    ),
+                    limit=None if args.limit is None else _int(args.limit, "limit"),
+                    next_token=args.next_token,
+                ),
+                query,
+            )
+        elif args.command == "export-cluster-logs":
+            from stratus.cli import cluster_logs
+
+            _bool(args.keep_s3_objects, "keep-s3-objects")
+            _emit(
+                cluster_logs.export_cluster_logs(
+                    args.cluster_name,
+                    output_file=args.output_file,
+                    bucket=args.bucket,
+                    bucket_prefix=args.bucket_prefix,
+                    start_time=args.start_time,
+                    end_time=args.end_time,
+                    filters=args.filters,
+                ),
+                query,
+            )
         elif args.command == "start-head-node":
             _emit(c.start_head_node(args.cluster_name), query)
         elif args.command == "batch-credentials":

@@ -294,6 +294,16 @@ class ClusterLayout:
     batch_api_address: str = ""
     batch_api_port: int = 0
     batch_api_container_runtime: str = "podman"
+    # Stratus.Metrics: where the Prometheus endpoint listens ("" when the cluster serves none;
+    # port 0: a free port, kept once chosen); open: no bearer token asked.
+    metrics_address: str = ""
+    metrics_port: int = 0
+    metrics_open: bool = False
+    # Stratus.S3: the object store every job sees ("" when the cluster names none).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_credentials_file: str = ""
+    s3_profile: str = "default"
 
     def provider(self, name: str) -> ProviderLayout | None:
         """The ``Stratus.Providers`` entry called ``name``, if there is one."""
@@ -451,6 +461,8 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
     )
     capacity_timeout = stratus.insufficient_capacity_timeout if stratus is not None else None
     failure_count = stratus.protected_failure_count if stratus is not None else None
+    s3 = stratus.s3 if stratus is not None else None
+    metrics = stratus.metrics if stratus is not None else None
     try:
         scheduling_conf = scheduling_settings(
             custom, foreign_options=bool(stratus is not None and stratus.engine == "slurm")
@@ -500,6 +512,13 @@ def build_layout(config: ClusterConfig, hosts: HostFacts | None = None) -> Clust
             if config.stratus and config.stratus.batch_api
             else "podman"
         ),
+        metrics_address=(metrics.address or "127.0.0.1") if metrics else "",
+        metrics_port=(metrics.port or 0) if metrics else 0,
+        metrics_open=bool(metrics.open) if metrics else False,
+        s3_endpoint_url=s3.endpoint_url if s3 else "",
+        s3_region=(s3.region or config.region or "") if s3 else "",
+        s3_credentials_file=(s3.credentials_file or "") if s3 else "",
+        s3_profile=(s3.profile or "default") if s3 else "default",
         existing_slurm_munge_key=(
             config.stratus.existing_slurm.munge_key or ""
             if config.stratus and config.stratus.existing_slurm

@@ -1009,6 +1009,45 @@ class StratusBatchApi(Section):
     container_runtime: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
 
 
+def _endpoint_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        rule_error(f"'{value}' is not an endpoint URL; give one such as http://s3.example.org:9000.")
+    return value
+
+
+def _absolute_file(value: str) -> str:
+    if not value.startswith("/"):
+        rule_error(f"'{value}' is not an absolute path; give the full path of the file on the head node.")
+    return value
+
+
+class StratusS3(Section):
+    """``Stratus.S3``: the S3-compatible object store jobs read and write. Every job sees
+    ``EndpointUrl`` as ``AWS_ENDPOINT_URL_S3`` (and ``Region``), and the credentials of
+    ``Profile`` (default ``default``) in ``CredentialsFile``, a file in the AWS CLI's
+    credentials format on the head node; data staging (``--stage-in``/``--stage-out``,
+    ``STRATUS_STAGE_IN``/``STRATUS_STAGE_OUT``) goes through it."""
+
+    endpoint_url: Annotated[
+        str, StringConstraints(min_length=1, pattern=r"^[^\s]+$"), AfterValidator(_endpoint_url)
+    ]
+    region: Annotated[str, StringConstraints(min_length=1, pattern=r"^[a-z0-9-]+$")] | None = None
+    credentials_file: (
+        Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_file)] | None
+    ) = None
+    profile: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s\[\]]+$")] | None = None
+
+
+class StratusMetrics(Section):
+    """``Stratus.Metrics``: the head node serves Prometheus metrics on ``Address`` (default
+    127.0.0.1) and ``Port`` (default: a free port, chosen when the head node first starts and
+    kept), behind the cluster's metrics token unless ``Open`` is true."""
+
+    address: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s]+$")] | None = None
+    port: Annotated[Int, Field(ge=0, le=65535)] | None = None
+    open: bool | None = None
+
+
 class StratusSettings(Section):
     """What stratus adds to the ParallelCluster schema (the top-level ``Stratus`` block)."""
 
@@ -1027,6 +1066,10 @@ class StratusSettings(Section):
     existing_slurm: StratusExistingSlurm | None = None
     # The AWS Batch front door (off unless the block is there).
     batch_api: StratusBatchApi | None = None
+    # The object store jobs use (and data staging goes through).
+    s3: StratusS3 | None = Field(default=None, alias="S3")
+    # Prometheus metrics of the head node (off unless the block is there).
+    metrics: StratusMetrics | None = None
 
     @model_validator(mode="after")
     def _existing_slurm_needs_the_slurm_engine(self) -> Self:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Policy(StrEnum):
@@ -36,6 +36,21 @@ class Policy(StrEnum):
 FLEET_STOP_MESSAGE = (
     "All compute nodes must be stopped. Stop the compute fleet with the stratus update-compute-fleet command"
 )
+
+
+class UpdateObstacles(Protocol):
+    """What stands in the way of an update as the cluster is now (the service's ``UpdateCheck``):
+    whether the compute fleet is stopped, the nodes the update drops that are in use, and the
+    queues it drops that unfinished jobs wait for or run in."""
+
+    @property
+    def fleet_stopped(self) -> bool: ...
+
+    @property
+    def nodes_in_use(self) -> tuple[str, ...]: ...
+
+    @property
+    def partitions_in_use(self) -> tuple[str, ...]: ...
 
 
 def unsupported_message(name: str, current: Any) -> str:
@@ -107,8 +122,10 @@ def _policy(path: str, old: Any, new: Any) -> Policy:
     if top == "Stratus" and (name == "Engine" or path.startswith("Stratus.ExistingSlurm")):
         # A cluster keeps the engine it was created with, and the Slurm its nodes join.
         return Policy.UNSUPPORTED
-    if path.startswith("Stratus.BatchApi"):
-        return Policy.LIVE  # the head node serves it anew when it restarts onto the update
+    if path.startswith(("Stratus.BatchApi", "Stratus.S3", "Stratus.Metrics")):
+        # The head node serves the endpoint anew, and gives jobs the object store's settings,
+        # when it restarts onto the update (jobs already running keep what they were given).
+        return Policy.LIVE
     if top == "Stratus":
         # Where nodes come from: hosts added are live; hosts removed take their nodes along, so
         # those must be unused. Agents dial the head node's address: it changes with the fleet
@@ -172,3 +189,45 @@ def _keyed(items: list[Any], key: str) -> bool:
 def _named(item: Mapping[str, Any], key: str) -> Any:
     """How a whole added or removed item shows in the change set: its key's value."""
     return item[key]
+
+
+def update_errors(changes: list[Change], check: UpdateObstacles) -> tuple[list[dict[str, Any]], bool]:
+    """pcluster's ``updateValidationErrors`` for ``changes`` as the cluster is now, and whether
+    ``--force-update`` may override them (never when nodes or queues in use would go).
+
+    Every front door that changes the configuration (update-cluster, the Batch door's compute
+    environments) decides with this one function, so they refuse alike.
+    """
+    errors: list[dict[str, Any]] = []
+    forceable = True
+
+    def error(change: Change, message: str) -> None:
+        errors.append(
+            {
+                "parameter": change.parameter,
+                "requestedValue": change.requested,
+                "message": message,
+                "currentValue": change.current,
+            }
+        )
+
+    for change in changes:
+        if change.policy == Policy.UNSUPPORTED:
+            error(change, unsupported_message(change.key, change.current))
+        elif change.policy == Policy.FLEET_STOP and not check.fleet_stopped:
+            error(change, FLEET_STOP_MESSAGE)
+        if change.policy in (Policy.NODES, Policy.FLEET_STOP) and check.nodes_in_use:
+            forceable = False
+            error(
+                change,
+                f"Nodes this change removes are in use ({', '.join(check.nodes_in_use)}). Wait until "
+                "they are idle and powered down, or stop the compute fleet first",
+            )
+        if change.parameter == "Scheduling.SlurmQueues" and change.current in check.partitions_in_use:
+            forceable = False
+            error(
+                change,
+                f"Queue {change.current} has jobs that are not finished. Cancel them, or wait for them "
+                "to end, before removing the queue",
+            )
+    return errors, forceable

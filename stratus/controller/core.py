@@ -14,6 +14,7 @@ recorded once (reports are matched by job id and run number).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -51,6 +52,7 @@ from stratus.net import HEAD_ADDRESS, bind_unix
 from stratus.paths import ClusterPaths, read_token
 from stratus.providers.base import Bootstrap, Instance, Provider
 from stratus.providers.registry import ProviderSet
+from stratus.staging.env import s3_env
 from stratus.store.store import Store
 
 log = logging.getLogger("stratus.controller")
@@ -63,8 +65,38 @@ DEFAULT_DOOR = "slurm"  # payloads stored before they named their front door are
 
 # How a front door launches its jobs: (job, payload info, script, environment) -> the fields of
 # the node's launch message besides type/job_id/run/node: script, args, env, cwd, stdout,
-# stderr, stdin, open_mode, umask, mem_limit_mb.
+# stderr, stdin, open_mode, umask, mem_limit_mb, and stage_in/stage_out (lists of
+# ``[path, s3 URL]``, see stratus.staging).
 LaunchBuilder = Callable[[Job, dict[str, Any], str, dict[str, str]], dict[str, Any]]
+
+
+class CycleStats:
+    """How long the engine's passes (a tick: timers, then a scheduling pass) take, as sdiag
+    reports its main scheduler's cycles: the last one, the mean, the most, and how many ran in
+    the last minute."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_s = 0.0
+        self.last_s = 0.0
+        self.max_s = 0.0
+        self._recent: collections.deque[float] = collections.deque()
+
+    def add(self, seconds: float, now: float) -> None:
+        self.count += 1
+        self.total_s += seconds
+        self.last_s = seconds
+        self.max_s = max(self.max_s, seconds)
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - 60.0:
+            self._recent.popleft()
+
+    def per_minute(self, now: float) -> int:
+        return sum(1 for t in self._recent if t >= now - 60.0)
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.count else 0.0
 
 
 def _bind(port: int, host: str = HEAD_ADDRESS) -> socket.socket:
@@ -104,6 +136,7 @@ class Controller:
         self.name = paths.name
         self.loaded = loaded
         self.layout = loaded.layout
+        self.s3 = s3_env(self.layout)
         self.store = store
         self.clock = clock
         self.token = read_token(paths)
@@ -139,6 +172,7 @@ class Controller:
         self.agent_host = HEAD_ADDRESS  # where the agent port listens (Stratus.HeadNodeAddress)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self.cycles = CycleStats()  # what the scheduling passes cost (sdiag's figures)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.deleting = False
         # Set by apply_config: the daemon starts the head node again, on the new configuration.
@@ -188,6 +222,7 @@ class Controller:
             jobs = self.store.load_live_jobs(conn, finished_since=now - self.engine.config.min_job_age_s)
             nodes = self.store.load_nodes(conn, {n.name: n.defn for n in self.engine.nodes.values()})
             parts = self.store.load_partitions(conn)
+            disabled = self.store.load_disabled_partitions(conn)
             usage = list(self._past_usage(conn, now))
         self.engine.restore([j for j, _ in jobs], [n for n, _ in nodes], next_id)
         for account, user, cpus, start, end in usage:
@@ -206,7 +241,15 @@ class Controller:
             # was stopped) is as the fleet is: INACTIVE until the fleet starts.
             up = parts.get(name, self.engine.fleet_running)
             if name in parts or not up:
-                self.engine.set_partition_state(name, up)
+                # An administrator's DISABLED holds across restarts; one recorded for a queue
+                # that an update was adding applies as soon as the queue exists.
+                self.engine.set_partition_state(name, up, disabled=name in disabled)
+        gone = set(parts) - set(self.engine.partitions)
+        if gone:
+            # Queues an update removed: their state goes with them (a queue added again later
+            # under the same name starts enabled, as a new queue does).
+            with self.store.transaction() as conn:
+                self.store.forget_partitions(conn, gone)
         self.nodeplane.restored(now)
         if any(n.state == NodeState.UP for n in self.engine.nodes.values()):
             self.recovering_until = now + RECOVERY_GRACE_S
@@ -296,6 +339,9 @@ class Controller:
             payload_id = job.array_id if job.array_id is not None else job.id
             info, script, env = self.payloads.full(payload_id)
             builder = self.launchers[info.get("door", DEFAULT_DOOR)]
+            fields = builder(job, info, script, env)
+            # Every job sees the cluster's object store (Stratus.S3), whichever door it came by.
+            self.s3.apply(fields.setdefault("env", {}))
             msg = Launch(
                 job_id=job.id,
                 run=job.run,
@@ -304,7 +350,7 @@ class Controller:
                 uid=job.spec.uid,
                 gid=job.spec.gid,
                 gpus=job.alloc.gpus[0] if job.alloc is not None and job.alloc.gpus else 0,
-                **builder(job, info, script, env),
+                **fields,
             )
         except Exception:
             log.exception("job %s run %d: cannot build its launch; failing it", job_id, run)
@@ -530,7 +576,10 @@ class Controller:
             now = self.clock()
             if not self.deleting:
                 try:
-                    self.commit(self.engine.tick(now, schedule=not self._recovering(now)))
+                    started = time.perf_counter()
+                    actions = self.engine.tick(now, schedule=not self._recovering(now))
+                    self.cycles.add(time.perf_counter() - started, now)
+                    self.commit(actions)
                     self._progress_lifecycle()
                 except Exception:
                     log.exception("scheduling pass failed; retrying")
@@ -602,6 +651,19 @@ class Controller:
         # The request and its effect on partitions and nodes land in one transaction.
         self.commit(actions, extra=lambda conn: self.set_fleet_status(status, "user request", conn))
         self._progress_lifecycle()
+
+    def set_partition_enabled(self, name: str, enabled: bool) -> None:
+        """Enable or disable (an administrator's DISABLED, see ``NodePower.set_partition_enabled``)
+        partition ``name``; stored before this returns. A name the configuration does not have
+        yet (a queue an update is adding) gets the state stored for when it exists."""
+        if name in self.engine.partitions:
+            self.commit(self.engine.set_partition_enabled(name, enabled, self.clock()))
+            return
+        with self.store.transaction() as conn:
+            if enabled:
+                self.store.forget_partitions(conn, [name])  # it starts as a new queue does
+            else:
+                self.store.set_partition_disabled(conn, name)
 
     def nodes_in_use(self, names: set[str]) -> list[str]:
         """Which of ``names`` hold work or a machine: a job's allocation, an instance, or any

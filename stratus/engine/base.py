@@ -112,9 +112,10 @@ def _natural_key(name: str) -> tuple[str, int]:
     return head, int(tail) if tail else -1
 
 
-def _queue_key(job: Job) -> tuple[int, float, int]:
-    """Pass order: highest priority first, then earliest submission, then lowest id."""
-    return (-job.priority, job.submit_time, job.id)
+def _queue_key(job: Job) -> tuple[int, int, float, int]:
+    """Pass order: highest job tier first (``JobSpec.tier``), then highest priority, then
+    earliest submission, then lowest id."""
+    return (-job.spec.tier, -job.priority, job.submit_time, job.id)
 
 
 # A pass-order key: smaller first. Keys of one engine all have the same shape.
@@ -232,9 +233,9 @@ class EngineBase:
             tier = self._tier_of_names[names] = max((self._tiers.get(n, 0) for n in wanted), default=0)
         return tier
 
-    def _tiered_queue_key(self, job: Job) -> tuple[int, int, float, int]:
-        """Pass order with tiers: highest tier first, then as :func:`_queue_key`."""
-        return (-self._tier(job), -job.priority, job.submit_time, job.id)
+    def _tiered_queue_key(self, job: Job) -> tuple[int, int, int, float, int]:
+        """Pass order with partition tiers: highest tier first, then as :func:`_queue_key`."""
+        return (-self._tier(job), -job.spec.tier, -job.priority, job.submit_time, job.id)
 
     def _job_to(self, job: Job, new: JobState, now: float, cause: str, reason: str = "") -> None:
         """Move ``job`` to ``new`` (checked, recorded, marked dirty) and keep the indexes in step:

@@ -107,6 +107,8 @@ class Engine(SchedulingPass, JobLifecycle, Arrays, Dependencies, Allocations, No
         self._nodes_changed()
         # Nodes UP without an agent are not trusted until they reconnect (see node_responding).
 
-    def set_partition_state(self, name: str, up: bool) -> None:
-        """Restore a partition's UP/INACTIVE state (used when reloading from the store)."""
-        self.partitions[name].up = up
+    def set_partition_state(self, name: str, up: bool, disabled: bool = False) -> None:
+        """Restore a partition's UP/INACTIVE state and whether an administrator disabled it (used
+        when reloading from the store; a disabled partition is never UP)."""
+        self.partitions[name].up = up and not disabled
+        self.partitions[name].disabled = disabled

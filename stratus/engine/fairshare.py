@@ -4,7 +4,9 @@ Usage is CPU-seconds, decayed as Slurm decays it with ``PriorityDecayHalfLife`` 
 factor ``1 - 0.693 / half-life``): a CPU-second used one half-life ago counts about half. The
 association tree is Slurm's: ``root`` has users who submit without ``--account`` and accounts as
 children, each account has its users, and every association has one raw share, so siblings
-share their parent equally.
+share their parent equally, except accounts given a weight (:meth:`FairShare.set_weights`, AWS
+Batch's ``weightFactor``): an account of weight ``w`` has ``1 / w`` raw shares, so an account of
+weight 0.5 is entitled to twice the share of an unweighted sibling.
 
 The factor is Slurm's classic fair-share formula (``PriorityFlags=NO_FAIR_TREE``)::
 
@@ -24,6 +26,7 @@ tends to 0. Pure: time is passed in.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 ROOT = "root"
@@ -36,7 +39,7 @@ class Association:
     account: str
     user: str | None  # None: the account itself
     usage: float = 0.0  # decayed CPU-seconds, divided by FairShare.scale
-    raw_shares: int = 1
+    raw_shares: float = 1  # 1, or 1 / weight for a weighted account
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class ShareRow:
     account: str  # the account itself, or for a user row the account it is under
     user: str | None
     depth: int
-    raw_shares: int | None  # None for root
+    raw_shares: int | None  # None for root; whole shares, at least 1 (norm_shares is exact)
     norm_shares: float
     raw_usage: float
     norm_usage: float | None  # None for root (Slurm never sets it)
@@ -66,6 +69,7 @@ class FairShare:
         self.root = Association(ROOT, None)
         self.accounts: dict[str, Association] = {}
         self.users: dict[tuple[str, str], Association] = {}
+        self._weights: dict[str, float] = {}  # account, or prefix ending in "*" -> weight
 
     @staticmethod
     def account_of(account: str, user: str) -> str:
@@ -79,9 +83,28 @@ class FairShare:
         assoc = self.users.get(key)
         if assoc is None:
             if account != ROOT and account not in self.accounts:
-                self.accounts[account] = Association(account, None)
+                self.accounts[account] = Association(account, None, raw_shares=self._raw_shares(account))
             assoc = self.users[key] = Association(account, user)
         return assoc
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Weigh accounts: ``weights`` maps an account name, or a prefix of names ending in
+        ``*``, to a weight ``w > 0``; a weighted account has ``1 / w`` raw shares, the others 1.
+        An account's own name wins over prefixes, a longer prefix over a shorter one. Replaces
+        the previous weights, for the accounts that exist and those created later; usage is
+        unchanged."""
+        self._weights = {name: float(w) for name, w in weights.items() if w > 0}
+        for a in self.accounts.values():
+            a.raw_shares = self._raw_shares(a.account)
+
+    def _raw_shares(self, account: str) -> float:
+        weight = self._weights.get(account)
+        if weight is None:
+            longest = -1
+            for pattern, w in self._weights.items():
+                if pattern.endswith("*") and account.startswith(pattern[:-1]) and len(pattern) > longest:
+                    longest, weight = len(pattern), w
+        return 1.0 / weight if weight else 1
 
     def decay_to(self, now: float) -> None:
         """Age every usage to ``now``."""
@@ -184,7 +207,8 @@ class FairShare:
 
     def _row(self, a: Association, depth: int, norm: float, usage: float, eff: float) -> ShareRow:
         factor = calc_factor(eff, norm)
-        return ShareRow(a.account, a.user, depth, a.raw_shares, norm, self.usage(a), usage, eff, factor)
+        raw = max(1, round(a.raw_shares))
+        return ShareRow(a.account, a.user, depth, raw, norm, self.usage(a), usage, eff, factor)
 
 
 def calc_factor(effective_usage: float, norm_shares: float) -> float:

@@ -31,6 +31,9 @@ from stratus.engine.priority import basic_priority
 from stratus.engine.states import HOLD_REASONS, JobState
 from stratus.engine.timeline import INF
 
+#: The exit code of a process killed by SIGKILL (128 + 9), as shells and container runtimes report it.
+_SIGKILLED = 137
+
 
 class JobLifecycle(EngineBase):
     """Submission, cancellation, holds, requeues, updates and the end of a job's run."""
@@ -385,6 +388,8 @@ class JobLifecycle(EngineBase):
         job = self.jobs.get(job_id)
         if job is None or job.run != run or job.state not in (JobState.RUNNING, JobState.COMPLETING):
             return []
+        if job.spec.oom_exit_code is not None and (exit_code, signal) == (job.spec.oom_exit_code, 0):
+            out_of_memory, exit_code = True, _SIGKILLED  # the script's report (JobSpec.oom_exit_code)
         job.exit_code = exit_code
         job.exit_signal = signal
         if job.state == JobState.COMPLETING and job.requeue_when_done:

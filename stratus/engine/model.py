@@ -243,6 +243,15 @@ class JobSpec:
     # decides; none applies (or none given): retried.
     retry_rules: tuple[RetryRule, ...] = ()
     share_id: str = ""  # the fair-share identifier its usage is charged to; empty: the account
+    # Within its partitions' priority tier, pending jobs of a higher ``tier`` are considered
+    # before any job of a lower one, whatever their priorities (AWS Batch's job queue priority:
+    # queues sharing compute environments are served highest priority first).
+    tier: int = 0
+    # An exit status by which the batch script reports that its work was killed for running out
+    # of memory where the node's agent cannot see it (a container job: the container's
+    # processes are the runtime's, not the script's). Such a run ends OUT_OF_MEMORY, with the
+    # exit code of a process killed by SIGKILL (137), as the agent's own detection would.
+    oom_exit_code: int | None = None
 
     @property
     def share(self) -> str:
@@ -393,7 +402,9 @@ class Partition:
     """A partition's live state."""
 
     defn: PartitionDef
-    up: bool = True  # False: INACTIVE (compute fleet stopped)
+    up: bool = True  # False: INACTIVE (compute fleet stopped, protected mode, or disabled)
+    # Disabled by an administrator: INACTIVE whatever the compute fleet does, until enabled.
+    disabled: bool = False
 
     @property
     def name(self) -> str:

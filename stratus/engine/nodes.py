@@ -25,6 +25,10 @@ What it guarantees:
 - Partitions can be deactivated one by one (:meth:`NodePower.deactivate_partitions`, the fleet's
   protected mode): nothing starts there any more, and nodes left in no active partition power
   down; static nodes are kept up only while one of their partitions is active.
+- An administrator can disable a partition (:meth:`NodePower.set_partition_enabled`): it is
+  INACTIVE as a deactivated one is (running jobs go on, nothing new starts) and stays INACTIVE
+  when the compute fleet starts, until it is enabled again; enabling it makes it UP if the fleet
+  runs. The flag is part of the partition's stored state (``Partition.disabled``).
 """
 
 from __future__ import annotations
@@ -185,11 +189,12 @@ class NodePower(EngineBase):
         return actions
 
     def start_fleet(self, now: float) -> list[Action]:
-        """Start the compute fleet: partitions UP, static nodes power up on the next tick."""
+        """Start the compute fleet: partitions UP (but those an administrator disabled), static
+        nodes power up on the next tick."""
         self.fleet_running = True
         self._nodes_changed()
         for p in self.partitions.values():
-            if not p.up:
+            if not p.up and not p.disabled:
                 p.up = True
                 self.dirty_partitions.add(p.name)
                 self.journal.append(Transition("partition", p.name, "INACTIVE", "UP", now, "user"))
@@ -239,6 +244,29 @@ class NodePower(EngineBase):
             to_stop.sort(key=self._order.__getitem__)
             actions.append(PowerDown(tuple(to_stop)))
         return actions
+
+    def set_partition_enabled(
+        self, name: str, enabled: bool, now: float, cause: str = "admin"
+    ) -> list[Action]:
+        """Disable partition ``name`` (INACTIVE until enabled, fleet starts included) or enable it
+        (UP again if the compute fleet runs, else when it starts).
+
+        Disabling is :meth:`deactivate_partitions`: running jobs go on, nothing new starts there,
+        nodes left in no active partition power down once idle (a job still waiting for its node
+        to boot is requeued). Recorded (journal, stored state) with ``cause``.
+        """
+        p = self.partitions[name]
+        if p.disabled == (not enabled):
+            return []
+        p.disabled = not enabled
+        self.dirty_partitions.add(name)
+        if not enabled:
+            return self.deactivate_partitions([name], now, cause, "disabled")
+        if self.fleet_running and not p.up:
+            p.up = True
+            self._nodes_changed()
+            self.journal.append(Transition("partition", name, "INACTIVE", "UP", now, cause, "enabled"))
+        return []
 
     def _in_active_partition(self, name: str) -> bool:
         """Whether node ``name`` is in a partition that is UP (work can start there)."""

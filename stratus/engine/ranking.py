@@ -10,6 +10,7 @@ once: up to the last charge by :meth:`Ranking.charge_usage`, after it when the j
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from stratus.engine.base import EngineBase
 from stratus.engine.fairshare import FairShare, ShareRow
@@ -116,5 +117,12 @@ class Ranking(EngineBase):
         ``account`` is the fair-share account the run was charged to (its spec's ``share``).
         """
         self.fairshare.charge_past(account, user, cpus, start, end, now)
+        self._fs_cache = {}
+        self._next_priority_calc = -math.inf
+
+    def set_share_weights(self, weights: Mapping[str, float]) -> None:
+        """Weigh fair-share accounts (see :meth:`FairShare.set_weights`); pending jobs'
+        priorities are worked out again at the next pass."""
+        self.fairshare.set_weights(weights)
         self._fs_cache = {}
         self._next_priority_calc = -math.inf

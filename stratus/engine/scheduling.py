@@ -20,11 +20,11 @@ last pass left, which gives the same decisions as a full pass at a fraction of i
 Powered-down dynamic nodes count as available: a job placed on them makes them power up (the job
 is CONFIGURING until they register).
 
-Pass order is priority order within priority tiers (``PartitionDef.priority_tier``): every
-pending job of a higher tier comes before any job of a lower tier, and shortest-first backfilling
-reorders jobs within their tier only. The queue stays sorted by that order between passes, so an
-incremental pass whose new jobs would rank before a queued one (a higher tier, or a higher
-priority) becomes a full pass.
+Pass order is priority order within priority tiers (``PartitionDef.priority_tier``, then the
+job's own ``JobSpec.tier``): every pending job of a higher tier comes before any job of a lower
+tier, and shortest-first backfilling reorders jobs within their tier only. The queue stays
+sorted by that order between passes, so an incremental pass whose new jobs would rank before a
+queued one (a higher tier, or a higher priority) becomes a full pass.
 
 A job that does not start is given a reason code from the engine's vocabulary
 (``engine/states.py``): ``Resources``, ``Priority``, ``Dependency``, a limit's name ...
@@ -180,10 +180,11 @@ class SchedulingPass(EngineBase):
                 rest = (j for j in jobs[index:] if j.state == JobState.PENDING)
                 if self._tiered:  # shortest first within a tier: a lower tier still comes after
                     jobs = sorted(
-                        rest, key=lambda j: (-self._tier(j), self._request(j.spec).shortest, key(j))
+                        rest,
+                        key=lambda j: (-self._tier(j), -j.spec.tier, self._request(j.spec).shortest, key(j)),
                     )
                 else:
-                    jobs = sorted(rest, key=lambda j: (self._request(j.spec).shortest, key(j)))
+                    jobs = sorted(rest, key=lambda j: (-j.spec.tier, self._request(j.spec).shortest, key(j)))
                 index = 0
                 shortest = False
         if ctx.power_up:

@@ -17,14 +17,13 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stratus.net import HEAD_ADDRESS
 from stratus.paths import ClusterPaths
 
 if TYPE_CHECKING:
     from stratus.controller.core import Controller
-    from stratus.headnode.compose import HeadNode
     from stratus.slurmengine.head import SlurmEngine
 
 log = logging.getLogger("stratus.headnode")
@@ -132,7 +131,10 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     with store.transaction() as conn:
         store.set_meta(conn, "agent_port", ctrl.agent_port)
     if layout.batch_api_address:
-        await _serve_batch(ctrl, head, layout.batch_api_address, layout.batch_api_port)
+        address, port = layout.batch_api_address, layout.batch_api_port
+        head.batch.endpoint_url = await _serve_extra(ctrl, head.batch_app, "batch", address, port) or ""
+    if head.metrics_app is not None:
+        await _serve_extra(ctrl, head.metrics_app, "metrics", layout.metrics_address, layout.metrics_port)
     tmp = paths.endpoint.with_suffix(".tmp")
     tmp.write_text(f"{HEAD_ADDRESS} {ctrl.api_port} {ctrl.agent_port}\n")
     tmp.replace(paths.endpoint)
@@ -162,31 +164,33 @@ async def _serve(paths: ClusterPaths, ports: tuple[int, int]) -> str:
     return "restart" if ctrl.restart_requested else "stopped"
 
 
-async def _serve_batch(ctrl: Controller, head: HeadNode, address: str, port: int) -> None:
-    """Serve the Batch endpoint (``Stratus.BatchApi``) on ``address``: the configured port, else
-    the one chosen the first time (kept, as clients were given it). A port that cannot be had
-    leaves the cluster without the endpoint (logged, and said in describe-cluster)."""
+async def _serve_extra(ctrl: Controller, app: Any, what: str, address: str, port: int) -> str | None:
+    """Serve ``app`` (the ``what`` endpoint: ``batch``, ``metrics``) on ``address``: the
+    configured port, else the one chosen the first time (kept, as clients were given it); its
+    URL is written to ``<cluster>/<what>/endpoint``. A port that cannot be had leaves the
+    cluster without the endpoint (logged, and said in describe-cluster): None."""
     store = ctrl.store
+    directory = ctrl.paths.root / what
     with store.reading() as conn:
-        kept = int(store.get_meta(conn, "batch_port", 0))
+        kept = int(store.get_meta(conn, f"{what}_port", 0))
     try:
-        bound = await ctrl.serve_app(head.batch_app, address, port or kept, fixed=bool(port))
+        bound = await ctrl.serve_app(app, address, port or kept, fixed=bool(port))
     except OSError as exc:
-        log.error("the Batch endpoint cannot listen on %s:%s: %s", address, port, exc)
-        (ctrl.paths.root / "batch" / "endpoint").unlink(missing_ok=True)
-        return
+        log.error("the %s endpoint cannot listen on %s:%s: %s", what, address, port, exc)
+        (directory / "endpoint").unlink(missing_ok=True)
+        return None
     with store.transaction() as conn:
-        store.set_meta(conn, "batch_port", bound)
+        store.set_meta(conn, f"{what}_port", bound)
     host = f"[{address}]" if ":" in address else address
-    head.batch.endpoint_url = f"http://{host}:{bound}"
-    directory = ctrl.paths.root / "batch"
+    url = f"http://{host}:{bound}"
     directory.mkdir(exist_ok=True)
     directory.chmod(0o755)
     tmp = directory / "endpoint.tmp"
-    tmp.write_text(head.batch.endpoint_url + "\n")
+    tmp.write_text(url + "\n")
     tmp.chmod(0o644)
     tmp.replace(directory / "endpoint")
-    log.info("Batch endpoint of %s on %s", ctrl.paths.name, head.batch.endpoint_url)
+    log.info("%s endpoint of %s on %s", what, ctrl.paths.name, url)
+    return url
 
 
 async def _start_slurm(ctrl: Controller, slurm: SlurmEngine) -> None:

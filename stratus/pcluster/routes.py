@@ -18,12 +18,11 @@ from pydantic import BaseModel, ValidationError
 
 from stratus.api.callers import identity
 from stratus.config import BadYamlError, ConfigValidationError, load_cluster_config
-from stratus.config.update import FLEET_STOP_MESSAGE, Change, Policy, config_changes, unsupported_message
+from stratus.config.update import config_changes, update_errors
 from stratus.engine.states import NodeState
 from stratus.errors import UserError
 from stratus.pcluster import shapes
 from stratus.service.interface import Service
-from stratus.service.model import UpdateCheck
 
 # What a user may ask for with update-compute-fleet, and the statuses each one already covers.
 _FLEET_REQUESTS = {
@@ -51,44 +50,6 @@ class UpdateRequest(BaseModel):
     forceUpdate: bool = False
     suppressValidators: list[str] = []
     validationFailureLevel: str = "ERROR"
-
-
-def update_errors(changes: list[Change], check: UpdateCheck) -> tuple[list[dict[str, Any]], bool]:
-    """pcluster's ``updateValidationErrors`` for ``changes`` as the cluster is now, and whether
-    ``--force-update`` may override them (never when nodes or queues in use would go)."""
-    errors: list[dict[str, Any]] = []
-    forceable = True
-
-    def error(change: Change, message: str) -> None:
-        errors.append(
-            {
-                "parameter": change.parameter,
-                "requestedValue": change.requested,
-                "message": message,
-                "currentValue": change.current,
-            }
-        )
-
-    for change in changes:
-        if change.policy == Policy.UNSUPPORTED:
-            error(change, unsupported_message(change.key, change.current))
-        elif change.policy == Policy.FLEET_STOP and not check.fleet_stopped:
-            error(change, FLEET_STOP_MESSAGE)
-        if change.policy in (Policy.NODES, Policy.FLEET_STOP) and check.nodes_in_use:
-            forceable = False
-            error(
-                change,
-                f"Nodes this change removes are in use ({', '.join(check.nodes_in_use)}). Wait until "
-                "they are idle and powered down, or stop the compute fleet first",
-            )
-        if change.parameter == "Scheduling.SlurmQueues" and change.current in check.partitions_in_use:
-            forceable = False
-            error(
-                change,
-                f"Queue {change.current} has jobs that are not finished. Cancel them, or wait for them "
-                "to end, before removing the queue",
-            )
-    return errors, forceable
 
 
 def pcluster_router(service: Service) -> APIRouter:

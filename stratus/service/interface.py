@@ -11,11 +11,12 @@ refused request, everything stored before a changing call returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from stratus.config import ClusterLayout
 from stratus.config.layout import HostFacts
+from stratus.engine.cost import JobCost
 from stratus.engine.fairshare import ShareRow
 from stratus.engine.model import DepCondition, Job, JobSpec, Partition, PriorityConfig, Transition
 from stratus.engine.priority import Factors as PriorityFactors
@@ -105,6 +106,13 @@ class Service(Protocol):
         """The fair-share tree, usage charged up to now."""
         ...
 
+    def set_share_weights(self, weights: Mapping[str, float]) -> None:
+        """Make ``weights`` the fair-share weights: fair-share account (or prefix of accounts
+        ending in ``*``) -> weight ``w > 0``, entitled to ``1 / w`` of an unweighted account's
+        share. Replaces the previous weights; stored before this returns and applied again
+        whenever the head node starts."""
+        ...
+
     def stored_states(self, job_id: int, task_id: int | None) -> list[str]:
         """States of the stored records of a job (or one task of it), newest runs."""
         ...
@@ -140,8 +148,28 @@ class Service(Protocol):
         """Stored jobs (finished long ago too) with their payload summary and run/step records."""
         ...
 
+    def job_costs(self) -> list[JobCost]:
+        """What every job that ever ran has cost up to now (USD, see :mod:`stratus.engine.cost`),
+        by job id: every recorded run, plus the current one while it runs; read from the
+        durable records, so a job's figure never decreases while prices stay the same."""
+        ...
+
+    def cost_totals(self) -> dict[tuple[str, str, str], float]:
+        """What jobs have cost up to now (USD), by (user, account, partition): every recorded run
+        since the cluster was created plus the current run of every running job; each call
+        reads only the runs recorded since the previous one."""
+        ...
+
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Transition]]:
         """The journal from ``after_seq`` on: (sequence number, transition), oldest first."""
+        ...
+
+    def scheduler_stats(self) -> dict[str, float]:
+        """The scheduler's cycle figures (see the implementation for the keys)."""
+        ...
+
+    def history(self, entity: str, key: str) -> list[Transition]:
+        """Every recorded transition of one entity, oldest first."""
         ...
 
     def objects(self, door: str, kind: str) -> list[DoorObject]:
@@ -251,6 +279,13 @@ class Service(Protocol):
 
         Stored (the file, then UPDATE_IN_PROGRESS) before this returns; the owner's or root's.
         """
+        ...
+
+    def set_queue_enabled(self, name: str, enabled: bool, identity: Identity) -> None:
+        """Disable queue ``name`` (running jobs go on, nothing new starts there; it stays so
+        across compute-fleet starts and head-node restarts) or enable it again; stored before
+        this returns. A queue an update is adding takes the state when it exists. The owner's
+        or root's."""
         ...
 
     def request_fleet(self, start: bool, identity: Identity) -> None:

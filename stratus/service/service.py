@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stratus.controller.lifecycle import FleetStatus
+from stratus.engine.cost import JobCost, ended_run_use, open_run_use, run_cost
 from stratus.engine.engine import CancelOutcome
 from stratus.engine.fairshare import ShareRow
 from stratus.engine.model import (
@@ -32,6 +33,7 @@ from stratus.engine.model import (
     Job,
     JobSpec,
     KillJob,
+    NodeDef,
     Partition,
     PriorityConfig,
     Transition,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from stratus.config.layout import HostFacts
     from stratus.controller.core import Controller
     from stratus.engine.engine import Engine
+    from stratus.store.store import RunCharge
 
 # Engine refusals of hold/requeue/update, as the service's problems.
 _ENGINE_PROBLEMS = {
@@ -74,9 +77,19 @@ _ENGINE_PROBLEMS = {
 }
 
 
+#: Where the fair-share weights are stored: (door, kind, key) of a door object of the service's.
+SHARE_WEIGHTS = ("stratus", "fair-share", "weights")
+
+
 def _storable(n: int) -> bool:
     """Whether ``n`` fits the store's integer columns (SQLite's signed 64 bits)."""
     return -(2**63) <= n < 2**63
+
+
+def _charge_cost(c: RunCharge, defs: Mapping[str, NodeDef], now: float) -> float:
+    """What a recorded run cost, priced with ``defs``."""
+    use = ended_run_use(c.nodes, c.cpus, c.start_time, c.end_time, defs, exclusive=c.exclusive, alloc=c.alloc)
+    return run_cost(use, defs, now)
 
 
 class ClusterService:
@@ -93,6 +106,14 @@ class ClusterService:
             if job.spec.interactive and not job.state.final:
                 self._alloc_seen[job.id] = now  # its client gets the usual time to come back
         ctrl.add_periodic(self._expire_allocations)
+        # What recorded runs have cost, by (user, account, partition), up to the run whose seq
+        # is _costs_seq (see cost_totals).
+        self._recorded_costs: dict[tuple[str, str, str], float] = {}
+        self._costs_seq = 0
+        # The engine starts without fair-share weights: those stored are applied again.
+        weights = self.get_object(*SHARE_WEIGHTS)
+        if weights is not None:
+            ctrl.engine.set_share_weights(dict(weights.body.get("weights") or {}))
 
     # -- facts ------------------------------------------------------------------------------
 
@@ -257,6 +278,15 @@ class ClusterService:
         """The fair-share tree, usage charged up to now."""
         return self.engine.shares(self.now())
 
+    def set_share_weights(self, weights: Mapping[str, float]) -> None:
+        """Make ``weights`` the fair-share weights (account or ``prefix*`` -> weight factor);
+        stored with the engine's changes, and applied again when the head node starts."""
+        clean = {str(name): float(w) for name, w in weights.items()}
+        if any(not (w > 0 and math.isfinite(w)) for w in clean.values()):
+            raise ValueError("fair-share weights must be positive numbers")
+        self._ctrl.engine.set_share_weights(clean)
+        self.put_object(*SHARE_WEIGHTS, {"weights": clean})
+
     def stored_states(self, job_id: int, task_id: int | None) -> list[str]:
         """States of the stored records of a job (or one task of it), newest runs."""
         if not _storable(job_id) or (task_id is not None and not _storable(task_id)):
@@ -340,6 +370,79 @@ class ClusterService:
         with store.reading() as conn:
             return list(store.load_accounting(conn, job_ids=ids, users=users, start=start, end=end))
 
+    def job_costs(self) -> list[JobCost]:
+        """What every job that ever ran has cost up to now, by job id (see
+        :mod:`stratus.engine.cost`): its recorded runs, every attempt, plus its current run while
+        it is running. Jobs that never ran are left out. Reads every recorded run: for totals
+        at every scrape, :meth:`cost_totals` reads only what was recorded since."""
+        now = self.now()
+        defs = self._node_defs()
+        store = self._ctrl.store
+        with store.reading() as conn:
+            charges = store.load_run_charges(conn)
+        totals: dict[int, list[Any]] = {}
+        recorded: set[tuple[int, int]] = set()
+        for c in charges:
+            recorded.add((c.job_id, c.run))
+            cost = _charge_cost(c, defs, now)
+            entry = totals.get(c.job_id)
+            if entry is None:
+                totals[c.job_id] = [c.user, c.account, c.partition, cost]
+            else:
+                entry[3] += cost
+        for job, cost in self._open_costs(recorded, now, defs):
+            entry = totals.get(job.id)
+            if entry is None:
+                totals[job.id] = [job.spec.user, job.spec.account, job.partition or "", cost]
+            else:
+                entry[3] += cost
+        return [JobCost(i, *totals[i]) for i in sorted(totals)]
+
+    def cost_totals(self) -> dict[tuple[str, str, str], float]:
+        """What jobs have cost up to now, by (user, account, partition): every recorded run
+        since the cluster was created plus the current run of every running job.
+
+        Each recorded run is read and priced once, when it is first asked for, and added to
+        totals this service keeps (runs are only ever added to the store): a call reads the
+        runs recorded since the previous one and the running jobs, whatever the number of
+        jobs in the records. So a recorded run keeps the price its nodes had when it was first
+        read, until the head node restarts.
+        """
+        now = self.now()
+        defs = self._node_defs()
+        store = self._ctrl.store
+        with store.reading() as conn:
+            charges = store.load_run_charges(conn, after=self._costs_seq)
+        for c in charges:
+            key = (c.user, c.account, c.partition)
+            self._recorded_costs[key] = self._recorded_costs.get(key, 0.0) + _charge_cost(c, defs, now)
+            self._costs_seq = max(self._costs_seq, c.seq)
+        totals = dict(self._recorded_costs)
+        for job, cost in self._open_costs(None, now, defs):
+            key = (job.spec.user, job.spec.account, job.partition or "")
+            totals[key] = totals.get(key, 0.0) + cost
+        return totals
+
+    def _node_defs(self) -> dict[str, NodeDef]:
+        return {n.name: n.defn for n in self.engine.nodes.values()}
+
+    def _open_costs(
+        self, recorded: set[tuple[int, int]] | None, now: float, defs: Mapping[str, NodeDef]
+    ) -> Iterator[tuple[Job, float]]:
+        """(job, cost of its current run) for every job running now, its run not yet recorded
+        (``recorded``: the runs known to be recorded; None: read them from the store)."""
+        running = [(job, use) for job in self.engine.jobs.values() if (use := open_run_use(job)) is not None]
+        if recorded is None and running:
+            # A run is recorded as its job leaves RUNNING/COMPLETING, in the same transaction:
+            # none should be, but a figure counted twice would never come down again.
+            store = self._ctrl.store
+            with store.reading() as conn:
+                found = store.load_run_charges(conn, job_ids=[job.id for job, _ in running])
+            recorded = {(c.job_id, c.run) for c in found}
+        for job, use in running:
+            if recorded is None or (job.id, job.run) not in recorded:
+                yield job, run_cost(use, defs, now)
+
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, Transition]]:
         """The journal from ``after_seq`` on: (sequence number, transition), oldest first.
 
@@ -348,6 +451,31 @@ class ClusterService:
         store = self._ctrl.store
         with store.reading() as conn:
             return store.journal_after(conn, after_seq, limit)
+
+    def scheduler_stats(self) -> dict[str, float]:
+        """The scheduler's cycle figures, as sdiag's: ``cycles``, ``last_cycle_s``,
+        ``mean_cycle_s``, ``max_cycle_s``, ``cycles_per_minute``, and ``queue_size`` (pending
+        jobs, each array task counted)."""
+        stats = self._ctrl.cycles
+        pending = 0
+        for job in self.engine.jobs.values():
+            if job.state == JobState.PENDING:
+                pending += len(job.pending_tasks) if job.is_array_remainder and job.pending_tasks else 1
+        return {
+            "cycles": stats.count,
+            "last_cycle_s": stats.last_s,
+            "mean_cycle_s": stats.mean_s,
+            "max_cycle_s": stats.max_s,
+            "cycles_per_minute": stats.per_minute(self.now()),
+            "queue_size": pending,
+        }
+
+    def history(self, entity: str, key: str) -> list[Transition]:
+        """Every recorded transition of one entity (``job``, ``node`` ...; a job's key as the
+        journal has it), oldest first (an indexed read)."""
+        store = self._ctrl.store
+        with store.reading() as conn:
+            return store.journal_for(conn, entity, key)
 
     # -- cancel, signal ---------------------------------------------------------------------
 
@@ -620,6 +748,14 @@ class ClusterService:
         """Make ``text`` the configuration; stored before this returns, applied by a restart."""
         self._require_owner(identity)
         self._ctrl.apply_config(text)
+
+    def set_queue_enabled(self, name: str, enabled: bool, identity: Identity) -> None:
+        """Disable queue ``name`` (its partition INACTIVE: running jobs go on, nothing new starts
+        there, and it stays so across compute-fleet starts and head-node restarts) or enable it
+        again; stored before this returns. A queue an update of the configuration is adding
+        takes the state when it exists. The owner's or root's."""
+        self._require_owner(identity)
+        self._ctrl.set_partition_enabled(name, enabled)
 
     def delete_cluster(self, identity: Identity) -> None:
         """Begin deleting the cluster (stored before this returns)."""

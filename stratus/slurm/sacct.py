@@ -38,6 +38,15 @@ Known differences from Slurm 22.05:
 * ``--array`` (one line per pending task of an array) and the ``Restarts`` field come from
   later Slurm versions (23.02 and later); ``Restarts`` is not listed by ``-e`` nor by ``ALL``,
   whose output stays 22.05's.
+* ``Cost`` is stratus's own field (in no Slurm version): what the job has cost in USD, with
+  four decimals, right-justified like Slurm's numbers (:mod:`stratus.engine.cost` says how it
+  is worked out). It is in no default, ``-l``, ``-e`` or ``ALL`` list; ``-o``/``--format``
+  select it (``cos`` is enough). A job line carries the job's cost up to the end of its run,
+  every earlier run included: the newest run's line (the only one without ``-D``) is the job's
+  whole cost, every attempt counted, up to now while it runs; with ``-D`` each earlier run's
+  line shows the cost up to its end, so consecutive lines differ by that run's own cost. Step
+  lines (``.batch``, ``.0``) are blank: the job's machines are charged to the job, not shared
+  out among its steps. ``-T`` does not truncate it.
 * Fields stratus has no data for print blank: energy, disk and page counters, CPU
   frequencies, ``AveCPU``/``AveRSS``/``MinCPU``, the ``TRESUsage*`` fields, ``QOS``,
   ``AssocID``, ``WCKey``, ``Flags``, ``Layout``, ``SubmitLine``, ``Reserved``.

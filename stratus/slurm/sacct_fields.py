@@ -37,7 +37,9 @@ class FieldDef:
     """One sacct field: its name, default width (negative: left-justified) and print routine.
 
     ``kind`` is the print_fields routine: ``str`` (cut with ``+``), ``uint`` (unsigned, never
-    cut, blank when unset), ``secs`` (a duration from seconds), ``date``.
+    cut, blank when unset), ``secs`` (a duration from seconds), ``date``; and stratus's ``usd``
+    (dollars with :data:`COST_DECIMALS` decimals, right-justified and never cut like numbers,
+    blank when unset).
     """
 
     name: str
@@ -83,8 +85,13 @@ FIELDS: tuple[FieldDef, ...] = (
     _f(19, "TRESUsageOutMinTask"), _f(15, "TRESUsageOutTot"), _f(6, "UID", "uint"), _f(9, "User"),
     _f(10, "UserCPU"), _f(10, "WCKey"), _f(10, "WCKeyID", "uint"), _f(20, "WorkDir"),
 )  # fmt: skip
-# Fields of later Slurm versions, matched after the 22.05 table and never listed by -e or ALL.
-EXTENSION_FIELDS: tuple[FieldDef, ...] = (_f(8, "Restarts", "uint"),)
+# Fields beyond Slurm 22.05's, matched after its table and never listed by -e or ALL: those of
+# later Slurm versions, then stratus's own. ``Cost`` (USD, see COST_DECIMALS) is stratus's: no
+# Slurm version up to 25.05 has a field of that name or one that ``Cos`` begins, so no Slurm
+# field name or prefix can mean it.
+EXTENSION_FIELDS: tuple[FieldDef, ...] = (_f(8, "Restarts", "uint"), _f(10, "Cost", "usd"))
+#: The decimals of ``Cost``: hundredths of a cent, as cloud prices per hour are quoted.
+COST_DECIMALS = 4
 
 
 # -- the --format list ----------------------------------------------------------------------

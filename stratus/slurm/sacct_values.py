@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from stratus.slurm import hostlist
 from stratus.slurm.arrays import format_task_ids
 from stratus.slurm.cparse import isdigits
-from stratus.slurm.sacct_fields import Column
+from stratus.slurm.sacct_fields import COST_DECIMALS, Column
 from stratus.slurm.sacct_records import Record
 from stratus.slurm.timefmt import (
     UNIT_MEGA,
@@ -138,7 +138,7 @@ def _req_tres(rec: Record, c: ValueContext) -> str | None:
     return _tres(pairs)
 
 
-Value = str | int | None
+Value = str | int | float | None
 
 
 def _date(t: float | None, none: bool = False) -> str:
@@ -162,6 +162,8 @@ def field_value(name: str, rec: Record, c: ValueContext) -> Value:
         return _alloc_tres(rec, c)
     if name == "Cluster":
         return jr.cluster or c.cluster
+    if name == "Cost":
+        return r.cost if job else None
     if name == "CPUTime":
         return rec.elapsed * r.num_cpus
     if name == "CPUTimeRAW":
@@ -269,6 +271,13 @@ def field_value(name: str, rec: Record, c: ValueContext) -> Value:
     return None
 
 
+def format_cost(dollars: float) -> str:
+    """A cost as ``Cost`` prints it: USD with :data:`COST_DECIMALS` decimals, no sign or unit
+    (``0.0123``); a cost too small to show reads ``0.0000``, never ``-0.0000``."""
+    text = f"{dollars:.{COST_DECIMALS}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 # -- printing (src/common/print_fields.c) ---------------------------------------------------
 
 
@@ -297,10 +306,13 @@ class Printer:
         if kind == "date":
             text = "" if value is None else str(value)[:n]
             return text + self.sep(last) if self.parsable else _justify(text, width) + " "
-        if kind in ("uint", "secs"):
+        if kind in ("uint", "secs", "usd"):
             if value is None:
                 return self.sep(last) if self.parsable else " " * max(n, 1) + " "
-            text = fmt_secs_long(int(value)) if kind == "secs" else str(value)
+            if kind == "usd":
+                text = format_cost(float(value))
+            else:
+                text = fmt_secs_long(int(value)) if kind == "secs" else str(value)
             return text + self.sep(last) if self.parsable else _justify(text, width) + " "
         if self.parsable:
             return ("" if value is None else str(value)) + self.sep(last)

@@ -1,7 +1,8 @@
 """sbatch's option tables: every long option, its short letter, and the ``SBATCH_*`` variables.
 
 Guarantees: :data:`LONGOPTS`/:data:`SHORTOPTS` are Slurm 22.05's full sbatch option table, so
-getopt accepts, abbreviates and refuses exactly what sbatch does (options stratus gives no
+getopt accepts, abbreviates and refuses exactly what sbatch does, plus stratus's own
+``--stage-in``/``--stage-out`` (data staging, :mod:`stratus.staging`) (options stratus gives no
 behaviour are accepted and recorded in ``BatchRequest.extra``); :data:`ENV_OPTIONS` lists the
 input variables in Slurm's order of evaluation. salloc and srun allocations are read with
 these same tables. Also the usage and help texts, and sbatch's error line.
@@ -111,6 +112,8 @@ _TABLE: tuple[tuple[str, Arg, str], ...] = (
     ("signal", _R, "signal"),
     ("sockets-per-node", _R, "sockets-per-node"),
     ("spread-job", _N, "spread-job"),
+    ("stage-in", _R, "stage-in"),  # stratus's own: data staging from S3
+    ("stage-out", _R, "stage-out"),  # stratus's own: data staging to S3
     ("switches", _R, "switches"),
     ("tasks-per-node", _R, "ntasks-per-node"),
     ("test-only", _N, "test-only"),

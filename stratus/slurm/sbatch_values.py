@@ -18,6 +18,8 @@ from stratus.slurm.sacct_time import TimeParseError, parse_time
 from stratus.slurm.sbatch_options import EARLY_KEYS, EXIT_ERROR, EXIT_USAGE, LONG_BY_KEY, PROG, sbatch_error
 from stratus.slurm.timefmt import TimeSpecError, duration_mins, duration_secs, parse_mem_mb
 from stratus.slurm.views import BatchRequest
+from stratus.staging.spec import MAX_TRANSFERS, StagingSpecError
+from stratus.staging.spec import parse as parse_staging
 
 NICE_LIMIT = 0x80000000 - 3
 
@@ -294,6 +296,16 @@ class OptionState:
                 r.mail_type = ",".join(dict.fromkeys([*prev, *known]))
         elif key == "mail-user":
             r.mail_user = v
+        elif key in ("stage-in", "stage-out"):
+            # Each option adds its transfers (repeatable; commas or newlines separate several).
+            try:
+                transfers = parse_staging(v, stage_in=key == "stage-in")
+            except StagingSpecError as exc:
+                raise sbatch_error(f"--{key}: {exc}", EXIT_ERROR) from None
+            entries = r.stage_in if key == "stage-in" else r.stage_out
+            entries.extend(t.to_list() for t in transfers)
+            if len(entries) > MAX_TRANSFERS:
+                raise sbatch_error(f"--{key}: at most {MAX_TRANSFERS} transfers are allowed", EXIT_ERROR)
         elif key == "export":
             r.export = v
         elif key == "b":

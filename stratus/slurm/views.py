@@ -110,6 +110,9 @@ class BatchRequest:
     dependency: str | None = None
     mail_type: str | None = None
     mail_user: str | None = None
+    # --stage-in / --stage-out (stratus's own): [path, s3 URL] pairs, validated (stratus.staging)
+    stage_in: list[list[str]] = field(default_factory=list)
+    stage_out: list[list[str]] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # accepted options without behaviour yet
 
 
@@ -371,6 +374,9 @@ class AcctRow:
     workdir: str = ""
     priority: int = 0
     cluster: str = ""
+    # What the job has cost (USD) up to the end of this run, every earlier run included (the
+    # newest run: the job's cost so far); None for steps and where unknown. A stratus addition.
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,15 @@ class String(TypeDecorator[str]):
         return value
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Columns added after a schema version, as (version, table, column, SQL type): a store of an
 # older version gets them on open (``ALTER TABLE ... ADD COLUMN``; existing rows read NULL).
 # Tables added after one (door_objects: version 3) are created on open.
-ADDED_COLUMNS: tuple[tuple[int, str, str, str], ...] = ((2, "steps", "usage", "TEXT"),)
+ADDED_COLUMNS: tuple[tuple[int, str, str, str], ...] = (
+    (2, "steps", "usage", "TEXT"),
+    (4, "partitions", "disabled", "INTEGER"),
+)
 
 metadata = MetaData()
 
@@ -112,6 +115,8 @@ partitions = Table(
     metadata,
     Column("name", String, primary_key=True),
     Column("up", Integer, nullable=False),
+    # 1: disabled by an administrator (INACTIVE until enabled); NULL (rows of version 3) reads 0.
+    Column("disabled", Integer),
 )
 
 runs = Table(

@@ -18,11 +18,11 @@ import functools
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, Integer, case, create_engine, event, func, literal_column, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import NullPool
 
@@ -41,6 +41,25 @@ from stratus.engine.model import (
 )
 from stratus.engine.states import JobState, NodeState
 from stratus.store import schema
+
+
+@dataclass(frozen=True, slots=True)
+class RunCharge:
+    """One recorded run of a job, with what its cost is charged to (:meth:`Store.load_run_charges`)."""
+
+    seq: int  # the order in which runs were recorded (increasing; never reused)
+    job_id: int
+    run: int
+    start_time: float | None
+    end_time: float
+    nodes: tuple[str, ...]
+    cpus: int  # in all, over its nodes
+    user: str
+    account: str  # the job's ``--account`` (empty: none given)
+    partition: str
+    exclusive: bool
+    # The run's (nodes, CPUs on each) when still known (the job's last run), else None.
+    alloc: tuple[tuple[str, ...], tuple[int, ...]] | None
 
 
 def _upsert(table: Any, key: str, skip: tuple[str, ...] = ()) -> Any:
@@ -204,7 +223,11 @@ class Store:
             nrows.append(node_to_row(node))
         if nrows:
             conn.execute(_NODE_UPSERT, nrows)
-        prows = [{"name": p, "up": int(engine.partitions[p].up)} for p in sorted(dirty_partitions)]
+        prows = [
+            {"name": p, "up": int(engine.partitions[p].up), "disabled": int(engine.partitions[p].disabled)}
+            for p in sorted(dirty_partitions)
+            if p in engine.partitions
+        ]
         if prows:
             conn.execute(_PARTITION_UPSERT, prows)
         if engine.next_job_id != self._saved_next_id:
@@ -487,8 +510,83 @@ class Store:
             for job in jobs
         ]
 
+    def load_run_charges(
+        self, conn: Connection, *, after: int = 0, job_ids: Iterable[int] | None = None
+    ) -> list[RunCharge]:
+        """The recorded runs of stored jobs, with what their cost is charged to, in the order
+        they were recorded: those recorded after the run whose ``seq`` is ``after`` (runs are
+        only ever added, never changed, so a reader can carry on from where it stopped), of
+        jobs ``job_ids`` only when given.
+
+        One query over ``runs`` joined to ``jobs``, reading only the spec's ``account`` and
+        ``exclusive`` (SQLite's JSON functions) rather than decoding whole jobs. ``alloc`` is
+        the run's allocation node by node where the job still has it (its last run), else None.
+        """
+        r = schema.runs.c
+        j = schema.jobs.c
+        seq = literal_column("runs.rowid", Integer)  # SQLite's: increasing, as runs are never deleted
+        q = (
+            select(
+                seq,
+                r.job_id,
+                r.run,
+                r.start_time,
+                r.end_time,
+                r.nodes,
+                r.cpus,
+                j.user,
+                func.json_extract(j.spec, "$.account"),
+                j.partition,
+                func.json_extract(j.spec, "$.exclusive"),
+                case((r.run == j.run, j.alloc), else_=None),
+            )
+            .select_from(schema.runs.join(schema.jobs, r.job_id == j.id))
+            .where(seq > after)
+            .order_by(seq)
+        )
+        queries = [q]
+        if job_ids is not None:
+            ids = sorted(set(job_ids))
+            queries = [q.where(r.job_id.in_(ids[i : i + 500])) for i in range(0, len(ids), 500)]
+        return [
+            RunCharge(
+                int(row[0]),
+                int(row[1]),
+                int(row[2]),
+                row[3],
+                float(row[4]),
+                _json_tuple(row[5]),
+                int(row[6]),
+                str(row[7]),
+                str(row[8] or ""),
+                str(row[9] or ""),
+                bool(row[10]),
+                _alloc_cpus(row[11]) if row[11] else None,
+            )
+            for query in queries
+            for row in conn.execute(query)
+        ]
+
     def load_partitions(self, conn: Connection) -> dict[str, bool]:
+        """Partition name -> whether it is UP, for every stored partition."""
         return {r.name: bool(r.up) for r in conn.execute(select(schema.partitions))}
+
+    def load_disabled_partitions(self, conn: Connection) -> set[str]:
+        """The stored partitions an administrator disabled."""
+        rows = conn.execute(select(schema.partitions.c.name).where(schema.partitions.c.disabled == 1))
+        return {r.name for r in rows}
+
+    def set_partition_disabled(self, conn: Connection, name: str) -> None:
+        """Record partition ``name`` as disabled before the engine has it (a queue an update of
+        the configuration is adding): it starts INACTIVE and disabled once it exists."""
+        conn.execute(_PARTITION_UPSERT, [{"name": name, "up": 0, "disabled": 1}])
+
+    def forget_partitions(self, conn: Connection, names: Iterable[str]) -> None:
+        """Drop the stored state of partitions ``names`` (queues no longer configured), so that a
+        queue added again later under the same name starts as a new one."""
+        wanted = sorted(names)
+        if wanted:
+            conn.execute(schema.partitions.delete().where(schema.partitions.c.name.in_(wanted)))
 
     def journal_for(self, conn: Connection, entity: str, key: str) -> list[Transition]:
         q = (
@@ -545,6 +643,19 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "user": job.spec.user,
         "name": job.spec.name,
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    """A stored JSON list as a tuple, cached by its text: runs of a cluster share few node lists."""
+    return tuple(json.loads(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _alloc_cpus(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """(nodes, CPUs on each) of a stored Allocation, cached by its text like node lists."""
+    a = json.loads(text)
+    return tuple(a["nodes"]), tuple(a["cpus"])
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,7 +3,9 @@ built here from a static busybox (no registry is reached), driven by boto3.
 
 The job runs in the container (not on the host), with its memory as the container's limit and
 the ``AWS_BATCH_*`` environment; an image that cannot be had fails the job with
-``CannotPullContainerError`` at once; a terminated job's container is stopped and removed.
+``CannotPullContainerError`` at once; a terminated job's container is stopped and removed; a
+container killed for memory ends the job as AWS reports it (``OutOfMemoryError``), which
+``evaluateOnExit`` rules match.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def runtime() -> Iterator[list[str]]:
     (rootfs / "tmp").mkdir()
     assert BUSYBOX is not None
     shutil.copy2(BUSYBOX, rootfs / "bin" / "busybox")
-    for applet in ("sh", "echo", "cat", "sleep", "test", "id", "true"):
+    for applet in ("sh", "echo", "cat", "sleep", "test", "id", "true", "tail"):
         (rootfs / "bin" / applet).symlink_to("busybox")
     archive = d / "rootfs.tar"
     with tarfile.open(archive, "w") as tar:
@@ -169,3 +171,44 @@ def test_container_jobs_run_in_the_container_with_their_limits(
     ended = _finished(client, long["jobId"], timeout=120)
     assert (ended["status"], ended["statusReason"]) == ("FAILED", "stop it")
     wait_for(lambda: not containers(), 60, interval=0.5, what="the container to be removed")
+
+
+def test_a_container_killed_for_memory_fails_with_out_of_memory_error(batch: tuple[Any, Cluster]) -> None:
+    client, c = batch
+    oom = "OutOfMemoryError: Container killed due to memory usage"
+    client.register_job_definition(
+        jobDefinitionName="hog",
+        type="container",
+        containerProperties={
+            "image": IMAGE,
+            "command": ["tail", "/dev/zero"],  # one endless line: tail's buffer grows until killed
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
+        },
+        # Two attempts, but an out-of-memory end is not retried: the rule matches its reason.
+        retryStrategy={
+            "attempts": 2,
+            "evaluateOnExit": [{"onReason": "OutOfMemoryError*", "action": "EXIT"}],
+        },
+    )
+    job = client.submit_job(jobName="hog", jobQueue="cq", jobDefinition="hog")
+    done = _finished(client, job["jobId"], timeout=120)
+    assert (done["status"], done["statusReason"]) == ("FAILED", oom), (done, _log(c, job["jobId"]))
+    assert done["container"]["reason"] == oom and done["container"]["exitCode"] == 137
+    assert oom in _log(c, job["jobId"])
+    assert not (c.root / "batch" / "logs" / f"{job['jobId']}.2.log").exists()  # not retried
+
+    # A container that exits by itself with the same memory limit is a plain failure.
+    client.register_job_definition(
+        jobDefinitionName="fails",
+        type="container",
+        containerProperties={
+            "image": IMAGE,
+            "command": ["sh", "-c", "exit 3"],
+            "resourceRequirements": [{"type": "MEMORY", "value": "128"}],
+        },
+    )
+    plain = _finished(client, client.submit_job(jobName="f", jobQueue="cq", jobDefinition="fails")["jobId"])
+    assert plain["statusReason"] == "Essential container in task exited"
+    assert plain["container"]["exitCode"] == 3
+    assert "reason" not in plain["container"]
+

@@ -131,7 +131,7 @@ def test_boto3_runs_jobs_through_the_batch_endpoint(
     with pytest.raises(ClientError) as refused:
         batch.create_compute_environment(computeEnvironmentName="x", type="UNMANAGED")
     assert refused.value.response["Error"]["Code"] == "ClientException"
-    assert "Scheduling.SlurmQueues" in refused.value.response["Error"]["Message"]
+    assert "stratus:provider" in refused.value.response["Error"]["Message"]
 
     # A job queue over the static queue; a job definition, twice (revision 2).
     made = batch.create_job_queue(
@@ -295,7 +295,7 @@ def test_the_endpoint_refuses_what_aws_refuses(
         )
     assert batch.describe_job_queues()["jobQueues"] == []
 
-    # A multi-node definition: registered, but its jobs are not run through this API yet.
+    # A multi-node definition: its jobs cannot be arrays (tests/batch/test_multinode.py runs them).
     batch.create_job_queue(
         jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "q1"}]
     )
@@ -310,8 +310,8 @@ def test_the_endpoint_refuses_what_aws_refuses(
             ],
         },
     )
-    with pytest.raises(ClientError, match="multi-node parallel definition"):
-        batch.submit_job(jobName="j", jobQueue="q", jobDefinition="img")
+    with pytest.raises(ClientError, match="a multi-node parallel job cannot be an array job"):
+        batch.submit_job(jobName="j", jobQueue="q", jobDefinition="img", arrayProperties={"size": 2})
     batch.register_job_definition(
         jobDefinitionName="host",
         type="container",

@@ -26,9 +26,12 @@ from stratus.batch.shapes import (
     DescribeSchedulingPoliciesRequest,
     ListJobsRequest,
     ListSchedulingPoliciesRequest,
+    ListTagsForResourceRequest,
     RegisterJobDefinitionRequest,
     SubmitJobRequest,
+    TagResourceRequest,
     TerminateJobRequest,
+    UntagResourceRequest,
     UpdateComputeEnvironmentRequest,
     UpdateJobQueueRequest,
     UpdateSchedulingPolicyRequest,
@@ -59,6 +62,9 @@ OPERATIONS: dict[str, type[BaseModel]] = {
     "DeleteSchedulingPolicy": DeleteSchedulingPolicyRequest,
     "DescribeSchedulingPolicies": DescribeSchedulingPoliciesRequest,
     "ListSchedulingPolicies": ListSchedulingPoliciesRequest,
+    "TagResource": TagResourceRequest,
+    "UntagResource": UntagResourceRequest,
+    "ListTagsForResource": ListTagsForResourceRequest,
 }
 
 CONTAINER = {"image": "busybox", "command": ["echo", "Ref::greeting"]}
@@ -337,6 +343,9 @@ VALID: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (DescribeSchedulingPoliciesRequest, {"arns": ["arn:p"]}),
     (ListSchedulingPoliciesRequest, {}),
     (ListSchedulingPoliciesRequest, {"maxResults": 10, "nextToken": "t"}),
+    (TagResourceRequest, {"resourceArn": "arn:q", "tags": {"team": "hpc", "empty": ""}}),
+    (UntagResourceRequest, {"resourceArn": "arn:q", "tagKeys": ["team"]}),
+    (ListTagsForResourceRequest, {"resourceArn": "arn:q"}),
 ]
 
 
@@ -915,6 +924,45 @@ REFUSED: dict[str, list[tuple[type[BaseModel], Any, str]]] = {
             CreateJobQueueRequest,
             with_(QUEUE, tags={"aws:x": "y"}),
             "tags.aws:x: tag keys starting with 'aws:'",
+        ),
+        (
+            TagResourceRequest,
+            {"resourceArn": "arn:q", "tags": {"aws:x": "y"}},
+            "tags.aws:x: tag keys starting with 'aws:'",
+        ),
+        (
+            TagResourceRequest,
+            {"resourceArn": "arn:q", "tags": {f"k{i}": "v" for i in range(51)}},
+            "tags: A resource can have at most 50",
+        ),
+        (TagResourceRequest, {"resourceArn": "arn:q"}, "tags: is required"),
+        (
+            UntagResourceRequest,
+            {"resourceArn": "arn:q", "tagKeys": []},
+            "tagKeys: must have at least 1 entry",
+        ),
+        (
+            UntagResourceRequest,
+            {"resourceArn": "arn:q", "tagKeys": [f"k{i}" for i in range(51)]},
+            "tagKeys: must have at most 50 entries",
+        ),
+        (
+            UntagResourceRequest,
+            {"resourceArn": "arn:q", "tagKeys": ["k" * 129]},
+            "tagKeys[0]: tag keys must be 1-128 characters long",
+        ),
+        (ListTagsForResourceRequest, {"resourceArn": ""}, "resourceArn: must not be empty"),
+    ],
+    "quota share policies": [
+        (
+            CreateSchedulingPolicyRequest,
+            {"name": "p", "quotaSharePolicy": {"idleResourceAssignmentStrategy": "FIFO"}},
+            "quotaSharePolicy: stratus does not support quota share policies",
+        ),
+        (
+            UpdateSchedulingPolicyRequest,
+            {"arn": "arn:p", "quotaSharePolicy": {}},
+            "quotaSharePolicy: stratus does not support quota share policies",
         ),
     ],
     "array jobs and dependencies": [

@@ -318,3 +318,62 @@ def test_existing_slurm_needs_its_conf() -> None:
     errors = _errors(text)
     assert any(e.startswith("Stratus.ExistingSlurm.Cnf (line 15): Unknown field.") for e in errors), errors
     assert any("Stratus.ExistingSlurm.Conf" in e for e in errors), errors
+
+
+S3_CONFIG = """\
+Region: eu-west-1
+HeadNode:
+  InstanceType: t2.micro
+Scheduling:
+  Scheduler: slurm
+  SlurmQueues:
+  - Name: q
+    ComputeResources:
+    - Name: dy
+      InstanceType: t2.micro
+      MinCount: 0
+      MaxCount: 2
+Stratus:
+  S3:
+{body}"""
+
+
+def test_s3_settings_reach_the_layout_with_their_defaults() -> None:
+    layout = load_cluster_config(S3_CONFIG.format(body="    EndpointUrl: http://s3.lab:9000\n")).layout
+    assert (layout.s3_endpoint_url, layout.s3_region, layout.s3_credentials_file, layout.s3_profile) == (
+        "http://s3.lab:9000",
+        "eu-west-1",
+        "",
+        "default",
+    )
+    body = (
+        "    EndpointUrl: https://s3.example.org\n    Region: us-west-2\n"
+        "    CredentialsFile: /etc/stratus/s3\n    Profile: jobs\n"
+    )
+    layout = load_cluster_config(S3_CONFIG.format(body=body)).layout
+    assert (layout.s3_region, layout.s3_credentials_file, layout.s3_profile) == (
+        "us-west-2",
+        "/etc/stratus/s3",
+        "jobs",
+    )
+    assert load_cluster_config(_text(), hosts=FACTS).layout.s3_endpoint_url == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "    EndpointUrl: s3.lab:9000\n",
+            "Stratus.S3.EndpointUrl (line 15): 's3.lab:9000' is not an endpoint URL",
+        ),
+        ("    Region: us-east-1\n", "Stratus.S3.EndpointUrl"),
+        (
+            "    EndpointUrl: http://s3.lab\n    CredentialsFile: creds\n",
+            "Stratus.S3.CredentialsFile (line 16): 'creds' is not an absolute path",
+        ),
+        ("    EndpointUrl: http://s3.lab\n    Bucket: x\n", "Stratus.S3.Bucket (line 16): Unknown field."),
+    ],
+)
+def test_s3_settings_are_checked_with_their_field_named(body: str, expected: str) -> None:
+    errors = _errors(S3_CONFIG.format(body=body))
+    assert any(e.startswith(expected) for e in errors), errors

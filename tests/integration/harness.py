@@ -118,8 +118,16 @@ class Cluster:
         r = self.stratus.run("describe-cluster", "-n", self.name)
         return str(r.json.get("clusterStatus")) if r.code == 0 else ""
 
-    def slurm(self, cmd: str, *args: str, cwd: Path | None = None, stdin: str | None = None) -> Result:
-        env = dict(self.stratus.env)
+    def slurm(
+        self,
+        cmd: str,
+        *args: str,
+        cwd: Path | None = None,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        """Run one of the cluster's Slurm commands (``env``: variables to add to the test's)."""
+        env = {**self.stratus.env, **(env or {})}
         env["PATH"] = str(self.root / "bin") + os.pathsep + env.get("PATH", "")
         p = subprocess.run(
             [str(self.root / "bin" / cmd), *args],

@@ -8,6 +8,7 @@ from stratus.engine.engine import Engine
 from stratus.engine.indexset import IndexSet
 from stratus.engine.model import EngineConfig, JobSpec, NodeDef, PartitionDef, PowerUp
 from stratus.engine.states import JobState, NodeState
+from stratus.store import schema
 from stratus.store.store import Store
 
 
@@ -95,7 +96,7 @@ def test_store_of_an_older_version_is_upgraded_on_open(tmp_path: Path) -> None:
     store = Store.open(path)
     try:
         with store.transaction() as conn:
-            assert store.get_meta(conn, "schema_version") == 3
+            assert store.get_meta(conn, "schema_version") == schema.SCHEMA_VERSION
             store.end_step(conn, 7, 0, 0, "COMPLETED", 0, 0, 2.0, {"utime": 0.5, "maxrss_kb": 900})
             store.put_object(conn, "batch", "job-queue", "q", {"state": "ENABLED"}, 5.0)
         with store.reading() as conn:
@@ -132,3 +133,32 @@ def test_regression_a_job_name_of_raw_bytes_made_the_store_refuse_the_write(tmp_
     assert job.spec.name == odd
     assert [s["name"] for s in steps if s.get("kind") == "step"] == ["j\\udcff\\ud800x"]
     store.close()
+
+
+def test_a_version_3_store_gains_the_disabled_column_of_partitions(tmp_path: Path) -> None:
+    """Partitions stored before administrators could disable them read as enabled; the new
+    column records the disabled state from then on."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    Store.open(path, create=True).close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE partitions DROP COLUMN disabled")
+    con.execute("INSERT INTO partitions (name, up) VALUES ('a', 0), ('b', 1)")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    store = Store.open(path)
+    try:
+        with store.reading() as conn:
+            assert store.get_meta(conn, "schema_version") == schema.SCHEMA_VERSION
+            assert store.load_partitions(conn) == {"a": False, "b": True}
+            assert store.load_disabled_partitions(conn) == set()
+        e = _engine()
+        e.set_partition_enabled("q", False, 1.0)
+        _persist(store, e)
+        with store.reading() as conn:
+            assert store.load_disabled_partitions(conn) == {"q"}
+            assert store.load_partitions(conn)["q"] is False
+    finally:
+        store.close()

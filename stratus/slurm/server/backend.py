@@ -293,7 +293,8 @@ class SlurmDoor:
         stored = self.service.accounting(
             job_ids=query.job_ids, users=query.users, start=query.start, end=query.end
         )
-        return rows.accounting_rows(stored, self.cluster_name)
+        defs = {record.node.name: record.node.defn for record in self.service.nodes()}
+        return rows.accounting_rows(stored, self.cluster_name, defs, self.service.now())
 
     def priorities(self) -> tuple[PriorityWeights, list[PriorityRow]]:
         return rows.priority_rows(self.service.priority_config, self.service.pending_priorities())

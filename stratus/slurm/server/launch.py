@@ -168,4 +168,6 @@ class SlurmLauncher:
             "stdin": stdin if os.path.isabs(stdin) else os.path.join(workdir, stdin),
             "open_mode": info.get("open_mode"),
             "umask": info.get("umask", 0o022),
+            "stage_in": info.get("stage_in") or [],  # --stage-in / --stage-out (stratus.staging)
+            "stage_out": info.get("stage_out") or [],
         }

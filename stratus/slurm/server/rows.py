@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from stratus.engine.cost import ended_run_use, open_run_use, run_cost
 from stratus.engine.fairshare import ShareRow as FairShareRow
-from stratus.engine.model import Job, Partition, PriorityConfig
+from stratus.engine.model import Job, NodeDef, Partition, PriorityConfig
 from stratus.engine.priority import Factors
 from stratus.engine.states import BURST_DEFERRED, JobState, NodeState
 from stratus.service.model import NodeRecord
@@ -295,14 +297,52 @@ def share_rows(cfg: PriorityConfig, shares: list[FairShareRow]) -> tuple[str, li
     return f"priority/{cfg.kind}", rows
 
 
+def _run_costs(
+    job: Job, runs: list[dict[str, Any]], defs: Mapping[str, NodeDef], now: float
+) -> dict[int, float]:
+    """The job's cost up to and including each of its runs (by run number), in USD: each run's
+    own cost added to the runs before it, the current one counted up to ``now`` while it runs."""
+    own: dict[int, float] = {}
+    for run in runs:
+        use = ended_run_use(
+            run["nodes"],
+            run["cpus"],
+            run["start_time"],
+            run["end_time"],
+            defs,
+            exclusive=job.spec.exclusive,
+            alloc=job.alloc if run["run"] == job.run else None,
+        )
+        own[run["run"]] = run_cost(use, defs, now)
+    if job.run not in own:
+        current = open_run_use(job)
+        own[job.run] = run_cost(current, defs, now) if current is not None else 0.0
+    out: dict[int, float] = {}
+    total = 0.0
+    for n in sorted(own):
+        total += own[n]
+        out[n] = total
+    return out
+
+
 def accounting_rows(
-    stored: list[tuple[Job, dict[str, Any], list[dict[str, Any]]]], cluster_name: str
+    stored: list[tuple[Job, dict[str, Any], list[dict[str, Any]]]],
+    cluster_name: str,
+    defs: Mapping[str, NodeDef] | None = None,
+    now: float = 0.0,
 ) -> list[AcctRow]:
-    """Stored jobs as sacct's rows: one per run, plus the batch step and job steps."""
+    """Stored jobs as sacct's rows: one per run, plus the batch step and job steps.
+
+    A job run's ``cost`` is the job's cost up to and including that run (so the row of its
+    newest run carries the job's whole cost, every attempt included), priced with ``defs``
+    (the cluster's nodes) up to ``now``; steps carry none.
+    """
     out: list[AcctRow] = []
+    prices: Mapping[str, NodeDef] = defs or {}
     for job, info, records in stored:
         runs = [r for r in records if r.get("kind") != "step"]
         steps = [r for r in records if r.get("kind") == "step" and r["run"] == job.run]
+        costs = _run_costs(job, runs, prices, now)
         spec = job.spec
         base = {
             "job_id": job.id,
@@ -343,6 +383,7 @@ def accounting_rows(
                     exit_code=run["exit_code"],
                     exit_signal=run["exit_signal"],
                     reason=run["reason"] or "None",
+                    cost=costs.get(run["run"], 0.0),
                     **_usage_fields(run["usage"]),
                 )
             )
@@ -367,6 +408,7 @@ def accounting_rows(
                 exit_signal=job.exit_signal,
                 derived_exit_code=job.exit_code,
                 derived_exit_signal=job.exit_signal,
+                cost=costs[job.run],
                 **usage,
             )
         )

@@ -49,6 +49,8 @@ def payload(request: BatchRequest, ctx: ClientContext) -> Payload:
         "mem_per_cpu_mb": request.mem_per_cpu_mb,
         "features": request.constraint,
     }
+    if request.stage_in or request.stage_out:
+        info["stage_in"], info["stage_out"] = request.stage_in, request.stage_out
     if request.array is not None:
         ids = request.array.indices
         info["array"] = {"count": len(ids), "min": ids.min(), "max": ids.max(), "text": request.array.text}
