@@ -12,6 +12,9 @@ Pages (plain HTML, CSS and small JavaScript modules shipped in :mod:`stratus.web
   and release;
 * ``/clusters/{name}/logs``: its log streams, and one stream's events a page at a time (newest
   first, older and newer pages, a time window, a search in the events shown);
+* ``/clusters/{name}/config``: its configuration, edited and checked (the change set, the
+  validation messages at their lines, the changes it cannot make now) and applied with
+  ParallelCluster's UpdateCluster, then followed until the update completes or fails;
 * ``/clusters/{name}/whatif``: its own history replayed on a changed configuration (pasted or
   edited from its own), side by side with its current one: waits, slowdown and cost per queue;
 * ``/clusters/{name}/cost``: what its jobs have cost, the costliest first and summed by user,
@@ -27,12 +30,13 @@ it, and the default working directory of submitted scripts: the home directory o
 log verbs' own functions (:mod:`stratus.cli.cluster_logs`: the same answers, paging tokens and
 pcluster messages as ``list-cluster-log-streams`` and ``get-cluster-log-events``, and like them
 they read the files and the store, so they answer while the head node is down).
+``config`` gives the configuration page the cluster's configuration as its file holds it.
 ``whatif`` gives the what-if page its cluster's configuration and history, and ``POST whatif``
 replays that history on the cluster's configuration and on a pasted one (``stratus simulate
 --history --compare``, :func:`stratus.cli.simulate.what_if`, run in a worker thread, one at a
 time), answering pcluster's validation document (400, with the lines) for a pasted
-configuration that is not valid. Creating, deleting and the fleet are ParallelCluster's own
-``/v3/clusters`` routes, which the pages call directly.
+configuration that is not valid. Creating, updating, deleting and the fleet are ParallelCluster's
+own ``/v3/clusters`` routes, which the pages call directly.
 
 Guarantees: every page, asset and route is behind the serve token's gate (a browser without a
 session is sent to the login page; a request that changes anything needs the console's header
@@ -72,6 +76,7 @@ ASSETS = {
     "cluster.js": "text/javascript",
     "job.js": "text/javascript",
     "whatif.js": "text/javascript",
+    "config.js": "text/javascript",
     "logs.js": "text/javascript",
     "cost.js": "text/javascript",
 }
@@ -286,8 +291,34 @@ def console(gate: Any) -> APIRouter:
     def log_events(name: str, request: Request) -> Any:
         return _log_events(name, request.query_params)
 
+    @router.get("/clusters/{name}/config")
+    def config_page(name: str) -> HTMLResponse:
+        try:
+            _cluster(name)
+        except NotFoundError as exc:
+            return _missing_page(str(exc))
+        return _page("config.html")
+
+    @router.get("/console/api/clusters/{name}/config")
+    def config(name: str) -> Response:
+        return _config(name)
+
     _whatif_routes(router)
     return router
+
+
+def _config(name: str) -> Response:
+    """The configuration page's starting point: the cluster's configuration as its file holds it
+    now (the text the last create or update stored, byte for byte), and that file's path."""
+    try:
+        paths = _cluster(name)
+        text = paths.config.read_text()
+    except NotFoundError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=404)
+    except OSError as exc:
+        message = f"cannot read the configuration of cluster '{name}': {exc.strerror or exc}"
+        return JSONResponse({"message": message}, status_code=500)
+    return JSONResponse({"cluster": name, "configuration": text, "configurationFile": str(paths.config)})
 
 
 def _log_streams(name: str, next_token: str | None) -> Any:

@@ -107,6 +107,7 @@ async function submit(event) {
 crumbs(["Clusters", "/"], NAME);
 document.getElementById("logs-link").href = `/clusters/${encodeURIComponent(NAME)}/logs`;
 document.getElementById("cost-link").href = `/clusters/${encodeURIComponent(NAME)}/cost`;
+document.getElementById("config-link").href = `/clusters/${encodeURIComponent(NAME)}/config`;
 document.getElementById("whatif-link").href = `/clusters/${encodeURIComponent(NAME)}/whatif`;
 document.title = `stratus: ${NAME}`;
 document.getElementById("submit").addEventListener("submit", submit);

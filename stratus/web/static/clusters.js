@@ -1,8 +1,6 @@
 // The clusters page: the list (status, compute fleet), fleet start and stop, delete, and
 // create from a pasted configuration with the validation messages shown at their lines.
-import { api, badge, crumbs, el, every, fill, notice, when } from "/console/static/common.js";
-
-const LINE = /\(line (\d+)/;
+import { annotate, api, badge, crumbs, el, every, notice, when } from "/console/static/common.js";
 
 function fleetButton(cluster) {
   const fleet = cluster.computeFleetStatus;
@@ -50,34 +48,6 @@ async function load() {
   ));
   document.querySelector("#clusters tbody").replaceChildren(...rows);
   document.getElementById("no-clusters").hidden = rows.length > 0;
-}
-
-/** The configuration with each message under the line it names; the others in a list above. */
-function annotate(text, messages) {
-  const byLine = new Map();
-  const general = [];
-  for (const m of messages) {
-    const found = LINE.exec(m.message || "");
-    const line = found ? Number(found[1]) : 0;
-    if (line > 0) {
-      if (!byLine.has(line)) byLine.set(line, []);
-      byLine.get(line).push(m);
-    } else general.push(m);
-  }
-  const level = (m) => String(m.level || "ERROR").toLowerCase();
-  const msg = (m) => el("div", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}${m.type ? ` (${m.type})` : ""}`);
-  fill("general-messages", general.map((m) => el("li", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}`)));
-  const lines = text.split("\n");
-  const items = lines.map((line, i) => {
-    const here = byLine.get(i + 1) || [];
-    const worst = ["error", "warning", "info"].find((l) => here.some((m) => level(m) === l));
-    return el("li", { "data-line": i + 1, class: worst ? `flagged ${worst}` : "" },
-      el("span", { class: "ln" }, i + 1), el("code", {}, line || " "), here.map(msg));
-  });
-  const list = fill("annotated", items);
-  list.hidden = messages.length === 0;
-  const first = list.querySelector("li.flagged");
-  if (first) list.scrollTop = Math.max(0, first.offsetTop - 40);
 }
 
 async function create(event) {

@@ -127,3 +127,47 @@ export function every(ms, task, keep = () => true) {
 export function segments() {
   return window.location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
 }
+
+/** The line a validation message is about ("... (line 12, column 3) ..."), or 0 for none. */
+const LINE = /\(line (\d+)/;
+
+/** The validation messages of an answer to a create or update: pcluster's
+ * configurationValidationErrors, or the validationMessages of one that passed; a document that
+ * is not YAML has one message naming its line, which becomes an error at that line. */
+export function validationMessages(answer) {
+  const data = answer.data || {};
+  const messages = data.configurationValidationErrors || data.validationMessages || [];
+  if (!messages.length && answer.status === 400 && LINE.test(data.message || "")) {
+    return [{ level: "ERROR", message: data.message }];
+  }
+  return messages;
+}
+
+/** Show the configuration ``text`` with each message under the line it names (in the <ol> with
+ * id ``list``), and the messages that name no line in the <ul> with id ``general``. No message:
+ * the list is hidden. The first flagged line is scrolled into view. */
+export function annotate(text, messages, { list = "annotated", general = "general-messages" } = {}) {
+  const byLine = new Map();
+  const others = [];
+  for (const m of messages) {
+    const found = LINE.exec(m.message || "");
+    const line = found ? Number(found[1]) : 0;
+    if (line > 0) {
+      if (!byLine.has(line)) byLine.set(line, []);
+      byLine.get(line).push(m);
+    } else others.push(m);
+  }
+  const level = (m) => String(m.level || "ERROR").toLowerCase();
+  const msg = (m) => el("div", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}${m.type ? ` (${m.type})` : ""}`);
+  fill(general, others.map((m) => el("li", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}`)));
+  const items = text.split("\n").map((line, i) => {
+    const here = byLine.get(i + 1) || [];
+    const worst = ["error", "warning", "info"].find((l) => here.some((m) => level(m) === l));
+    return el("li", { "data-line": i + 1, class: worst ? `flagged ${worst}` : "" },
+      el("span", { class: "ln" }, i + 1), el("code", {}, line || " "), here.map(msg));
+  });
+  const node = fill(list, items);
+  node.hidden = messages.length === 0;
+  const first = node.querySelector("li.flagged");
+  if (first) node.scrollTop = Math.max(0, first.offsetTop - 40);
+}

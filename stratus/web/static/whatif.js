@@ -1,11 +1,10 @@
 // The what-if page: the cluster's own history replayed on its configuration and on a changed
 // one (edited here, starting from its own), waits and cost side by side. The replay runs on the
 // server; a configuration that is not valid comes back with its messages, shown at their lines.
-import { api, crumbs, duration, el, fill, notice, segments } from "/console/static/common.js";
+import { annotate, api, crumbs, duration, el, fill, notice, segments, validationMessages } from "/console/static/common.js";
 
 const NAME = segments()[1];
 const BASE = `/console/api/clusters/${encodeURIComponent(NAME)}/whatif`;
-const LINE = /\(line (\d+)/;
 const SVG = "http://www.w3.org/2000/svg";
 const COLOURS = { current: "#8a96a1", whatIf: "#1f5fa8" };
 let original = "";
@@ -67,33 +66,6 @@ function bars(title, groups, format) {
   });
   items.push(svg("line", { x1: left, x2: W - 10, y1: H - bottom, y2: H - bottom, stroke: "#dde3e8" }));
   return svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, class: "chart" }, items);
-}
-
-/** The configuration with each message under the line it names; the others in a list above. */
-function annotate(text, messages) {
-  const byLine = new Map();
-  const general = [];
-  for (const m of messages) {
-    const found = LINE.exec(m.message || "");
-    const line = found ? Number(found[1]) : 0;
-    if (line > 0) {
-      if (!byLine.has(line)) byLine.set(line, []);
-      byLine.get(line).push(m);
-    } else general.push(m);
-  }
-  const level = (m) => String(m.level || "ERROR").toLowerCase();
-  const msg = (m) => el("div", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}${m.type ? ` (${m.type})` : ""}`);
-  fill("general-messages", general.map((m) => el("li", { class: `msg ${level(m)}` }, `${m.level}: ${m.message}`)));
-  const items = text.split("\n").map((line, i) => {
-    const here = byLine.get(i + 1) || [];
-    const worst = ["error", "warning", "info"].find((l) => here.some((m) => level(m) === l));
-    return el("li", { "data-line": i + 1, class: worst ? `flagged ${worst}` : "" },
-      el("span", { class: "ln" }, i + 1), el("code", {}, line || " "), here.map(msg));
-  });
-  const list = fill("annotated", items);
-  list.hidden = messages.length === 0;
-  const first = list.querySelector("li.flagged");
-  if (first) list.scrollTop = Math.max(0, first.offsetTop - 40);
 }
 
 /** What-if minus current, with the relative change where there is one to speak of. */
@@ -163,11 +135,7 @@ async function compare(event) {
     },
   });
   button.disabled = false;
-  let messages = r.data.configurationValidationErrors || [];
-  if (!messages.length && r.status === 400 && LINE.test(r.data.message || "")) {
-    messages = [{ level: "ERROR", message: r.data.message }];
-  }
-  annotate(text, messages);
+  annotate(text, validationMessages(r));
   if (!r.ok) {
     notice("whatif-notice", "error", r.data.message || `HTTP ${r.status}`);
     return;
