@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -67,6 +68,18 @@ class SshHosts:
                 proc.wait()
 
 
+def _session_env(root: Path) -> str:
+    """The ``SetEnv`` line of a test host's sshd: its logins get a home of their own, so that the
+    start-up files of the machine's root account (which may set up tools of the machine and take
+    locks that a shell killed mid-start leaves behind) are not read, and a ``PATH`` whose
+    ``python3`` is the interpreter running the tests."""
+    home = root / "login-home"
+    home.mkdir(exist_ok=True)
+    python_dir = Path(sys.base_prefix) / "bin"
+    system = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sshd's own for root
+    return f"SetEnv HOME={home} PATH={python_dir}:{system}\n"
+
+
 def _write_key(path: Path) -> None:
     import asyncssh
 
@@ -108,6 +121,7 @@ def ssh_hosts(root: Path, count: int) -> Iterator[SshHosts]:
                 "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                 "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
                 "Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n"
+                + _session_env(root)
             )
             log = (d / "sshd.log").open("wb")
             # -f needs an absolute path, or every login fails ("Connection reset by peer").
@@ -309,6 +323,7 @@ def netns_hosts(root: Path, count: int) -> Iterator[NetnsHosts]:
                 "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                 "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
                 "Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n"
+                + _session_env(root)
             )
             log = (h.dir / "sshd.log").open("wb")
             # nsenter, unshare and sh all exec, so the process started here is sshd itself, with

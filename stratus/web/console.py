@@ -215,35 +215,19 @@ def console(gate: Any) -> APIRouter:
 
     @router.get("/clusters/{name}")
     def cluster_page(name: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("cluster.html")
+        return _cluster_page(name, "cluster.html")
 
     @router.get("/clusters/{name}/jobs/{job_id}")
     def job_page(name: str, job_id: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("job.html")
+        return _cluster_page(name, "job.html")
 
     @router.get("/clusters/{name}/logs")
     def logs_page(name: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("logs.html")
+        return _cluster_page(name, "logs.html")
 
     @router.get("/clusters/{name}/cost")
     def cost_page(name: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("cost.html")
+        return _cluster_page(name, "cost.html")
 
     @router.get("/console/static/{asset}")
     def static(asset: str) -> Response:
@@ -293,11 +277,7 @@ def console(gate: Any) -> APIRouter:
 
     @router.get("/clusters/{name}/config")
     def config_page(name: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("config.html")
+        return _cluster_page(name, "config.html")
 
     @router.get("/console/api/clusters/{name}/config")
     def config(name: str) -> Response:
@@ -319,6 +299,15 @@ def _config(name: str) -> Response:
         message = f"cannot read the configuration of cluster '{name}': {exc.strerror or exc}"
         return JSONResponse({"message": message}, status_code=500)
     return JSONResponse({"cluster": name, "configuration": text, "configurationFile": str(paths.config)})
+
+
+def _cluster_page(name: str, page: str) -> HTMLResponse:
+    """A page of cluster ``name``, or the missing page with pcluster's message when it is unknown."""
+    try:
+        _cluster(name)
+    except NotFoundError as exc:
+        return _missing_page(str(exc))
+    return _page(page)
 
 
 def _log_streams(name: str, next_token: str | None) -> Any:
@@ -455,11 +444,7 @@ def _whatif_routes(router: APIRouter) -> None:
 
     @router.get("/clusters/{name}/whatif")
     def whatif_page(name: str) -> HTMLResponse:
-        try:
-            _cluster(name)
-        except NotFoundError as exc:
-            return _missing_page(str(exc))
-        return _page("whatif.html")
+        return _cluster_page(name, "whatif.html")
 
     @router.get("/console/api/clusters/{name}/whatif")
     def whatif_info(name: str) -> Response:
