@@ -1,7 +1,10 @@
 """``stratus``: ParallelCluster's verbs, flags, JSON output and exit codes, on local infrastructure.
 
-Output is pretty-printed JSON on stdout and exit code 0; errors are a JSON object with a
-``message`` (and pcluster's extra keys where it has them) and exit code 1.
+pcluster's verbs print pretty-printed JSON on stdout and exit with 0; their errors are a JSON
+object with a ``message`` (and pcluster's extra keys where it has them) and exit code 1. The
+awsbatch CLI's verbs (``awsbsub`` ...) and ``stratus logs`` print as pcluster's awsbatch CLI
+does (tables, plain errors on stderr, exit code 1); ``simulate``, ``configure`` and ``serve``
+say what they print in their own modules.
 """
 
 from __future__ import annotations
